@@ -1,0 +1,1 @@
+"""Thin Python client for the aihubd daemon, mirroring qai_hub.LinkJob."""

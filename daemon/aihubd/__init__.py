@@ -1,0 +1,3 @@
+"""aihubd: a local daemon for Qualcomm AI Hub link jobs."""
+
+__version__ = "0.1.0"

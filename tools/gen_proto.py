@@ -1,0 +1,85 @@
+"""Generate (or check) the Python gRPC code in clients/python/aihubd_api/ from protos/.
+
+protos/aihubd/v1/x.proto becomes aihubd_api/v1/x_pb2.py (+ _pb2_grpc.py, .pyi): protoc sees the
+protos under the virtual root ``aihubd_api/`` so the generated imports name ``aihubd_api`` and
+never collide with the daemon's own ``aihubd`` package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from grpc_tools import protoc
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO_ROOT = ROOT / "protos" / "aihubd"
+PACKAGE = "aihubd_api"
+INIT_TEXT = '"""Generated from protos/ by `make proto`; do not edit."""\n'
+
+
+def generate(out_root: Path) -> None:
+    """Write the generated package ``aihubd_api`` under ``out_root``."""
+    protos = sorted(PROTO_ROOT.rglob("*.proto"))
+    if not protos:
+        sys.exit(f"no .proto files under {PROTO_ROOT}")
+    well_known = resources.files("grpc_tools") / "_proto"
+    args = [
+        "grpc_tools.protoc",
+        f"--proto_path={PACKAGE}={PROTO_ROOT}",
+        f"--proto_path={well_known}",
+        f"--python_out={out_root}",
+        f"--pyi_out={out_root}",
+        f"--grpc_python_out={out_root}",
+        *(f"{PACKAGE}/{p.relative_to(PROTO_ROOT).as_posix()}" for p in protos),
+    ]
+    if protoc.main(args) != 0:
+        sys.exit("protoc failed")
+    pkg = out_root / PACKAGE
+    for directory in [pkg, *(d for d in pkg.rglob("*") if d.is_dir())]:
+        (directory / "__init__.py").write_text(INIT_TEXT)
+    (pkg / "py.typed").write_text("")
+
+
+def differences(expected: Path, actual: Path) -> list[str]:
+    """Relative paths that differ between two generated trees."""
+    found: list[str] = []
+    names = {p.relative_to(expected) for p in expected.rglob("*") if p.is_file()}
+    names |= {p.relative_to(actual) for p in actual.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    for name in sorted(names):
+        a, b = expected / name, actual / name
+        if not (a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)):
+            found.append(str(name))
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "clients" / "python")
+    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    opts = parser.parse_args()
+    opts.out = opts.out.resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp))
+        fresh = Path(tmp) / PACKAGE
+        committed = opts.out / PACKAGE
+        if opts.check:
+            stale = differences(fresh, committed) if committed.exists() else ["(missing)"]
+            if stale:
+                print("generated gRPC code is stale; run `make proto`:", *stale, sep="\n  ")
+                return 1
+            print("generated gRPC code is up to date")
+            return 0
+        shutil.rmtree(committed, ignore_errors=True)
+        shutil.copytree(fresh, committed)
+        print(f"wrote {committed.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
