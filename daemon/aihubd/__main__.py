@@ -1,0 +1,103 @@
+"""``aihubd``: serve the daemon, or run the Hub emulator on its own. Argument parsing only."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import AihubdError
+
+__all__ = ["main"]
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aihubd", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"aihubd {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the daemon on its Unix socket")
+    serve.add_argument("--socket", type=Path, help="socket path (default: $AIHUBD_SOCKET or "
+                       "<user runtime dir>/aihubd/aihubd.sock)")
+    serve.add_argument("--state-dir", type=Path, help="where the database lives (default: user state dir)")
+    hub = serve.add_mutually_exclusive_group()
+    hub.add_argument("--hub", choices=["hub", "emulator"], default="hub",
+                     help="'emulator' embeds the Hub emulator (no account needed)")
+    hub.add_argument("--hub-url", help="the Hub's API URL (default: api_url from qai-hub's client.ini)")
+    serve.add_argument("--web-url", help="the Hub's web URL, for job links (default: from client.ini)")
+    serve.add_argument("--token-file", type=Path,
+                       help="a 0600 file holding only the Hub token (default: qai-hub's client.ini)")
+    serve.add_argument("--poll-interval", type=_positive, help="seconds between poll cycles "
+                       "(default 5; 0.5 with the emulator)")
+    serve.add_argument("--emulator-link-seconds", type=float, default=3.0,
+                       help="with --hub emulator: how long a link takes")
+    serve.add_argument("--emulator-manual", action="store_true",
+                       help="with --hub emulator: jobs advance only when told (tests)")
+
+    emulator = sub.add_parser("emulator", help="run the Hub emulator standalone (prints its URL first)")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    emulator.add_argument("--state-dir", type=Path)
+    emulator.add_argument("--link-seconds", type=float, default=3.0)
+    emulator.add_argument("--manual", action="store_true", help="jobs advance only via /_emulator/jobs/ID/advance")
+    emulator.add_argument("--tokens-file", type=Path,
+                          help="accept only these tokens (one per line, 'token' or 'token:email')")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .app import serve
+    from .config import DaemonConfig
+
+    hub = "emulator" if args.hub == "emulator" else "hub"
+    config = DaemonConfig.build(
+        socket_path=args.socket, state_dir=args.state_dir, hub=hub, hub_url=args.hub_url, web_url=args.web_url,
+        token_file=args.token_file,
+        poll_interval=args.poll_interval or (0.5 if hub == "emulator" else 5.0),
+        emulator_link_seconds=args.emulator_link_seconds, emulator_manual=args.emulator_manual,
+    )
+
+    def ready(socket: str) -> None:
+        print(f"aihubd ready on unix:{socket}", flush=True)
+
+    return asyncio.run(serve(config, ready))
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from .emulator import EmulatorConfig
+    from .emulator.server import run_forever
+
+    tokens = None
+    if args.tokens_file is not None:
+        tokens = [line.strip() for line in args.tokens_file.read_text().splitlines() if line.strip()]
+    config = EmulatorConfig(link_seconds=args.link_seconds, manual=args.manual, state_dir=args.state_dir,
+                            tokens=tokens)
+    return run_forever(config, host=args.host, port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="aihubd: %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        return _serve(args) if args.command == "serve" else _emulator(args)
+    except AihubdError as exc:
+        print(f"aihubd: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

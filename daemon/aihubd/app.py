@@ -1,0 +1,101 @@
+"""Composition root: builds every part, starts them in order, stops them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+import grpc
+
+from .config import DaemonConfig
+from .hub.client import AiohttpHubClient
+from .hub.credentials import HubCredentials, load_credentials
+from .rpc.daemon_servicer import DaemonServicer
+from .rpc.linkjob_servicer import LinkJobServicer
+from .rpc.server import start_server
+from .rpc.socket_guard import claim_socket, prepare_socket_dir
+from .services.artifacts import ArtifactService
+from .services.jobs import JobService
+from .store.database import Database
+from .store.jobs import JobStore
+from .tracking.notifier import Notifier
+from .tracking.poller import Poller
+
+__all__ = ["serve"]
+
+log = logging.getLogger("aihubd")
+
+# The embedded emulator is a loopback test double; its token guards nothing real.
+EMULATOR_TOKEN = "aihubd-embedded-emulator"
+
+
+async def _start_emulator(config: DaemonConfig, stack: contextlib.AsyncExitStack) -> HubCredentials:
+    from .emulator import EmulatorConfig, HubEmulator
+
+    emulator = HubEmulator(EmulatorConfig(link_seconds=config.emulator_link_seconds, manual=config.emulator_manual,
+                                          state_dir=config.emulator_state_dir))
+    base_url = await emulator.start(host="127.0.0.1", port=0)
+    stack.push_async_callback(emulator.stop)
+    log.info("embedded Hub emulator at %s", base_url)
+    return HubCredentials(api_url=base_url, web_url=base_url, token=EMULATOR_TOKEN, source="embedded emulator")
+
+
+async def _stop_server(server: grpc.aio.Server, notifier: Notifier, grace: float) -> None:
+    notifier.close()  # waiters end with a final status before gRPC cuts anything
+    await server.stop(grace)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None) -> int:
+    """Run the daemon until SIGTERM or SIGINT; returns the exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if config.hub == "emulator":
+                credentials = await _start_emulator(config, stack)
+            else:
+                credentials = load_credentials(token_file=config.token_file, api_url=config.hub_url,
+                                               web_url=config.web_url)
+                log.info("Hub %s (credentials from %s)", credentials.api_url, credentials.source)
+            prepare_socket_dir(config.socket_path)
+            stack.enter_context(claim_socket(config.socket_path))
+
+            db = await Database.open(config.database_path)
+            stack.push_async_callback(db.close)
+            hub = AiohttpHubClient(credentials)
+            stack.push_async_callback(hub.close)
+            store = JobStore(db)
+            resumed = await store.load_in_flight()
+            notifier = Notifier()
+            poller = Poller(hub, store, notifier, interval=config.poll_interval)
+            jobs = JobService(hub, store, notifier, poller, default_project=credentials.default_project)
+            artifacts = ArtifactService(hub, jobs)
+
+            stack.push_async_callback(_cancel, asyncio.create_task(poller.run(), name="poller"))
+            server = await start_server(
+                config.socket_path,
+                LinkJobServicer(jobs, artifacts, credentials.web_url),
+                DaemonServicer(jobs, credentials.api_url, credentials.web_url, config.hub),
+            )
+            stack.push_async_callback(_stop_server, server, notifier, config.shutdown_grace)
+            log.info("serving on unix:%s (%d jobs in flight resumed)", config.socket_path, resumed)
+            if ready is not None:
+                ready(str(config.socket_path))
+            await stop.wait()
+            log.info("stopping")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("stopped")
+    return 0

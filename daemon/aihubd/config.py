@@ -1,0 +1,56 @@
+"""DaemonConfig: everything ``aihubd serve`` was told, frozen; defaults from the user's dirs."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from aihubd_client.socket_path import APP_NAME, default_socket_path
+
+__all__ = ["DaemonConfig", "default_state_dir"]
+
+HubKind = Literal["hub", "emulator"]
+
+
+def default_state_dir(hub: HubKind) -> Path:
+    """``~/.local/state/aihubd`` for the real Hub; a separate ``emulator/`` below it, so
+    emulated jobs never mix with real ones."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = platformdirs.user_state_path(APP_NAME)
+    return base / "emulator" if hub == "emulator" else base
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    socket_path: Path
+    state_dir: Path
+    hub: HubKind = "hub"
+    hub_url: str | None = None
+    web_url: str | None = None
+    token_file: Path | None = None
+    poll_interval: float = 5.0
+    shutdown_grace: float = 5.0
+    emulator_link_seconds: float = 3.0
+    emulator_manual: bool = False
+
+    @property
+    def database_path(self) -> Path:
+        return self.state_dir / "aihubd.db"
+
+    @property
+    def emulator_state_dir(self) -> Path:
+        return self.state_dir / "hub-emulator"
+
+    @classmethod
+    def build(cls, *, socket_path: Path | None = None, state_dir: Path | None = None, hub: HubKind = "hub",
+              **kwargs: object) -> DaemonConfig:
+        return cls(
+            socket_path=(socket_path or default_socket_path()).expanduser().absolute(),
+            state_dir=(state_dir or default_state_dir(hub)).expanduser().absolute(),
+            hub=hub,
+            **kwargs,  # type: ignore[arg-type]
+        )

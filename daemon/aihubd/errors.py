@@ -1,0 +1,66 @@
+"""The daemon's error kinds, grouped by what the caller can do about them.
+
+    AihubdError
+    ├── InvalidArgument       the request is wrong: fix the input (bad path, not a .dlc, bad id)
+    ├── NotFound              the job, device, model or file does not exist (or is not yours)
+    ├── FailedPrecondition    the request is fine but the state is not (e.g. no target model yet)
+    ├── ResourceExhausted     a local limit was hit (disk full, request too large)
+    ├── HubAuthError          the Hub rejected the daemon's credentials: reconfigure them
+    ├── HubUnavailable        the Hub could not be reached or answered 5xx / 429: retry later
+    └── HubError              the Hub answered with something unexpected
+
+No grpc import here: rpc/errors.py maps each kind to a status code in one table.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AihubdError",
+    "FailedPrecondition",
+    "HubAuthError",
+    "HubError",
+    "HubUnavailable",
+    "InvalidArgument",
+    "NotFound",
+    "ResourceExhausted",
+]
+
+
+class AihubdError(Exception):
+    """Base of every error the daemon reports to a client. The text is shown to a person."""
+
+
+class InvalidArgument(AihubdError):
+    """The request itself is wrong."""
+
+
+class NotFound(AihubdError):
+    """The thing named in the request does not exist, or is not visible to this account."""
+
+
+class FailedPrecondition(AihubdError):
+    """The request is valid, but not in the current state."""
+
+
+class ResourceExhausted(AihubdError):
+    """A local resource (disk, size limit) ran out."""
+
+
+class HubError(AihubdError):
+    """The Hub answered, but not as expected."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HubAuthError(HubError):
+    """The Hub rejected the daemon's token (401)."""
+
+
+class HubUnavailable(HubError):
+    """The Hub is unreachable, overloaded (5xx) or rate limiting (429)."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after

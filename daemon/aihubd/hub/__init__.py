@@ -1,0 +1,1 @@
+"""Everything that speaks HTTP to Qualcomm AI Hub (or its emulator)."""

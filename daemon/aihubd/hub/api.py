@@ -1,0 +1,48 @@
+"""HubApi: what the daemon needs from Qualcomm AI Hub, independent of how it is spoken."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from ..model import ArtifactType, Device, Job, TargetFile
+
+__all__ = ["DownloadResult", "HubApi"]
+
+
+class DownloadResult(Protocol):
+    size: int
+    sha256: str
+
+
+class HubApi(Protocol):
+    """The Hub as the daemon sees it. Errors are ``aihubd.errors`` kinds, never HTTP ones."""
+
+    async def find_device(self, name: str) -> Device | None:
+        """The one device the Hub selects for ``name``, or None when there is none."""
+
+    async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
+        """Upload a local model file; returns the new Hub model id."""
+
+    async def create_link_job(
+        self, model_ids: Sequence[str], device: Device, name: str, options: str, project_id: str = ""
+    ) -> str:
+        """Create a link job; returns its id."""
+
+    async def get_job(self, job_id: str) -> Job:
+        """The job as the Hub sees it now."""
+
+    async def target_model_file(self, model_id: str) -> TargetFile:
+        """Where to download a model from, and its filename."""
+
+    async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
+        """The files of one artifact type of a finished job."""
+
+    async def download(self, url: str, dest: Path) -> tuple[int, str]:
+        """Write the blob at ``url`` to ``dest``; returns (size, sha256 hex)."""
+
+    def stream(self, url: str, chunk_size: int) -> object:
+        """An async iterator of the blob's bytes in chunks of at most ``chunk_size``."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,245 @@
+"""The Hub's REST + protobuf protocol over one reused aiohttp session.
+
+Every HTTP failure is translated to an ``aihubd.errors`` kind in ``_translate`` (one place).
+Idempotent reads are retried here (the only retry layer); creates and uploads are not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from google.protobuf.message import DecodeError, Message
+from qai_hub import public_api_pb2 as pb
+
+from .. import __version__
+from ..errors import HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound
+from ..model import ArtifactType, Device, Job, TargetFile
+from .convert import device_from_pb, device_to_pb, job_from_pb
+from .credentials import HubCredentials
+from .retry import RetryPolicy, parse_retry_after, with_retries
+
+__all__ = ["AiohttpHubClient", "redact_url"]
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+PROTOBUF = "application/x-protobuf"
+MODEL_TYPE_QNN_DLC = 15
+CHUNK = 1 << 20
+DOWNLOAD_QUERY = {"use_acceleration": "false", "supports_s3_credentials": "false"}
+
+
+def redact_url(url: str) -> str:
+    """A URL without its query string (pre-signed URLs carry their signature there)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class AiohttpHubClient:
+    """HubApi over HTTP: one connection pool, one token, errors translated at the boundary."""
+
+    def __init__(self, credentials: HubCredentials, *, retry: RetryPolicy | None = None,
+                 timeout: float = 30.0) -> None:
+        self._creds = credentials
+        self._retry = retry or RetryPolicy()
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout),
+            headers={"User-Agent": f"aihubd/{__version__}"},
+            raise_for_status=False,
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _url(self, *segments: str) -> str:
+        return f"{self._creds.api_url}/api/v1/" + "".join(f"{s}/" for s in segments)
+
+    @staticmethod
+    def _scoped(project_id: str, *segments: str) -> tuple[str, ...]:
+        return ("projects", project_id, *segments) if project_id else segments
+
+    async def _call(self, method: str, segments: Sequence[str], reply: type[M], *,
+                    body: Message | None = None, params: dict[str, str] | list[tuple[str, str]] | None = None,
+                    object_id: str = "") -> M:
+        url = self._url(*segments)
+
+        async def once() -> M:
+            data = body.SerializeToString() if body is not None else b""
+            headers = {**self._creds.auth_headers(), "Content-Type": PROTOBUF}
+            with _translate(method, url, object_id):
+                async with self._session.request(method, url, data=data, params=params, headers=headers) as resp:
+                    payload = await resp.read()
+                    _raise_for_status(resp, payload, object_id)
+                    if resp.headers.get("Content-Type") != PROTOBUF:
+                        raise HubError(f"the Hub answered {method} {redact_url(url)} with "
+                                       f"{resp.headers.get('Content-Type')!r}, not protobuf", resp.status)
+                    message = reply()
+                    try:
+                        message.ParseFromString(payload)
+                    except DecodeError:
+                        raise HubError(f"the Hub sent an unreadable {reply.__name__}", resp.status) from None
+                    return message
+
+        if method in ("GET", "DELETE"):
+            return await with_retries(once, self._retry)
+        return await once()
+
+    # -- HubApi -----------------------------------------------------------------------------
+
+    async def get_auth_user(self) -> pb.User:
+        return await self._call("GET", ("users", "auth", "user"), pb.User)
+
+    async def find_device(self, name: str) -> Device | None:
+        devices = await self._call("GET", ("devices",), pb.DeviceList,
+                                   params=[("name", name), ("os", ""), ("select", "True")])
+        if len(devices.devices) == 0:
+            return None
+        return device_from_pb(devices.devices[0])
+
+    async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
+        created = await self._call(
+            "POST", self._scoped(project_id, "models"), pb.CreateUpdateResponse,
+            body=pb.Model(name=name, model_type=MODEL_TYPE_QNN_DLC, is_directory=False),
+        )
+        if not created.id:
+            raise HubError(f"the Hub did not create a model for {name}: {created.status}")
+        if created.status:  # the Hub already has this content
+            return created.id
+        size = path.stat().st_size
+        how = await self._call(
+            "GET", ("models", created.id, "multipart_upload"), pb.FileUploadResponse,
+            params={**DOWNLOAD_QUERY, "file_size": str(size)}, object_id=created.id,
+        )
+        if how.WhichOneof("method") != "multipart_url":
+            raise HubError("the Hub offered an upload method aihubd does not support "
+                           f"({how.WhichOneof('method')}); only multipart URLs are")
+        etags = [await self._put_part(url, path, i, how.multipart_url) for i, url in enumerate(how.multipart_url.urls)]
+        done = await self._call(
+            "POST", ("models", created.id, "multipart_upload"), pb.CreateUpdateResponse,
+            body=pb.FileMultipartUploadComplete(upload_id=how.multipart_url.upload_id, etags=etags),
+            object_id=created.id,
+        )
+        return done.id or created.id
+
+    async def _put_part(self, url: str, path: Path, index: int, plan: pb.FileMultipartUploadURL) -> str:
+        size = path.stat().st_size
+        start = index * plan.max_part_size if len(plan.urls) > 1 else 0
+        end = size if index == len(plan.urls) - 1 else min(size, start + plan.max_part_size)
+        with path.open("rb") as f:
+            f.seek(start)
+            data = f.read(end - start)
+        with _translate("PUT", url):
+            async with self._session.put(url, data=data) as resp:
+                payload = await resp.read()
+                _raise_for_status(resp, payload, "")
+                etag = resp.headers.get("ETag")
+        if not etag:
+            raise HubError(f"the Hub's upload URL gave no ETag for part {index + 1}")
+        return etag
+
+    async def create_link_job(self, model_ids: Sequence[str], device: Device, name: str, options: str,
+                              project_id: str = "") -> str:
+        link = pb.LinkJob(
+            models=pb.ModelList(models=[pb.Model(model_id=m) for m in model_ids], total_query_count=len(model_ids)),
+            name=name, device=device_to_pb(device),
+        )
+        if options.strip():
+            link.options = options.strip()
+        created = await self._call("POST", self._scoped(project_id, "jobs"), pb.CreateUpdateResponse,
+                                   body=pb.Job(link_job=link), params={"seed_target_model": "true"})
+        if not created.id:
+            raise HubError(f"the Hub did not create the link job: {created.status}")
+        return created.id
+
+    async def get_job(self, job_id: str) -> Job:
+        job = await self._call("GET", ("jobs", job_id), pb.Job, object_id=job_id)
+        if job.WhichOneof("job") != "link_job":
+            raise InvalidArgument(f"job {job_id} is a {job.WhichOneof('job') or 'unknown'} job, not a link job")
+        return job_from_pb(job, refreshed_at=datetime.now(timezone.utc))
+
+    async def target_model_file(self, model_id: str) -> TargetFile:
+        info = await self._call("GET", ("models", model_id, "download"), pb.FileDownloadResponse,
+                                params=DOWNLOAD_QUERY, object_id=model_id)
+        if info.WhichOneof("method") != "url" or not info.url.url:
+            raise HubError(f"the Hub offered no download URL for model {model_id}")
+        return TargetFile(url=info.url.url, filename=info.url.filename)
+
+    async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
+        listing = await self._call(
+            "GET", ("jobs", job_id, "device_runs", "latest", "artifact_list", str(int(artifact_type))),
+            pb.NamedArtifactDownloadURLList, params=DOWNLOAD_QUERY, object_id=job_id,
+        )
+        return [TargetFile(url=a.url, filename=a.filename) for a in listing.artifacts]
+
+    async def download(self, url: str, dest: Path) -> tuple[int, str]:
+        digest, size = hashlib.sha256(), 0
+        with _translate("GET", url), dest.open("wb") as out:
+            async with self._session.get(url) as resp:
+                _raise_for_status(resp, b"", "")
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                expected = resp.content_length
+            out.flush()
+            os.fsync(out.fileno())
+        if expected is not None and expected != size:
+            raise HubUnavailable(f"download of {redact_url(url)} ended early: {size} of {expected} bytes")
+        return size, digest.hexdigest()
+
+    async def stream(self, url: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+        with _translate("GET", url):
+            async with self._session.get(url) as resp:
+                _raise_for_status(resp, b"", "")
+                async for chunk in resp.content.iter_chunked(chunk_size):
+                    yield chunk
+
+
+def _detail(payload: bytes) -> str:
+    text = payload.decode("utf-8", "replace").strip()
+    with contextlib.suppress(ValueError, AttributeError):
+        detail = json.loads(text).get("detail")
+        if isinstance(detail, str):
+            return detail
+    return text[:500]
+
+
+def _raise_for_status(resp: aiohttp.ClientResponse, payload: bytes, object_id: str) -> None:
+    status = resp.status
+    if 200 <= status < 300:
+        return
+    detail = _detail(payload)
+    where = f"{resp.method} {redact_url(str(resp.url))}"
+    if status == 401:
+        raise HubAuthError("the Hub rejected the daemon's API token (401); check it with `qai-hub configure` "
+                           "and restart aihubd", status)
+    if status == 404:
+        what = f"'{object_id}'" if object_id else where
+        raise NotFound(f"{what} was not found on the Hub. It may not exist or this account may not see it.")
+    if status == 429 or status >= 500:
+        raise HubUnavailable(f"the Hub is unavailable ({status} on {where}); try again later",
+                             status, parse_retry_after(resp.headers.get("Retry-After")))
+    if status in (400, 409, 413, 422):
+        raise InvalidArgument(f"the Hub refused the request: {detail or status}")
+    raise HubError(f"the Hub answered {status} on {where}: {detail}", status)
+
+
+@contextlib.contextmanager
+def _translate(method: str, url: str, object_id: str = "") -> Iterator[None]:
+    """Turn transport failures into HubUnavailable, with the URL's secrets left out."""
+    try:
+        yield
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+        raise HubUnavailable(f"cannot reach the Hub ({method} {redact_url(url)}: {exc.__class__.__name__})") from None

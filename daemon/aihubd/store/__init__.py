@@ -1,0 +1,1 @@
+"""Persistent state: SQLite (jobs, status history) behind small focused classes."""

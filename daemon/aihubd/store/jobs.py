@@ -1,0 +1,131 @@
+"""Jobs in SQLite, with an in-memory read cache: the database is written first, then the cache."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from ..model import ArtifactType, Device, Job, JobState, ModelRef
+from .database import Database
+
+__all__ = ["JobStore"]
+
+_COLUMNS = ("job_id, name, state, message, creation_time, last_updated_time, device, models, options, "
+            "project_id, target_model_id, artifacts, refreshed_at, terminal")
+
+
+_UPSERT = (
+    f"INSERT INTO jobs ({_COLUMNS}) VALUES ({', '.join('?' * 14)}) ON CONFLICT(job_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:])
+)
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, tz=timezone.utc) if value is not None else None
+
+
+def _row(job: Job) -> tuple[Any, ...]:
+    return (
+        job.job_id, job.name, int(job.state), job.message, job.creation_time.timestamp(),
+        _ts(job.last_updated_time),
+        json.dumps([job.device.name, job.device.os, list(job.device.attributes)]),
+        json.dumps([[m.model_id, m.name] for m in job.models]),
+        job.options, job.project_id, job.target_model_id,
+        ",".join(str(int(a)) for a in job.available_artifacts),
+        _ts(job.refreshed_at), int(job.terminal),
+    )
+
+
+def _job(row: Sequence[Any]) -> Job:
+    name, os_, attributes = json.loads(row[6])
+    return Job(
+        job_id=row[0], name=row[1], state=JobState.of(row[2]), message=row[3],
+        creation_time=_dt(row[4]) or datetime.fromtimestamp(0, tz=timezone.utc),
+        last_updated_time=_dt(row[5]),
+        device=Device(name, os_, tuple(attributes)),
+        models=tuple(ModelRef(m, n) for m, n in json.loads(row[7])),
+        options=row[8], project_id=row[9], target_model_id=row[10],
+        available_artifacts=tuple(ArtifactType(int(a)) for a in row[11].split(",") if a),
+        refreshed_at=_dt(row[12]),
+    )
+
+
+class JobStore:
+    """Reads come from memory (jobs in flight are loaded at start, others on first read)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[str, Job] = {}
+
+    async def load_in_flight(self) -> int:
+        """Fill the cache with every non-terminal job; returns how many."""
+        async with self._db.conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE terminal = 0") as cur:
+            for row in await cur.fetchall():
+                job = _job(row)
+                self._cache[job.job_id] = job
+        return len(self.in_flight())
+
+    def in_flight(self) -> list[Job]:
+        return [job for job in self._cache.values() if not job.terminal]
+
+    def cached(self, job_id: str) -> Job | None:
+        return self._cache.get(job_id)
+
+    async def get(self, job_id: str) -> Job | None:
+        job = self._cache.get(job_id)
+        if job is not None:
+            return job
+        async with self._db.conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        job = _job(row)
+        self._cache[job_id] = job
+        return job
+
+    async def save(self, jobs: Iterable[Job]) -> None:
+        """Write jobs (and a history row for each new state) in one transaction, then cache them."""
+        jobs = list(jobs)
+        if not jobs:
+            return
+        history = [
+            (job.job_id, int(job.state), job.message, _ts(job.refreshed_at) or datetime.now(timezone.utc).timestamp())
+            for job in jobs
+            if (old := self._cache.get(job.job_id)) is None or old.state != job.state
+        ]
+        conn = self._db.conn
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            await conn.executemany(
+                _UPSERT,
+                [_row(job) for job in jobs],
+            )
+            await conn.executemany(
+                "INSERT INTO job_history (job_id, state, message, observed_at) VALUES (?, ?, ?, ?)", history
+            )
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        for job in jobs:
+            self._cache[job.job_id] = job
+
+    async def history(self, job_id: str) -> list[tuple[JobState, str, datetime]]:
+        async with self._db.conn.execute(
+            "SELECT state, message, observed_at FROM job_history WHERE job_id = ? ORDER BY observed_at, rowid",
+            (job_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [(JobState.of(s), m, _dt(t) or datetime.now(timezone.utc)) for s, m, t in rows]
+
+    async def count(self) -> int:
+        """How many jobs the daemon tracks (any state)."""
+        async with self._db.conn.execute("SELECT COUNT(*) FROM jobs") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0

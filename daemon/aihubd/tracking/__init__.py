@@ -1,0 +1,1 @@
+"""The one poller that asks the Hub about jobs, and the doorbell that wakes waiters."""

@@ -1,0 +1,69 @@
+"""An in-memory HubApi for unit tests: jobs whose state the test sets, and a call log."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from aihubd.errors import NotFound
+from aihubd.model import ArtifactType, Device, Job, JobState, ModelRef, TargetFile
+
+QRD = Device("Snapdragon 8 Elite QRD", "15", ("framework:qnn",))
+
+
+class FakeHub:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.calls: Counter[str] = Counter()
+        self._next = 0
+
+    def add_job(self, state: JobState = JobState.CREATED) -> Job:
+        self._next += 1
+        job = Job(job_id=f"j{self._next:04d}", name="n", state=state, message="",
+                  creation_time=datetime(2026, 1, 1, tzinfo=timezone.utc), last_updated_time=None,
+                  device=QRD, models=(ModelRef("m1", "a.dlc"),))
+        self.jobs[job.job_id] = job
+        return job
+
+    def set_state(self, job_id: str, state: JobState, message: str = "") -> None:
+        self.jobs[job_id] = dataclasses.replace(
+            self.jobs[job_id], state=state, message=message, last_updated_time=datetime.now(timezone.utc),
+            available_artifacts=(ArtifactType.DEVICE_LOG, ArtifactType.HUB_LOG) if state.terminal else (),
+        )
+
+    async def find_device(self, name: str) -> Device | None:
+        self.calls["find_device"] += 1
+        return QRD if name == QRD.name else None
+
+    async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
+        self.calls["upload_model"] += 1
+        return f"m{self.calls['upload_model']}"
+
+    async def create_link_job(self, model_ids: Sequence[str], device: Device, name: str, options: str,
+                              project_id: str = "") -> str:
+        self.calls["create_link_job"] += 1
+        return self.add_job().job_id
+
+    async def get_job(self, job_id: str) -> Job:
+        self.calls["get_job"] += 1
+        if job_id not in self.jobs:
+            raise NotFound(f"'{job_id}' was not found on the Hub")
+        return dataclasses.replace(self.jobs[job_id], refreshed_at=datetime.now(timezone.utc))
+
+    async def target_model_file(self, model_id: str) -> TargetFile:
+        raise NotImplementedError
+
+    async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
+        raise NotImplementedError
+
+    async def download(self, url: str, dest: Path) -> tuple[int, str]:
+        raise NotImplementedError
+
+    def stream(self, url: str, chunk_size: int) -> object:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
