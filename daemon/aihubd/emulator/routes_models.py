@@ -107,7 +107,10 @@ def _downloadable(state: EmulatorState, model: ModelRecord) -> None:
         if job is not None and job.state == FAILED:
             raise NotFound(f"Model {model.model_id} is not available: job {job.job_id} failed.")
         if not model.has_content:
-            raise NotFound(f"Model {model.model_id} is not available yet: job {model.producer_id} has not finished.")
+            raise NotFound(
+                f"Model {model.model_id} is not available yet: "
+                f"job {model.producer_id} has not finished."
+            )
     elif not model.has_content:
         raise NotFound(f"Model {model.model_id} has no uploaded file.")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from google.protobuf.message import DecodeError, Message
@@ -36,7 +36,9 @@ STATE = web.AppKey("state", EmulatorState)
 BLOBS = web.AppKey("blobs", BlobStore)
 SIGNER = web.AppKey("signer", UrlSigner)
 COUNTERS = web.AppKey("counters", Counters)
-USER_KEY = "aihubd.emulator.user"
+# web.RequestKey exists from aiohttp 3.13 on; a plain string works (with a warning) before.
+_RequestKey: Any = getattr(web, "RequestKey", None)
+USER_KEY: Any = _RequestKey("user", UserRecord) if _RequestKey else "aihubd.emulator.user"
 
 M = TypeVar("M", bound=Message)
 
@@ -54,7 +56,10 @@ def json_error(status: int, detail: str) -> web.Response:
 
 def xml_error(status: int, code: str, message: str) -> web.Response:
     """An S3-style error body (the client extracts ``Code: Message`` from it)."""
-    body = f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
     return web.Response(text=body, status=status, content_type="application/xml")
 
 
