@@ -7,7 +7,8 @@ import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from pathlib import Path
 
 from aiohttp import web
@@ -15,7 +16,8 @@ from aiohttp import web
 from .blobs import BlobStore
 from .config import EmulatorConfig
 from .counters import Counters
-from .middleware import authenticate, count_requests, error_replies
+from .faults import FaultConfig, FaultInjector
+from .middleware import authenticate, count_requests, error_replies, inject_faults
 from .persistence import flush_loop, load_state, save_state
 from .routes_admin import add_admin_routes
 from .routes_blobs import add_blob_routes
@@ -23,7 +25,7 @@ from .routes_jobs import add_job_routes
 from .routes_models import add_model_routes
 from .signing import UrlSigner
 from .state import EmulatorState
-from .web_util import BLOBS, COUNTERS, SIGNER, STATE
+from .web_util import BLOBS, COUNTERS, FAULTS, SIGNER, STATE
 
 __all__ = ["HubEmulator"]
 
@@ -32,14 +34,23 @@ _MAX_BODY_BYTES = 4 * 1024**3
 
 
 class HubEmulator:
-    """One emulated Hub: ``await start()`` → serve → ``await stop()``. Single use."""
+    """One emulated Hub: ``await start()`` → serve → ``await stop()``. Single use.
+
+    ``clock`` is the wall clock of the job life cycle and URL signing; ``sleep`` is
+    what the ``"slow"`` fault awaits (tests may pass a fake).
+    """
 
     def __init__(
-        self, config: EmulatorConfig | None = None, *, clock: Callable[[], float] = time.time
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.config = config if config is not None else EmulatorConfig()
         self.state = EmulatorState(self.config, clock)
         self._counters = Counters()
+        self._faults = FaultInjector(self.config.faults, sleep)
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._state_dir: Path | None = None
@@ -62,13 +73,14 @@ class HubEmulator:
     def build_app(self, root: Path) -> web.Application:
         """The aiohttp application, with its blobs under ``root / "blobs"``."""
         app = web.Application(
-            middlewares=[count_requests, error_replies, authenticate],
+            middlewares=[count_requests, inject_faults, error_replies, authenticate],
             client_max_size=_MAX_BODY_BYTES,
         )
         app[STATE] = self.state
         self._blob_store = app[BLOBS] = BlobStore(root / "blobs")
         app[SIGNER] = UrlSigner(self.state.secret, self.config.url_ttl_seconds, self.state.clock)
         app[COUNTERS] = self._counters
+        app[FAULTS] = self._faults
         add_model_routes(app.router)
         add_job_routes(app.router)
         add_blob_routes(app.router)
@@ -149,7 +161,32 @@ class HubEmulator:
         return self._counters.job_gets()
 
     def reset_counters(self) -> None:
+        """Clear the request counters, the per-job counts and the fault counts."""
         self._counters.reset()
+
+    # -------------------------------------------------------------- faults
+    @property
+    def fault_config(self) -> FaultConfig:
+        """The fault injection in force."""
+        return self._faults.config
+
+    def set_faults(self, config: FaultConfig | None = None) -> None:
+        """Replace the fault injection (None: no faults); re-seeds its generator.
+        Takes effect for the next request; the fault counts are kept."""
+        self._faults.set_config(config if config is not None else FaultConfig())
+
+    def faults(self) -> dict[str, int]:
+        """Injected faults per kind since start or the last ``reset_counters``
+        (kinds of ``faults.KINDS``, plus ``"down"`` and ``"revoked-token"``)."""
+        return self._counters.faults()
+
+    def revoke_token(self, token: str) -> None:
+        """From now on every API request with ``token`` gets 401."""
+        self._faults.revoke(token)
+
+    def restore_token(self, token: str) -> bool:
+        """Undo ``revoke_token``; True if the token was revoked."""
+        return self._faults.restore(token)
 
     async def advance(self, job_id: str) -> int:
         """Move a job one step now (works in any mode); return its new state value."""

@@ -11,7 +11,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EmulatorConfig", "ConfiguredToken", "derived_email", "parse_tokens"]
+from .faults import FaultConfig
+
+__all__ = ["EmulatorConfig", "FaultConfig", "ConfiguredToken", "derived_email", "parse_tokens"]
 
 EMAIL_DOMAIN = "emulator.invalid"
 
@@ -31,6 +33,9 @@ class EmulatorConfig:
         is accepted and becomes its own user.
     url_ttl_seconds: lifetime of signed blob URLs.
     chunk_size: chunk size of the emulated link container (see ``linker``).
+    faults: the fault injection in force at start (see ``faults``); the default
+        injects nothing. Replaceable at runtime (``HubEmulator.set_faults``). A dict
+        is accepted and converted with ``FaultConfig.from_json``.
     """
 
     link_seconds: float = 3.0
@@ -39,8 +44,13 @@ class EmulatorConfig:
     tokens: list[str] | tuple[str, ...] | None = None
     url_ttl_seconds: float = 3600.0
     chunk_size: int = 4096
+    faults: FaultConfig = FaultConfig()
 
     def __post_init__(self) -> None:
+        if isinstance(self.faults, dict):
+            object.__setattr__(self, "faults", FaultConfig.from_json(self.faults))
+        if not isinstance(self.faults, FaultConfig):
+            raise ValueError("faults must be a FaultConfig")
         if self.link_seconds < 0:
             raise ValueError("link_seconds must be >= 0")
         if self.url_ttl_seconds <= 0:

@@ -1,9 +1,11 @@
-"""aiohttp middlewares: request counting, error replies and token authentication.
+"""aiohttp middlewares: request counting, fault injection, error replies and token
+authentication.
 
-Order (outermost first): ``count_requests`` (every request is counted, failed
-ones too), ``error_replies`` (HubError and router errors become JSON
-``{"detail": ...}`` bodies; blob routes produce their own S3-style errors), then
-``authenticate`` (only for ``/api/v1/``).
+Order (outermost first): ``count_requests`` (every request is counted, failed and
+faulted ones too), ``inject_faults`` (the fault layer, see ``faults``; it sees the
+final reply of the inner layers), ``error_replies`` (HubError and router errors
+become JSON ``{"detail": ...}`` bodies; blob routes produce their own S3-style
+errors), then ``authenticate`` (only for ``/api/v1/``; revoked tokens get 401).
 """
 
 from __future__ import annotations
@@ -14,26 +16,98 @@ from aiohttp import web
 
 from .counters import UNMATCHED
 from .errors import HubError, Unauthorized
-from .web_util import COUNTERS, STATE, USER_KEY, json_error
+from .faults import CUT_KEY, DOWN, REVOKED, CutResponse, DropResponse, FaultDecision
+from .web_util import COUNTERS, FAULTS, STATE, USER_KEY, json_error, xml_error
 
-__all__ = ["count_requests", "error_replies", "authenticate", "ADMIN_PREFIX", "API_PREFIX"]
+__all__ = [
+    "count_requests",
+    "inject_faults",
+    "error_replies",
+    "authenticate",
+    "route_template",
+    "ADMIN_PREFIX",
+    "API_PREFIX",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADMIN_PREFIX = "/_emulator/"
 API_PREFIX = "/api/v1/"
+BLOB_PREFIX = "/blobs/"
 JOB_GET_TEMPLATE = "/api/v1/jobs/{job_id}/"
+
+
+def route_template(request: web.Request) -> str:
+    """The canonical route template of a request, or ``<unmatched>``."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
 
 
 @web.middleware
 async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith(ADMIN_PREFIX):
-        resource = request.match_info.route.resource
-        template = resource.canonical if resource is not None else UNMATCHED
+        template = route_template(request)
         job_id = None
         if request.method == "GET" and template == JOB_GET_TEMPLATE:
             job_id = request.match_info.get("job_id")
         request.app[COUNTERS].hit(f"{request.method} {template}", job_id)
     return await handler(request)
+
+
+_FAULT_TEXT = {
+    500: ("InternalError", "Injected fault: internal server error."),
+    502: ("BadGateway", "Injected fault: bad gateway."),
+    503: ("ServiceUnavailable", "Injected fault: service unavailable."),
+    429: ("SlowDown", "Request was throttled."),
+}
+
+
+def _fault_reply(request: web.Request, decision: FaultDecision) -> web.Response:
+    code, text = _FAULT_TEXT[decision.status]
+    if decision.kind == DOWN:
+        text = "The Hub is down (emulated)."
+    if request.path.startswith(BLOB_PREFIX):
+        reply = xml_error(decision.status, code, text)
+    else:
+        reply = json_error(decision.status, text)
+    if decision.retry_after is not None:
+        reply.headers["Retry-After"] = str(decision.retry_after)
+    return reply
+
+
+@web.middleware
+async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    decision = request.app[FAULTS].decide(request.method, request.path, route_template(request))
+    if decision is None:
+        return await handler(request)
+    counters = request.app[COUNTERS]
+    kind = decision.kind
+    if decision.status:
+        counters.fault(kind)
+        return _fault_reply(request, decision)
+    if kind == "slow":
+        counters.fault(kind)
+        await request.app[FAULTS].sleep(decision.slow_seconds)
+        return await handler(request)
+
+    def record() -> None:
+        counters.fault(kind)
+
+    if kind == "reset-mid-body":
+        request[CUT_KEY] = record  # blob GETs: the handler builds a CutFileResponse
+        response = await handler(request)
+        if (
+            type(response) is web.Response
+            and not response.prepared
+            and isinstance(response.body, (bytes, bytearray))
+        ):
+            return CutResponse(response, record)
+        return response
+    if kind == "drop-after-create":
+        response = await handler(request)
+        if 200 <= response.status < 300:
+            return DropResponse(record)
+        return response
+    return await handler(request)  # pragma: no cover - every kind is handled above
 
 
 @web.middleware
@@ -56,6 +130,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         token = token.strip()
         if scheme.lower() != "token" or not token:
             raise Unauthorized("Authentication credentials were not provided.")
+        if request.app[FAULTS].is_revoked(token):
+            request.app[COUNTERS].fault(REVOKED)
+            raise Unauthorized("Invalid token.")
         user = request.app[STATE].authenticate(token)
         if user is None:
             raise Unauthorized("Invalid token.")

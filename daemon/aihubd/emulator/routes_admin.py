@@ -5,15 +5,31 @@
 * ``GET  /_emulator/counters/jobs``          -> ``{"<job_id>": GET count, ...}``
 * ``POST /_emulator/counters/reset``         -> ``{"reset": true}``
 * ``POST /_emulator/jobs/{job_id}/advance``  -> ``{"job_id": ..., "state": int, "state_name": ...}``
+* ``GET  /_emulator/faults``                 -> ``{"config": {FaultConfig fields}, "counts": {kind: n},
+  "revoked_tokens": n}``
+* ``PUT  /_emulator/faults``                 body: a JSON object with any FaultConfig fields
+  (the others take their defaults); replaces the config; same reply as GET; 400 when invalid
+* ``DELETE /_emulator/faults``               back to no faults (counts and revoked tokens
+  are kept); same reply as GET
+* ``POST /_emulator/tokens/revoke``          body ``{"token": "..."}`` -> ``{"revoked": true,
+  "revoked_tokens": n}``
+* ``POST /_emulator/tokens/restore``         body ``{"token": "..."}`` -> ``{"restored": bool,
+  "revoked_tokens": n}`` (``restored`` is false when the token was not revoked)
+
+Fault counts are cleared with the other counters (``/_emulator/counters/reset``).
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import web
 
-from .errors import HubError
+from .errors import BadRequest, HubError
+from .faults import FaultConfig
 from .records import CREATED, DONE, FAILED, LINKING_MODELS
-from .web_util import COUNTERS, STATE, json_error
+from .web_util import COUNTERS, FAULTS, STATE, json_error
 
 __all__ = ["add_admin_routes", "STATE_NAMES"]
 
@@ -55,9 +71,81 @@ async def advance(request: web.Request) -> web.Response:
     )
 
 
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest("The body must be a JSON object.") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return data
+
+
+def _faults_reply(request: web.Request) -> web.Response:
+    injector = request.app[FAULTS]
+    return web.json_response(
+        {
+            "config": injector.config.to_json(),
+            "counts": request.app[COUNTERS].faults(),
+            "revoked_tokens": injector.revoked_count(),
+        }
+    )
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    return _faults_reply(request)
+
+
+async def put_faults(request: web.Request) -> web.Response:
+    try:
+        config = FaultConfig.from_json(await _json_object(request))
+    except (BadRequest, ValueError, TypeError) as exc:
+        return json_error(400, str(exc))
+    request.app[FAULTS].set_config(config)
+    return _faults_reply(request)
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    request.app[FAULTS].set_config(FaultConfig())
+    return _faults_reply(request)
+
+
+async def _token_of(request: web.Request) -> str:
+    token = (await _json_object(request)).get("token")
+    if not isinstance(token, str) or not token.strip():
+        raise BadRequest('The body must be {"token": "<a non-empty token>"}.')
+    return token.strip()
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    try:
+        token = await _token_of(request)
+    except BadRequest as exc:
+        return json_error(exc.status, exc.detail)
+    injector = request.app[FAULTS]
+    injector.revoke(token)
+    return web.json_response({"revoked": True, "revoked_tokens": injector.revoked_count()})
+
+
+async def restore_token(request: web.Request) -> web.Response:
+    try:
+        token = await _token_of(request)
+    except BadRequest as exc:
+        return json_error(exc.status, exc.detail)
+    injector = request.app[FAULTS]
+    restored = injector.restore(token)
+    return web.json_response({"restored": restored, "revoked_tokens": injector.revoked_count()})
+
+
 def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/_emulator/health", health)
     router.add_get("/_emulator/counters", counters)
     router.add_get("/_emulator/counters/jobs", job_counters)
     router.add_post("/_emulator/counters/reset", reset_counters)
     router.add_post("/_emulator/jobs/{job_id}/advance", advance)
+    router.add_get("/_emulator/faults", get_faults)
+    router.add_put("/_emulator/faults", put_faults)
+    router.add_delete("/_emulator/faults", clear_faults)
+    router.add_post("/_emulator/tokens/revoke", revoke_token)
+    router.add_post("/_emulator/tokens/restore", restore_token)

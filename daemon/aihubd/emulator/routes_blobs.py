@@ -9,7 +9,8 @@ Counter templates: ``PUT /blobs/{blob_key}``, ``GET /blobs/{blob_key}`` and
 
 No token is needed; the URL's signature is the credential (403 when missing, wrong
 or expired). Errors are S3-style XML. GETs are served by ``FileResponse``, so
-``Range`` requests work (206 / 416).
+``Range`` requests work (206 / 416); ``faults.file_response`` lets the fault layer
+cut a download in the middle.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .errors import NotFound
+from .faults import file_response
 from .web_util import BLOBS, SIGNER, STATE, xml_error
 
 __all__ = ["add_blob_routes"]
@@ -80,7 +82,7 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
         return _not_found()
     if not path.is_file():
         return _not_found()
-    return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})
+    return file_response(request, path, headers={"Content-Type": "application/octet-stream"})
 
 
 def add_blob_routes(router: web.UrlDispatcher) -> None:

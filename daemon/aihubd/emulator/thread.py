@@ -4,6 +4,7 @@ For synchronous callers (the official qai-hub client, sync tests)::
 
     with EmulatorThread(EmulatorConfig(manual=True)) as et:
         et.base_url; et.advance(job_id); et.counters()
+        et.set_faults(FaultConfig(down=True)); et.faults(); et.revoke_token("t")
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from .app import HubEmulator
 from .config import EmulatorConfig
+from .faults import FaultConfig
 
 __all__ = ["EmulatorThread"]
 
@@ -93,6 +95,23 @@ class EmulatorThread:
 
     def reset_counters(self) -> None:
         self.emulator.reset_counters()
+
+    @property
+    def fault_config(self) -> FaultConfig:
+        return self.emulator.fault_config
+
+    def set_faults(self, config: FaultConfig | None = None) -> None:
+        """Replace the fault injection (thread-safe; None: no faults)."""
+        self.emulator.set_faults(config)
+
+    def faults(self) -> dict[str, int]:
+        return self.emulator.faults()
+
+    def revoke_token(self, token: str) -> None:
+        self.emulator.revoke_token(token)
+
+    def restore_token(self, token: str) -> bool:
+        return self.emulator.restore_token(token)
 
     def advance(self, job_id: str) -> int:
         """Move a job one step (runs on the emulator's loop); return its new state."""

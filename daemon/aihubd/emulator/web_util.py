@@ -10,6 +10,7 @@ from google.protobuf.message import DecodeError, Message
 from .blobs import BlobStore
 from .counters import Counters
 from .errors import BadRequest
+from .faults import FaultInjector
 from .records import UserRecord
 from .signing import UrlSigner
 from .state import EmulatorState
@@ -20,6 +21,7 @@ __all__ = [
     "BLOBS",
     "SIGNER",
     "COUNTERS",
+    "FAULTS",
     "USER_KEY",
     "pb_response",
     "json_error",
@@ -36,6 +38,7 @@ STATE = web.AppKey("state", EmulatorState)
 BLOBS = web.AppKey("blobs", BlobStore)
 SIGNER = web.AppKey("signer", UrlSigner)
 COUNTERS = web.AppKey("counters", Counters)
+FAULTS = web.AppKey("faults", FaultInjector)
 # web.RequestKey exists from aiohttp 3.13 on; a plain string works (with a warning) before.
 _RequestKey: Any = getattr(web, "RequestKey", None)
 USER_KEY: Any = _RequestKey("user", UserRecord) if _RequestKey else "aihubd.emulator.user"
