@@ -18,7 +18,9 @@ from .rpc.linkjob_servicer import LinkJobServicer
 from .rpc.server import start_server
 from .rpc.socket_guard import claim_socket, prepare_socket_dir
 from .services.artifacts import ArtifactService
+from .services.daemon_status import DaemonStatusService
 from .services.jobs import JobService
+from .services.sharing import SharingService
 from .store.database import Database
 from .store.jobs import JobStore
 from .tracking.notifier import Notifier
@@ -81,12 +83,14 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             poller = Poller(hub, store, notifier, interval=config.poll_interval)
             jobs = JobService(hub, store, notifier, poller, default_project=credentials.default_project)
             artifacts = ArtifactService(hub, jobs)
+            sharing = SharingService(hub)
 
             stack.push_async_callback(_cancel, asyncio.create_task(poller.run(), name="poller"))
             server = await start_server(
                 config.socket_path,
-                LinkJobServicer(jobs, artifacts, credentials.web_url),
-                DaemonServicer(jobs, credentials.api_url, credentials.web_url, config.hub),
+                LinkJobServicer(jobs, artifacts, sharing, credentials.web_url),
+                DaemonServicer(DaemonStatusService(hub, jobs, lambda: 0), credentials.api_url, credentials.web_url,
+                               config.hub),
             )
             stack.push_async_callback(_stop_server, server, notifier, config.shutdown_grace)
             log.info("serving on unix:%s (%d jobs in flight resumed)", config.socket_path, resumed)

@@ -3,6 +3,7 @@
     AihubdError
     ├── InvalidArgument       the request is wrong: fix the input (bad path, not a .dlc, bad id)
     ├── NotFound              the job, device, model or file does not exist (or is not yours)
+    ├── PermissionDenied      it exists, but this account may not do that (e.g. rename a job shared with you)
     ├── FailedPrecondition    the request is fine but the state is not (e.g. no target model yet)
     ├── ResourceExhausted     a local limit was hit (disk full, request too large)
     ├── HubAuthError          the Hub rejected the daemon's credentials: reconfigure them
@@ -22,6 +23,7 @@ __all__ = [
     "HubUnavailable",
     "InvalidArgument",
     "NotFound",
+    "PermissionDenied",
     "ResourceExhausted",
 ]
 
@@ -36,6 +38,10 @@ class InvalidArgument(AihubdError):
 
 class NotFound(AihubdError):
     """The thing named in the request does not exist, or is not visible to this account."""
+
+
+class PermissionDenied(AihubdError):
+    """The account may see the thing but not change it."""
 
 
 class FailedPrecondition(AihubdError):

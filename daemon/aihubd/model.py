@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["ArtifactType", "Device", "Job", "JobState", "ModelRef", "TargetFile"]
+__all__ = ["ArtifactType", "Device", "Job", "JobState", "ModelInfo", "ModelRef", "TargetFile"]
 
 
 class JobState(enum.IntEnum):
@@ -108,3 +108,13 @@ class TargetFile:
 
     url: str = field(repr=False)
     filename: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A Hub model's description (the target model of a link job, typically)."""
+
+    model_id: str
+    name: str
+    model_type: int
+    creation_time: datetime | None

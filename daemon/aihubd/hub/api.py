@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from ..model import ArtifactType, Device, Job, TargetFile
+from ..model import ArtifactType, Device, Job, ModelInfo, TargetFile
 
 __all__ = ["DownloadResult", "HubApi"]
 
@@ -32,6 +32,19 @@ class HubApi(Protocol):
 
     async def get_job(self, job_id: str) -> Job:
         """The job as the Hub sees it now."""
+
+    async def set_job_name(self, job_id: str, name: str) -> None: ...
+
+    async def get_sharing(self, job_id: str) -> list[str]: ...
+
+    async def modify_sharing(self, job_id: str, add: Sequence[str], remove: Sequence[str]) -> None: ...
+
+    async def disable_sharing(self, job_id: str) -> None: ...
+
+    async def get_model(self, model_id: str) -> ModelInfo: ...
+
+    async def get_auth_user_email(self) -> str:
+        """The email of the account the token belongs to."""
 
     async def target_model_file(self, model_id: str) -> TargetFile:
         """Where to download a model from, and its filename."""

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -22,13 +23,13 @@ from google.protobuf.message import DecodeError, Message
 from qai_hub import public_api_pb2 as pb
 
 from .. import __version__
-from ..errors import HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound
-from ..model import ArtifactType, Device, Job, TargetFile
-from .convert import device_from_pb, device_to_pb, job_from_pb
+from ..errors import HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound, PermissionDenied
+from ..model import ArtifactType, Device, Job, ModelInfo, TargetFile
+from .convert import device_from_pb, device_to_pb, job_from_pb, time_from_pb
 from .credentials import HubCredentials
 from .retry import RetryPolicy, parse_retry_after, with_retries
 
-__all__ = ["AiohttpHubClient", "redact_url"]
+__all__ = ["AiohttpHubClient", "HubHealth", "redact_url"]
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,21 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
+@dataclass(frozen=True)
+class HubHealth:
+    """The outcome of the last Hub API call."""
+
+    reachable: bool
+    error: str = ""
+
+
 class AiohttpHubClient:
     """HubApi over HTTP: one connection pool, one token, errors translated at the boundary."""
 
     def __init__(self, credentials: HubCredentials, *, retry: RetryPolicy | None = None,
                  timeout: float = 30.0) -> None:
         self._creds = credentials
+        self.health: HubHealth | None = None  # None until the first API call
         self._retry = retry or RetryPolicy()
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout),
@@ -92,14 +102,22 @@ class AiohttpHubClient:
                         raise HubError(f"the Hub sent an unreadable {reply.__name__}", resp.status) from None
                     return message
 
-        if method in ("GET", "DELETE"):
-            return await with_retries(once, self._retry)
-        return await once()
+        try:
+            if method in ("GET", "DELETE"):
+                result = await with_retries(once, self._retry)
+            else:
+                result = await once()
+        except (HubUnavailable, HubAuthError) as exc:
+            self.health = HubHealth(reachable=False, error=str(exc))
+            raise
+        self.health = HubHealth(reachable=True)
+        return result
 
     # -- HubApi -----------------------------------------------------------------------------
 
-    async def get_auth_user(self) -> pb.User:
-        return await self._call("GET", ("users", "auth", "user"), pb.User)
+    async def get_auth_user_email(self) -> str:
+        user = await self._call("GET", ("users", "auth", "user"), pb.User)
+        return user.email
 
     async def find_device(self, name: str) -> Device | None:
         devices = await self._call("GET", ("devices",), pb.DeviceList,
@@ -169,6 +187,27 @@ class AiohttpHubClient:
             raise InvalidArgument(f"job {job_id} is a {job.WhichOneof('job') or 'unknown'} job, not a link job")
         return job_from_pb(job, refreshed_at=datetime.now(timezone.utc))
 
+    async def set_job_name(self, job_id: str, name: str) -> None:
+        await self._call("PATCH", ("jobs", job_id), pb.CreateUpdateResponse,
+                         body=pb.JobPublicUpdate(name=name), object_id=job_id)
+
+    async def get_sharing(self, job_id: str) -> list[str]:
+        shared = await self._call("GET", ("jobs", job_id, "shared_access"), pb.SharedAccess, object_id=job_id)
+        return list(shared.email)
+
+    async def modify_sharing(self, job_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
+        await self._call("PATCH", ("jobs", job_id, "shared_access"), pb.CreateUpdateResponse,
+                         body=pb.SharedAccessChange(add_email=list(add), remove_email=list(remove)),
+                         object_id=job_id)
+
+    async def disable_sharing(self, job_id: str) -> None:
+        await self._call("DELETE", ("jobs", job_id, "shared_access"), pb.CreateUpdateResponse, object_id=job_id)
+
+    async def get_model(self, model_id: str) -> ModelInfo:
+        model = await self._call("GET", ("models", model_id), pb.Model, object_id=model_id)
+        return ModelInfo(model_id=model.model_id or model_id, name=model.name, model_type=model.model_type,
+                         creation_time=time_from_pb(model.creation_time))
+
     async def target_model_file(self, model_id: str) -> TargetFile:
         info = await self._call("GET", ("models", model_id, "download"), pb.FileDownloadResponse,
                                 params=DOWNLOAD_QUERY, object_id=model_id)
@@ -228,6 +267,8 @@ def _raise_for_status(resp: aiohttp.ClientResponse, payload: bytes, object_id: s
     if status == 404:
         what = f"'{object_id}'" if object_id else where
         raise NotFound(f"{what} was not found on the Hub. It may not exist or this account may not see it.")
+    if status == 403:
+        raise PermissionDenied(f"the Hub does not let this account do that: {detail or where}")
     if status == 429 or status >= 500:
         raise HubUnavailable(f"the Hub is unavailable ({status} on {where}); try again later",
                              status, parse_retry_after(resp.headers.get("Retry-After")))

@@ -7,10 +7,11 @@ from datetime import datetime
 from aihubd_api.v1 import aihubd_pb2 as api
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ..model import Job
+from ..errors import InvalidArgument
+from ..model import ArtifactType, Job, ModelInfo
 from ..services.jobs import ModelSource
 
-__all__ = ["job_to_proto", "model_sources"]
+__all__ = ["artifact_type", "job_to_proto", "model_sources", "target_model_to_proto"]
 
 
 def _timestamp(value: datetime | None) -> Timestamp | None:
@@ -42,3 +43,23 @@ def job_to_proto(job: Job, web_url: str, stale: bool = False) -> api.Job:
 
 def model_sources(inputs: list[api.ModelInput]) -> list[ModelSource]:
     return [ModelSource(path=m.path, model_id=m.model_id) for m in inputs]
+
+
+def artifact_type(value: int) -> ArtifactType:
+    try:
+        kind = ArtifactType(value)
+    except ValueError:
+        raise InvalidArgument(f"unknown artifact type {value}") from None
+    if kind == ArtifactType.UNSPECIFIED:
+        raise InvalidArgument("an artifact type is required (e.g. HUB_LOG)")
+    return kind
+
+
+def target_model_to_proto(info: ModelInfo | None, filename: str, web_url: str) -> api.TargetModel:
+    if info is None:
+        return api.TargetModel(present=False)
+    return api.TargetModel(
+        present=True, model_id=info.model_id, name=info.name, model_type=info.model_type,
+        creation_time=_timestamp(info.creation_time), url=f"{web_url.rstrip('/')}/models/{info.model_id}/",
+        filename=filename,
+    )

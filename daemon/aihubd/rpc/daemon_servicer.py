@@ -6,16 +6,15 @@ import grpc
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
-from .. import __version__
-from ..services.jobs import JobService
+from ..services.daemon_status import DaemonStatusService
 from .errors import rpc_errors
 
 __all__ = ["DaemonServicer"]
 
 
 class DaemonServicer(api_grpc.DaemonServiceServicer):
-    def __init__(self, jobs: JobService, hub_url: str, web_url: str, hub_kind: str) -> None:
-        self._jobs = jobs
+    def __init__(self, status: DaemonStatusService, hub_url: str, web_url: str, hub_kind: str) -> None:
+        self._status = status
         self._hub_url = hub_url
         self._web_url = web_url
         self._hub_kind = hub_kind
@@ -23,6 +22,9 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
     async def GetDaemonInfo(self, request: api.GetDaemonInfoRequest,
                             context: grpc.aio.ServicerContext) -> api.DaemonInfo:
         async with rpc_errors(context, "GetDaemonInfo"):
-            tracked, in_flight = await self._jobs.counts()
-            return api.DaemonInfo(version=__version__, hub_url=self._hub_url, web_url=self._web_url,
-                                  hub_kind=self._hub_kind, tracked_jobs=tracked, in_flight_jobs=in_flight)
+            s = await self._status.status()
+            return api.DaemonInfo(
+                version=s.version, hub_url=self._hub_url, web_url=self._web_url, hub_kind=self._hub_kind,
+                tracked_jobs=s.tracked_jobs, in_flight_jobs=s.in_flight_jobs, hub_reachable=s.hub_reachable,
+                account_email=s.account_email, cache_bytes=s.cache_bytes, hub_error=s.hub_error,
+            )

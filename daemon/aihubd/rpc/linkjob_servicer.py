@@ -9,17 +9,20 @@ from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from ..services.artifacts import ArtifactService
+from ..model import JobState
 from ..services.jobs import JobService
-from .convert import job_to_proto, model_sources
+from ..services.sharing import SharingService
+from .convert import artifact_type, job_to_proto, model_sources, target_model_to_proto
 from .errors import rpc_errors
 
 __all__ = ["LinkJobServicer"]
 
 
 class LinkJobServicer(api_grpc.LinkJobServiceServicer):
-    def __init__(self, jobs: JobService, artifacts: ArtifactService, web_url: str) -> None:
+    def __init__(self, jobs: JobService, artifacts: ArtifactService, sharing: SharingService, web_url: str) -> None:
         self._jobs = jobs
         self._artifacts = artifacts
+        self._sharing = sharing
         self._web_url = web_url
 
     async def SubmitLinkJob(self, request: api.SubmitLinkJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
@@ -63,3 +66,50 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
         async with rpc_errors(context, "DownloadJobLogs"):
             paths, job = await self._artifacts.download_logs(request.job_id, request.output_dir)
             return api.DownloadResponse(paths=paths, state=int(job.state))
+
+    async def ListJobs(self, request: api.ListJobsRequest, context: grpc.aio.ServicerContext) -> api.ListJobsResponse:
+        async with rpc_errors(context, "ListJobs"):
+            jobs, total = await self._jobs.list([JobState.of(s) for s in request.states], request.name_contains,
+                                                request.limit, request.offset)
+            return api.ListJobsResponse(jobs=[job_to_proto(j, self._web_url) for j in jobs], total=total)
+
+    async def TrackJob(self, request: api.TrackJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
+        async with rpc_errors(context, "TrackJob"):
+            return job_to_proto(await self._jobs.track(request.job_id), self._web_url)
+
+    async def UntrackJob(self, request: api.UntrackJobRequest,
+                         context: grpc.aio.ServicerContext) -> api.UntrackJobResponse:
+        async with rpc_errors(context, "UntrackJob"):
+            return api.UntrackJobResponse(was_tracked=await self._jobs.untrack(request.job_id))
+
+    async def SetJobName(self, request: api.SetJobNameRequest, context: grpc.aio.ServicerContext) -> api.Job:
+        async with rpc_errors(context, "SetJobName"):
+            return job_to_proto(await self._jobs.set_name(request.job_id, request.name), self._web_url)
+
+    async def GetSharing(self, request: api.GetSharingRequest, context: grpc.aio.ServicerContext) -> api.Sharing:
+        async with rpc_errors(context, "GetSharing"):
+            return api.Sharing(emails=await self._sharing.get(request.job_id))
+
+    async def ModifySharing(self, request: api.ModifySharingRequest,
+                            context: grpc.aio.ServicerContext) -> api.Sharing:
+        async with rpc_errors(context, "ModifySharing"):
+            emails = await self._sharing.modify(request.job_id, list(request.add_emails), list(request.delete_emails))
+            return api.Sharing(emails=emails)
+
+    async def DisableSharing(self, request: api.DisableSharingRequest,
+                             context: grpc.aio.ServicerContext) -> api.Sharing:
+        async with rpc_errors(context, "DisableSharing"):
+            return api.Sharing(emails=await self._sharing.disable(request.job_id))
+
+    async def DownloadArtifacts(self, request: api.DownloadArtifactsRequest,
+                                context: grpc.aio.ServicerContext) -> api.DownloadResponse:
+        async with rpc_errors(context, "DownloadArtifacts"):
+            paths, job = await self._artifacts.download_artifacts(request.job_id, request.output_dir,
+                                                                  artifact_type(request.artifact_type))
+            return api.DownloadResponse(paths=paths, state=int(job.state))
+
+    async def GetTargetModel(self, request: api.GetTargetModelRequest,
+                             context: grpc.aio.ServicerContext) -> api.TargetModel:
+        async with rpc_errors(context, "GetTargetModel"):
+            info, filename, _ = await self._artifacts.target_model(request.job_id)
+            return target_model_to_proto(info, filename, self._web_url)

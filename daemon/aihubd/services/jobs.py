@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from ..errors import InvalidArgument, NotFound
 from ..hub.api import HubApi
-from ..model import Job
+from ..model import Job, JobState
 from ..store.jobs import JobStore
 from ..tracking.notifier import Notifier
 from ..tracking.poller import CycleResult, Poller
@@ -21,6 +22,8 @@ __all__ = ["JobService", "ModelSource", "ShuttingDown"]
 log = logging.getLogger(__name__)
 
 QNN_FRAMEWORK = "framework:qnn"
+DEFAULT_LIST = 50
+MAX_LIST = 1000
 
 
 class ShuttingDown(Exception):
@@ -102,6 +105,39 @@ class JobService:
             if not job.terminal:
                 self._poller.nudge()
         return job
+
+    async def track(self, job_id: str) -> Job:
+        """Adopt a job submitted elsewhere: read it from the Hub now and poll it from then on."""
+        check_job_id(job_id)
+        job = await self._hub.get_job(job_id)
+        await self._store.save([job])
+        if not job.terminal:
+            self._poller.nudge()
+        return job
+
+    async def untrack(self, job_id: str) -> bool:
+        check_job_id(job_id)
+        return await self._store.delete(job_id)
+
+    async def list(self, states: Sequence[JobState], name_contains: str, limit: int, offset: int
+                   ) -> tuple[list[Job], int]:
+        check_name(name_contains, "name filter")
+        if limit > MAX_LIST:
+            raise InvalidArgument(f"limit {limit} is too large; at most {MAX_LIST} jobs per page")
+        return await self._store.list(states, name_contains, limit or DEFAULT_LIST, offset)
+
+    async def set_name(self, job_id: str, name: str) -> Job:
+        """Rename on the Hub, then reflect it in the daemon's cache for every client at once."""
+        check_job_id(job_id)
+        if not name.strip():
+            raise InvalidArgument("a job name must not be empty")
+        check_name(name, "job name")
+        job = await self.get(job_id)
+        await self._hub.set_job_name(job_id, name)
+        renamed = dataclasses.replace(job, name=name)
+        await self._store.save([renamed])
+        self._notifier.ring([job_id])
+        return renamed
 
     async def watch(self, job_id: str) -> AsyncIterator[Job]:
         """The current view first, then each change, ending after a terminal state."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -62,6 +63,7 @@ class JobStore:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, Job] = {}
+        self._write_lock = asyncio.Lock()  # one transaction at a time on the shared connection
 
     async def load_in_flight(self) -> int:
         """Fill the cache with every non-terminal job; returns how many."""
@@ -99,22 +101,25 @@ class JobStore:
             for job in jobs
             if (old := self._cache.get(job.job_id)) is None or old.state != job.state
         ]
-        conn = self._db.conn
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            await conn.executemany(
-                _UPSERT,
-                [_row(job) for job in jobs],
-            )
-            await conn.executemany(
-                "INSERT INTO job_history (job_id, state, message, observed_at) VALUES (?, ?, ?, ?)", history
-            )
-            await conn.execute("COMMIT")
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
+        # Shielded: a cancelled caller must not leave a transaction half-way on the connection.
+        await asyncio.shield(self._write(jobs, history))
         for job in jobs:
             self._cache[job.job_id] = job
+
+    async def _write(self, jobs: list[Job], history: list[tuple[Any, ...]]) -> None:
+        conn = self._db.conn
+        async with self._write_lock:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.executemany(_UPSERT, [_row(job) for job in jobs])
+                await conn.executemany(
+                    "INSERT INTO job_history (job_id, state, message, observed_at) VALUES (?, ?, ?, ?)", history
+                )
+                await conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise
 
     async def history(self, job_id: str) -> list[tuple[JobState, str, datetime]]:
         async with self._db.conn.execute(
@@ -129,3 +134,32 @@ class JobStore:
         async with self._db.conn.execute("SELECT COUNT(*) FROM jobs") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def list(self, states: Sequence[JobState], name_contains: str, limit: int,
+                   offset: int) -> tuple[list[Job], int]:
+        """Jobs newest first matching the filter, and how many match in all."""
+        where, params = [], []  # type: ignore[var-annotated]
+        if states:
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            params.extend(int(s) for s in states)
+        if name_contains:
+            where.append("instr(lower(name), lower(?)) > 0")
+            params.append(name_contains)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        async with self._db.conn.execute(f"SELECT COUNT(*) FROM jobs {clause}", params) as cur:
+            row = await cur.fetchone()
+        total = int(row[0]) if row else 0
+        async with self._db.conn.execute(
+            f"SELECT {_COLUMNS} FROM jobs {clause} ORDER BY creation_time DESC, job_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ) as cur:
+            rows = await cur.fetchall()
+        return [self._cache.get(r[0]) or _job(r) for r in rows], total
+
+    async def delete(self, job_id: str) -> bool:
+        """Forget a job and its history; returns whether it was tracked."""
+        async with self._write_lock:
+            cur = await self._db.conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+            deleted = cur.rowcount > 0
+        self._cache.pop(job_id, None)
+        return deleted

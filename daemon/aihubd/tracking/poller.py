@@ -63,7 +63,10 @@ class Poller:
                 await self._cycle(skip_if_satisfied=nudged)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the loop must survive anything one cycle does
+            except Exception:  # the loop must survive anything one cycle does...
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # ...but never swallow its own cancellation
+                    raise
                 log.exception("poll cycle failed")
             delay = self._interval * random.uniform(1 - self._jitter, 1 + self._jitter)
             try:

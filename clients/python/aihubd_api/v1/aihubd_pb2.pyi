@@ -184,22 +184,138 @@ class Chunk(_message.Message):
     total_size: int
     def __init__(self, data: _Optional[bytes] = ..., filename: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
+class ListJobsRequest(_message.Message):
+    __slots__ = ("states", "name_contains", "limit", "offset")
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    NAME_CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[JobState]
+    name_contains: str
+    limit: int
+    offset: int
+    def __init__(self, states: _Optional[_Iterable[_Union[JobState, str]]] = ..., name_contains: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "total")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    total: int
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
+class TrackJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class UntrackJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class UntrackJobResponse(_message.Message):
+    __slots__ = ("was_tracked",)
+    WAS_TRACKED_FIELD_NUMBER: _ClassVar[int]
+    was_tracked: bool
+    def __init__(self, was_tracked: bool = ...) -> None: ...
+
+class SetJobNameRequest(_message.Message):
+    __slots__ = ("job_id", "name")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    name: str
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class GetSharingRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class ModifySharingRequest(_message.Message):
+    __slots__ = ("job_id", "add_emails", "delete_emails")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ADD_EMAILS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_EMAILS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    add_emails: _containers.RepeatedScalarFieldContainer[str]
+    delete_emails: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[str] = ..., add_emails: _Optional[_Iterable[str]] = ..., delete_emails: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DisableSharingRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class Sharing(_message.Message):
+    __slots__ = ("emails",)
+    EMAILS_FIELD_NUMBER: _ClassVar[int]
+    emails: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, emails: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DownloadArtifactsRequest(_message.Message):
+    __slots__ = ("job_id", "output_dir", "artifact_type")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DIR_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    output_dir: str
+    artifact_type: ArtifactType
+    def __init__(self, job_id: _Optional[str] = ..., output_dir: _Optional[str] = ..., artifact_type: _Optional[_Union[ArtifactType, str]] = ...) -> None: ...
+
+class GetTargetModelRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class TargetModel(_message.Message):
+    __slots__ = ("present", "model_id", "name", "model_type", "creation_time", "url", "filename")
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    present: bool
+    model_id: str
+    name: str
+    model_type: int
+    creation_time: _timestamp_pb2.Timestamp
+    url: str
+    filename: str
+    def __init__(self, present: bool = ..., model_id: _Optional[str] = ..., name: _Optional[str] = ..., model_type: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., url: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
+
 class GetDaemonInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class DaemonInfo(_message.Message):
-    __slots__ = ("version", "hub_url", "web_url", "hub_kind", "tracked_jobs", "in_flight_jobs")
+    __slots__ = ("version", "hub_url", "web_url", "hub_kind", "tracked_jobs", "in_flight_jobs", "hub_reachable", "account_email", "cache_bytes", "hub_error")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     HUB_URL_FIELD_NUMBER: _ClassVar[int]
     WEB_URL_FIELD_NUMBER: _ClassVar[int]
     HUB_KIND_FIELD_NUMBER: _ClassVar[int]
     TRACKED_JOBS_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_JOBS_FIELD_NUMBER: _ClassVar[int]
+    HUB_REACHABLE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    HUB_ERROR_FIELD_NUMBER: _ClassVar[int]
     version: str
     hub_url: str
     web_url: str
     hub_kind: str
     tracked_jobs: int
     in_flight_jobs: int
-    def __init__(self, version: _Optional[str] = ..., hub_url: _Optional[str] = ..., web_url: _Optional[str] = ..., hub_kind: _Optional[str] = ..., tracked_jobs: _Optional[int] = ..., in_flight_jobs: _Optional[int] = ...) -> None: ...
+    hub_reachable: bool
+    account_email: str
+    cache_bytes: int
+    hub_error: str
+    def __init__(self, version: _Optional[str] = ..., hub_url: _Optional[str] = ..., web_url: _Optional[str] = ..., hub_kind: _Optional[str] = ..., tracked_jobs: _Optional[int] = ..., in_flight_jobs: _Optional[int] = ..., hub_reachable: bool = ..., account_email: _Optional[str] = ..., cache_bytes: _Optional[int] = ..., hub_error: _Optional[str] = ...) -> None: ...

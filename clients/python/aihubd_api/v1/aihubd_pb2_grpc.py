@@ -70,6 +70,51 @@ class LinkJobServiceStub(object):
                 request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadJobLogsRequest.SerializeToString,
                 response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadResponse.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/ListJobs',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.TrackJob = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/TrackJob',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.TrackJobRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
+                _registered_method=True)
+        self.UntrackJob = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/UntrackJob',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.UntrackJobRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.UntrackJobResponse.FromString,
+                _registered_method=True)
+        self.SetJobName = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/SetJobName',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.SetJobNameRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
+                _registered_method=True)
+        self.GetSharing = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/GetSharing',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetSharingRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+                _registered_method=True)
+        self.ModifySharing = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/ModifySharing',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.ModifySharingRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+                _registered_method=True)
+        self.DisableSharing = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/DisableSharing',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.DisableSharingRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+                _registered_method=True)
+        self.DownloadArtifacts = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/DownloadArtifacts',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadArtifactsRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadResponse.FromString,
+                _registered_method=True)
+        self.GetTargetModel = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/GetTargetModel',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetTargetModelRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.TargetModel.FromString,
+                _registered_method=True)
 
 
 class LinkJobServiceServicer(object):
@@ -125,6 +170,68 @@ class LinkJobServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobs(self, request, context):
+        """Tracked jobs, newest first, filtered by state and name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TrackJob(self, request, context):
+        """Adopt a job submitted elsewhere (web UI, the official client): the daemon polls and caches it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UntrackJob(self, request, context):
+        """Forget a job: no more polling, its cached artifacts may be evicted. The Hub job is untouched.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetJobName(self, request, context):
+        """Rename on the Hub; the daemon's cache reflects it at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSharing(self, request, context):
+        """Sharing is read from the Hub every time (it can change elsewhere).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ModifySharing(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableSharing(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadArtifacts(self, request, context):
+        """All artifacts of one type into a directory; blocks until the job ends. No paths when the type
+        is not available.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTargetModel(self, request, context):
+        """The target model's description; blocks until the job ends. Absent when the job failed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinkJobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +269,51 @@ def add_LinkJobServiceServicer_to_server(servicer, server):
                     servicer.DownloadJobLogs,
                     request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadJobLogsRequest.FromString,
                     response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.ListJobsRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'TrackJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrackJob,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.TrackJobRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.SerializeToString,
+            ),
+            'UntrackJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.UntrackJob,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.UntrackJobRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.UntrackJobResponse.SerializeToString,
+            ),
+            'SetJobName': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetJobName,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.SetJobNameRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.SerializeToString,
+            ),
+            'GetSharing': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSharing,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetSharingRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.SerializeToString,
+            ),
+            'ModifySharing': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModifySharing,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.ModifySharingRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.SerializeToString,
+            ),
+            'DisableSharing': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableSharing,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.DisableSharingRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.SerializeToString,
+            ),
+            'DownloadArtifacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.DownloadArtifacts,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadArtifactsRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadResponse.SerializeToString,
+            ),
+            'GetTargetModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTargetModel,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetTargetModelRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.TargetModel.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +506,249 @@ class LinkJobService(object):
             '/aihubd.v1.LinkJobService/DownloadJobLogs',
             aihubd__api_dot_v1_dot_aihubd__pb2.DownloadJobLogsRequest.SerializeToString,
             aihubd__api_dot_v1_dot_aihubd__pb2.DownloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/ListJobs',
+            aihubd__api_dot_v1_dot_aihubd__pb2.ListJobsRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrackJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/TrackJob',
+            aihubd__api_dot_v1_dot_aihubd__pb2.TrackJobRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UntrackJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/UntrackJob',
+            aihubd__api_dot_v1_dot_aihubd__pb2.UntrackJobRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.UntrackJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetJobName(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/SetJobName',
+            aihubd__api_dot_v1_dot_aihubd__pb2.SetJobNameRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSharing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/GetSharing',
+            aihubd__api_dot_v1_dot_aihubd__pb2.GetSharingRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModifySharing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/ModifySharing',
+            aihubd__api_dot_v1_dot_aihubd__pb2.ModifySharingRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableSharing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/DisableSharing',
+            aihubd__api_dot_v1_dot_aihubd__pb2.DisableSharingRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadArtifacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/DownloadArtifacts',
+            aihubd__api_dot_v1_dot_aihubd__pb2.DownloadArtifactsRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.DownloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTargetModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/GetTargetModel',
+            aihubd__api_dot_v1_dot_aihubd__pb2.GetTargetModelRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.TargetModel.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,215 @@
+"""A content-addressed file store: ``blobs/sha256/<hex>``, written only through ingests.
+
+An ingest is a temp file under ``ingest/`` on the same filesystem; commit checks the size and
+digest, fsyncs, renames into place, fsyncs the directory and makes the blob read-only. A blob
+that already exists is success. Delivery puts a blob at a destination atomically: a hardlink
+when possible, else ``copy_file_range`` (reflink-capable filesystems may share extents) into a
+temp file beside the destination that is renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ResourceExhausted
+
+__all__ = ["BlobStore", "Digest", "IngestMismatch"]
+
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+COPY_CHUNK = 64 << 20
+
+
+class IngestMismatch(Exception):
+    """The written bytes are not what was expected (size or digest)."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    hex: str
+    size: int
+
+    def __post_init__(self) -> None:
+        if not _HEX.match(self.hex):
+            raise ValueError(f"not a sha256 hex digest: {self.hex[:80]!r}")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _no_space(exc: OSError, where: Path) -> Exception:
+    if exc.errno == 28:
+        return ResourceExhausted(f"no space left on the device holding {where}")
+    return exc
+
+
+class Ingest:
+    """One blob being written. ``write`` then ``commit`` (or ``abort``)."""
+
+    def __init__(self, store: BlobStore, path: Path) -> None:
+        self._store = store
+        self.path = path
+        self._file = path.open("wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            self.abort()
+            raise _no_space(exc, self.path) from None
+        self._hash.update(data)
+        self.size += len(data)
+
+    def commit(self, expected_size: int | None = None, expected_hex: str | None = None) -> Digest:
+        """Verify, fsync and move into place; returns the blob's digest."""
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            self.abort()
+            raise _no_space(exc, self.path) from None
+        self._file.close()
+        digest = Digest(self._hash.hexdigest(), self.size)
+        if (expected_size is not None and expected_size != self.size) or (
+            expected_hex is not None and expected_hex != digest.hex
+        ):
+            self.abort()
+            raise IngestMismatch(f"expected {expected_size} bytes / {expected_hex}, got {self.size} / {digest.hex}")
+        final = self._store.path_of(digest)
+        if final.exists():
+            self.path.unlink(missing_ok=True)
+            return digest
+        os.chmod(self.path, 0o444)
+        os.replace(self.path, final)
+        _fsync_dir(final.parent)
+        return digest
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._blobs = root / "blobs" / "sha256"
+        self._ingest = root / "ingest"
+        self._blobs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._ingest.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def path_of(self, digest: Digest | str) -> Path:
+        return self._blobs / (digest.hex if isinstance(digest, Digest) else digest)
+
+    def has(self, digest: Digest) -> bool:
+        try:
+            return self.path_of(digest).stat().st_size == digest.size
+        except FileNotFoundError:
+            return False
+
+    @contextlib.contextmanager
+    def ingest(self) -> Iterator[Ingest]:
+        """An open ingest; aborted if the block raises or forgets to commit."""
+        fd, name = tempfile.mkstemp(dir=self._ingest, prefix="ingest-")
+        os.close(fd)
+        ing = Ingest(self, Path(name))
+        try:
+            yield ing
+        finally:
+            if Path(name).exists():
+                ing.abort()
+
+    def verify(self, digest: Digest) -> bool:
+        """Re-hash a blob (start-up reconciliation of suspicious entries)."""
+        h = hashlib.sha256()
+        try:
+            with self.path_of(digest).open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except FileNotFoundError:
+            return False
+        return h.hexdigest() == digest.hex
+
+    def remove(self, hex_digest: str) -> int:
+        """Delete a blob; returns the bytes freed."""
+        path = self.path_of(hex_digest)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def clean_partial_ingests(self) -> int:
+        """Remove ingests left by a crash; returns how many."""
+        count = 0
+        for leftover in self._ingest.iterdir():
+            leftover.unlink(missing_ok=True)
+            count += 1
+        return count
+
+    def on_disk(self) -> dict[str, int]:
+        """Every committed blob: hex digest -> size."""
+        found: dict[str, int] = {}
+        for entry in os.scandir(self._blobs):
+            if _HEX.match(entry.name) and stat.S_ISREG(entry.stat().st_mode):
+                found[entry.name] = entry.stat().st_size
+        return found
+
+    def deliver(self, digest: Digest, destination: Path) -> str:
+        """Make ``destination`` hold the blob, atomically. Returns "hardlink" or "copy"."""
+        source = self.path_of(digest)
+        fd, tmp_name = tempfile.mkstemp(prefix=".aihubd-partial-", dir=destination.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            tmp.unlink()
+            try:
+                os.link(source, tmp)
+                method = "hardlink"
+            except OSError:
+                _copy(source, tmp)
+                method = "copy"
+            os.replace(tmp, destination)
+            _fsync_dir(destination.parent)
+            return method
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _no_space(exc, destination.parent) from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def _copy(source: Path, dest: Path) -> None:
+    with source.open("rb") as src, dest.open("wb") as dst:
+        remaining = os.fstat(src.fileno()).st_size
+        try:
+            while remaining > 0:
+                copied = os.copy_file_range(src.fileno(), dst.fileno(), min(remaining, COPY_CHUNK))
+                if copied == 0:
+                    break
+                remaining -= copied
+        except OSError:
+            src.seek(0)
+            dst.seek(0)
+            dst.truncate()
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    os.chmod(dest, 0o644)
