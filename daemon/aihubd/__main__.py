@@ -31,6 +31,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--socket", type=Path, help="socket path (default: $AIHUBD_SOCKET or "
                        "<user runtime dir>/aihubd/aihubd.sock)")
     serve.add_argument("--state-dir", type=Path, help="where the database lives (default: user state dir)")
+    serve.add_argument("--cache-dir", type=Path, help="the artifact cache (default: user cache dir, or "
+                       "<state dir>/cache when --state-dir is given)")
+    serve.add_argument("--cache-max-gib", type=float, default=20.0,
+                       help="evict least recently used artifacts past this size (default 20)")
+    serve.add_argument("--no-hardlinks", action="store_true",
+                       help="deliver private copies instead of read-only hardlinks to the cache")
+    serve.add_argument("--no-prefetch", action="store_true",
+                       help="do not download a finished job's target model and logs in the background")
+    serve.add_argument("--max-poll-interval", type=_positive, default=60.0,
+                       help="longest gap between looks at a job that sits unchanged (default 60)")
+    serve.add_argument("--hub-rate", type=_positive, default=10.0,
+                       help="Hub API requests per second, all traffic together (default 10)")
     hub = serve.add_mutually_exclusive_group()
     hub.add_argument("--hub", choices=["hub", "emulator"], default="hub",
                      help="'emulator' embeds the Hub emulator (no account needed)")
@@ -62,9 +74,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     hub = "emulator" if args.hub == "emulator" else "hub"
     config = DaemonConfig.build(
-        socket_path=args.socket, state_dir=args.state_dir, hub=hub, hub_url=args.hub_url, web_url=args.web_url,
-        token_file=args.token_file,
+        socket_path=args.socket, state_dir=args.state_dir, cache_dir=args.cache_dir, hub=hub,
+        hub_url=args.hub_url, web_url=args.web_url, token_file=args.token_file,
         poll_interval=args.poll_interval or (0.5 if hub == "emulator" else 5.0),
+        max_poll_interval=args.max_poll_interval, hub_requests_per_second=args.hub_rate,
+        cache_max_bytes=int(args.cache_max_gib * (1 << 30)), hardlink_artifacts=not args.no_hardlinks,
+        prefetch=not args.no_prefetch,
         emulator_link_seconds=args.emulator_link_seconds, emulator_manual=args.emulator_manual,
     )
 

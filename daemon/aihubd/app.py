@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from collections.abc import Callable
 import grpc
 
 from .config import DaemonConfig
+from .hub.budget import BudgetConfig, RequestBudget
 from .hub.client import AiohttpHubClient
 from .hub.credentials import HubCredentials, load_credentials
 from .rpc.daemon_servicer import DaemonServicer
@@ -21,10 +23,13 @@ from .services.artifacts import ArtifactService
 from .services.daemon_status import DaemonStatusService
 from .services.jobs import JobService
 from .services.sharing import SharingService
+from .store.artifacts import ArtifactIndex
+from .store.blobs import BlobStore
 from .store.database import Database
 from .store.jobs import JobStore
 from .tracking.notifier import Notifier
 from .tracking.poller import Poller
+from .tracking.schedule import Cadence, Schedule
 
 __all__ = ["serve"]
 
@@ -75,21 +80,30 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
 
             db = await Database.open(config.database_path)
             stack.push_async_callback(db.close)
-            hub = AiohttpHubClient(credentials)
+            reload = None if config.hub == "emulator" else functools.partial(
+                load_credentials, token_file=config.token_file, api_url=config.hub_url, web_url=config.web_url)
+            hub = AiohttpHubClient(credentials, budget=RequestBudget(BudgetConfig(
+                rate=config.hub_requests_per_second, burst=config.hub_request_burst)), reload_credentials=reload)
             stack.push_async_callback(hub.close)
             store = JobStore(db)
             resumed = await store.load_in_flight()
             notifier = Notifier()
-            poller = Poller(hub, store, notifier, interval=config.poll_interval)
+            cadence = Cadence(base=config.poll_interval, cap=max(config.poll_interval, config.max_poll_interval))
+            poller = Poller(hub, store, notifier, Schedule(cadence), page_size=config.summaries_page_size)
             jobs = JobService(hub, store, notifier, poller, default_project=credentials.default_project)
-            artifacts = ArtifactService(hub, jobs)
+            artifacts = ArtifactService(hub, jobs, ArtifactIndex(db), BlobStore(config.cache_dir),
+                                        cap_bytes=config.cache_max_bytes, hardlinks=config.hardlink_artifacts,
+                                        prefetch=config.prefetch)
+            await artifacts.reconcile()
+            stack.push_async_callback(artifacts.close)
+            poller.on_finished(artifacts.job_finished)
             sharing = SharingService(hub)
 
             stack.push_async_callback(_cancel, asyncio.create_task(poller.run(), name="poller"))
             server = await start_server(
                 config.socket_path,
                 LinkJobServicer(jobs, artifacts, sharing, credentials.web_url),
-                DaemonServicer(DaemonStatusService(hub, jobs, lambda: 0), credentials.api_url, credentials.web_url,
+                DaemonServicer(DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes), credentials.api_url, credentials.web_url,
                                config.hub),
             )
             stack.push_async_callback(_stop_server, server, notifier, config.shutdown_grace)

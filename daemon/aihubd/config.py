@@ -10,7 +10,7 @@ from typing import Literal
 import platformdirs
 from aihubd_client.socket_path import APP_NAME, default_socket_path
 
-__all__ = ["DaemonConfig", "default_state_dir"]
+__all__ = ["DaemonConfig", "default_cache_dir", "default_state_dir"]
 
 HubKind = Literal["hub", "emulator"]
 
@@ -24,15 +24,31 @@ def default_state_dir(hub: HubKind) -> Path:
     return base / "emulator" if hub == "emulator" else base
 
 
+def default_cache_dir(hub: HubKind) -> Path:
+    """``~/.cache/aihubd`` (``emulator/`` below it for the emulator)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = platformdirs.user_cache_path(APP_NAME)
+    return base / "emulator" if hub == "emulator" else base
+
+
 @dataclass(frozen=True)
 class DaemonConfig:
     socket_path: Path
     state_dir: Path
+    cache_dir: Path
     hub: HubKind = "hub"
     hub_url: str | None = None
     web_url: str | None = None
     token_file: Path | None = None
     poll_interval: float = 5.0
+    max_poll_interval: float = 60.0
+    summaries_page_size: int = 50
+    hub_requests_per_second: float = 10.0
+    hub_request_burst: int = 20
+    cache_max_bytes: int = 20 << 30
+    hardlink_artifacts: bool = True
+    prefetch: bool = True
     shutdown_grace: float = 5.0
     emulator_link_seconds: float = 3.0
     emulator_manual: bool = False
@@ -46,11 +62,17 @@ class DaemonConfig:
         return self.state_dir / "hub-emulator"
 
     @classmethod
-    def build(cls, *, socket_path: Path | None = None, state_dir: Path | None = None, hub: HubKind = "hub",
-              **kwargs: object) -> DaemonConfig:
+    def build(cls, *, socket_path: Path | None = None, state_dir: Path | None = None,
+              cache_dir: Path | None = None, hub: HubKind = "hub", **kwargs: object) -> DaemonConfig:
+        """Defaults: the user's runtime/state/cache dirs. An explicit ``state_dir`` without a
+        ``cache_dir`` keeps the cache inside it, so one directory holds a whole test or demo."""
+        state = (state_dir or default_state_dir(hub)).expanduser().absolute()
+        if cache_dir is None:
+            cache_dir = state / "cache" if state_dir is not None else default_cache_dir(hub)
         return cls(
             socket_path=(socket_path or default_socket_path()).expanduser().absolute(),
-            state_dir=(state_dir or default_state_dir(hub)).expanduser().absolute(),
+            state_dir=state,
+            cache_dir=cache_dir.expanduser().absolute(),
             hub=hub,
             **kwargs,  # type: ignore[arg-type]
         )

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["ArtifactType", "Device", "Job", "JobState", "ModelInfo", "ModelRef", "TargetFile"]
+__all__ = ["ArtifactType", "Device", "Job", "JobState", "JobSummary", "ModelInfo", "ModelRef", "TargetFile"]
 
 
 class JobState(enum.IntEnum):
@@ -34,6 +34,10 @@ class JobState(enum.IntEnum):
     @property
     def terminal(self) -> bool:
         return self in (JobState.DONE, JobState.FAILED)
+
+    @classmethod
+    def in_flight_states(cls) -> tuple[JobState, ...]:
+        return tuple(s for s in cls if not s.terminal)
 
 
 class ArtifactType(enum.IntEnum):
@@ -118,3 +122,12 @@ class ModelInfo:
     name: str
     model_type: int
     creation_time: datetime | None
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """One row of the Hub's job-summaries listing: enough to tell whether a job changed."""
+
+    job_id: str
+    state: JobState
+    last_updated_time: datetime | None

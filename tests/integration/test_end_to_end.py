@@ -18,11 +18,13 @@ DEVICE = "Snapdragon 8 Elite QRD"
 JOB_GET = "GET /api/v1/jobs/{job_id}/"
 
 
-def _finish(emulator: Emulator, daemon: Daemon, job_id: str) -> None:
-    """CREATED -> LINKING_MODELS -> DONE on the emulator, each seen by one daemon poll cycle."""
-    for _ in range(2):
-        emulator.advance(job_id)
-        assert refresh(daemon.socket).changed == 1
+def _finish(emulator: Emulator, daemon: Daemon, job_id: str, final: int = api.JOB_STATE_DONE) -> None:
+    """CREATED -> LINKING_MODELS -> DONE on the emulator, each seen by the daemon before going on."""
+    with stub(daemon.socket) as s:
+        for expected in (api.JOB_STATE_LINKING_MODELS, final):
+            emulator.advance(job_id)
+            refresh(daemon.socket)  # returns after a full cycle that started after the advance
+            assert s.GetJob(api.GetJobRequest(job_id=job_id), timeout=30).state == expected
 
 
 def test_submit_wait_download_matches_official_client(emulator: Emulator, daemon: Daemon,
@@ -102,7 +104,7 @@ def test_failed_link_has_no_target_model(emulator: Emulator, daemon: Daemon, tmp
     other.write_bytes(b"something")
     with Client(daemon.socket) as client:
         job = client.submit_link_job([str(empty), str(other)], DEVICE)
-        _finish(emulator, daemon, job.job_id)
+        _finish(emulator, daemon, job.job_id, api.JOB_STATE_FAILED)
         status = job.wait()
         assert status == "FAILED" and status.failure and status.message
         assert job.download_target_model(str(tmp_path / "x.bin")) is None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from ..model import ArtifactType, Device, Job, ModelInfo, TargetFile
+from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
 
 __all__ = ["DownloadResult", "HubApi"]
 
@@ -33,6 +33,10 @@ class HubApi(Protocol):
     async def get_job(self, job_id: str) -> Job:
         """The job as the Hub sees it now."""
 
+    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int
+                                      ) -> tuple[list[JobSummary], int]:
+        """One page of the caller's link jobs in ``states`` (newest first) and the total count."""
+
     async def set_job_name(self, job_id: str, name: str) -> None: ...
 
     async def get_sharing(self, job_id: str) -> list[str]: ...
@@ -54,8 +58,5 @@ class HubApi(Protocol):
 
     async def download(self, url: str, dest: Path) -> tuple[int, str]:
         """Write the blob at ``url`` to ``dest``; returns (size, sha256 hex)."""
-
-    def stream(self, url: str, chunk_size: int) -> object:
-        """An async iterator of the blob's bytes in chunks of at most ``chunk_size``."""
 
     async def close(self) -> None: ...

@@ -6,16 +6,18 @@ Idempotent reads are retried here (the only retry layer); creates and uploads ar
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -23,10 +25,11 @@ from google.protobuf.message import DecodeError, Message
 from qai_hub import public_api_pb2 as pb
 
 from .. import __version__
-from ..errors import HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound, PermissionDenied
-from ..model import ArtifactType, Device, Job, ModelInfo, TargetFile
+from ..errors import AihubdError, HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound, PermissionDenied
+from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
 from .convert import device_from_pb, device_to_pb, job_from_pb, time_from_pb
 from .credentials import HubCredentials
+from .budget import RequestBudget
 from .retry import RetryPolicy, parse_retry_after, with_retries
 
 __all__ = ["AiohttpHubClient", "HubHealth", "redact_url"]
@@ -37,6 +40,7 @@ M = TypeVar("M", bound=Message)
 PROTOBUF = "application/x-protobuf"
 MODEL_TYPE_QNN_DLC = 15
 CHUNK = 1 << 20
+CREDENTIAL_RECHECK_SECONDS = 2.0
 DOWNLOAD_QUERY = {"use_acceleration": "false", "supports_s3_credentials": "false"}
 
 
@@ -58,8 +62,12 @@ class AiohttpHubClient:
     """HubApi over HTTP: one connection pool, one token, errors translated at the boundary."""
 
     def __init__(self, credentials: HubCredentials, *, retry: RetryPolicy | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, budget: RequestBudget | None = None,
+                 reload_credentials: Callable[[], HubCredentials] | None = None) -> None:
         self._creds = credentials
+        self._budget = budget or RequestBudget()
+        self._reload_credentials = reload_credentials
+        self._last_reload = 0.0
         self.health: HubHealth | None = None  # None until the first API call
         self._retry = retry or RetryPolicy()
         self._session = aiohttp.ClientSession(
@@ -86,12 +94,18 @@ class AiohttpHubClient:
         url = self._url(*segments)
 
         async def once() -> M:
+            await self._admit()
             data = body.SerializeToString() if body is not None else b""
             headers = {**self._creds.auth_headers(), "Content-Type": PROTOBUF}
             with _translate(method, url, object_id):
                 async with self._session.request(method, url, data=data, params=params, headers=headers) as resp:
                     payload = await resp.read()
-                    _raise_for_status(resp, payload, object_id)
+                    try:
+                        _raise_for_status(resp, payload, object_id)
+                    except HubUnavailable as exc:
+                        if exc.retry_after is not None:
+                            self._budget.retry_after(exc.retry_after)
+                        raise
                     if resp.headers.get("Content-Type") != PROTOBUF:
                         raise HubError(f"the Hub answered {method} {redact_url(url)} with "
                                        f"{resp.headers.get('Content-Type')!r}, not protobuf", resp.status)
@@ -107,11 +121,31 @@ class AiohttpHubClient:
                 result = await with_retries(once, self._retry)
             else:
                 result = await once()
-        except (HubUnavailable, HubAuthError) as exc:
+        except HubAuthError as exc:
+            self._budget.auth_failed(str(exc))
+            self.health = HubHealth(reachable=False, error=str(exc))
+            raise
+        except HubUnavailable as exc:
             self.health = HubHealth(reachable=False, error=str(exc))
             raise
         self.health = HubHealth(reachable=True)
         return result
+
+    async def _admit(self) -> None:
+        """Take a token from the shared budget; while a 401 blocks traffic, look for new credentials."""
+        if self._budget.auth_blocked and self._reload_credentials is not None:
+            now = time.monotonic()
+            if now - self._last_reload >= CREDENTIAL_RECHECK_SECONDS:
+                self._last_reload = now
+                try:
+                    fresh = self._reload_credentials()
+                except AihubdError:
+                    fresh = None
+                if fresh is not None and fresh.token != self._creds.token:
+                    log.info("new Hub credentials from %s; resuming Hub traffic", fresh.source)
+                    self._creds = fresh
+                    self._budget.credentials_changed()
+        await self._budget.acquire()
 
     # -- HubApi -----------------------------------------------------------------------------
 
@@ -187,6 +221,20 @@ class AiohttpHubClient:
             raise InvalidArgument(f"job {job_id} is a {job.WhichOneof('job') or 'unknown'} job, not a link job")
         return job_from_pb(job, refreshed_at=datetime.now(timezone.utc))
 
+    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int
+                                      ) -> tuple[list[JobSummary], int]:
+        """One page of the caller's link jobs in ``states``, newest first, and the total count."""
+        params = [("offset", str(offset))] if offset > 0 else []
+        params += [("limit", str(limit)), ("state", ",".join(str(int(s)) for s in states)), ("type", "link")]
+        listing = await self._call("GET", ("job_summaries",), pb.JobSummaryList, params=params)
+        rows = [
+            JobSummary(job_id=s.link_job_summary.job_id, state=JobState.of(s.link_job_summary.job_state),
+                       last_updated_time=time_from_pb(s.link_job_summary.last_updated_time))
+            for s in listing.job_summaries
+            if s.WhichOneof("job") == "link_job_summary"
+        ]
+        return rows, listing.total_query_count
+
     async def set_job_name(self, job_id: str, name: str) -> None:
         await self._call("PATCH", ("jobs", job_id), pb.CreateUpdateResponse,
                          body=pb.JobPublicUpdate(name=name), object_id=job_id)
@@ -223,27 +271,67 @@ class AiohttpHubClient:
         return [TargetFile(url=a.url, filename=a.filename) for a in listing.artifacts]
 
     async def download(self, url: str, dest: Path) -> tuple[int, str]:
-        digest, size = hashlib.sha256(), 0
-        with _translate("GET", url), dest.open("wb") as out:
-            async with self._session.get(url) as resp:
-                _raise_for_status(resp, b"", "")
-                async for chunk in resp.content.iter_chunked(CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                expected = resp.content_length
+        """Write the blob at ``url`` to ``dest``, resuming with HTTP Range after a broken transfer."""
+        with dest.open("wb") as out:
+            sink = _Sink(out)
+            for attempt in range(self._retry.attempts):
+                try:
+                    await self._fetch_into(url, sink)
+                    break
+                except HubUnavailable as exc:
+                    if attempt + 1 >= self._retry.attempts:
+                        raise
+                    await asyncio.sleep(exc.retry_after if exc.retry_after is not None
+                                        else self._retry.delay(attempt))
             out.flush()
             os.fsync(out.fileno())
-        if expected is not None and expected != size:
-            raise HubUnavailable(f"download of {redact_url(url)} ended early: {size} of {expected} bytes")
-        return size, digest.hexdigest()
+        return sink.size, sink.hash.hexdigest()
 
-    async def stream(self, url: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+    async def _fetch_into(self, url: str, sink: _Sink) -> None:
+        """One GET, ranged when part of the blob is already in ``sink``."""
+        headers = {"Range": f"bytes={sink.size}-"} if sink.size else {}
         with _translate("GET", url):
-            async with self._session.get(url) as resp:
+            async with self._session.get(url, headers=headers) as resp:
                 _raise_for_status(resp, b"", "")
-                async for chunk in resp.content.iter_chunked(chunk_size):
-                    yield chunk
+                if sink.size and resp.status != 206:  # the server ignored the range: start over
+                    sink.reset()
+                total = _total_size(resp, sink.size)
+                try:
+                    async for chunk in resp.content.iter_chunked(CHUNK):
+                        sink.write(chunk)
+                except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError):
+                    raise HubUnavailable(f"transfer of {redact_url(url)} broke at {sink.size} bytes") from None
+        if total is not None and sink.size != total:
+            raise HubUnavailable(f"transfer of {redact_url(url)} ended at {sink.size} of {total} bytes")
+
+
+class _Sink:
+    """A file being downloaded into, with its running hash and size."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.out.write(chunk)
+        self.hash.update(chunk)
+        self.size += len(chunk)
+
+    def reset(self) -> None:
+        self.out.seek(0)
+        self.out.truncate()
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+
+def _total_size(resp: aiohttp.ClientResponse, offset: int) -> int | None:
+    if resp.status == 206:
+        content_range = resp.headers.get("Content-Range", "")
+        if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
+            return int(content_range.rsplit("/", 1)[1])
+        return None if resp.content_length is None else offset + resp.content_length
+    return resp.content_length
 
 
 def _detail(payload: bytes) -> str:

@@ -83,7 +83,7 @@ class JobService:
         job_id = await self._hub.create_link_job(model_ids, device, job_name, options, project)
         job = await self._hub.get_job(job_id)
         await self._store.save([job])
-        self._poller.nudge()
+        self._poller.follow(job, soon=True)
         log.info("submitted link job %s (%d models, %s)", job_id, len(model_ids), device.name)
         return job
 
@@ -102,8 +102,7 @@ class JobService:
         if job is None:
             job = await self._hub.get_job(job_id)
             await self._store.save([job])
-            if not job.terminal:
-                self._poller.nudge()
+            self._poller.follow(job, soon=False)
         return job
 
     async def track(self, job_id: str) -> Job:
@@ -111,12 +110,12 @@ class JobService:
         check_job_id(job_id)
         job = await self._hub.get_job(job_id)
         await self._store.save([job])
-        if not job.terminal:
-            self._poller.nudge()
+        self._poller.follow(job, soon=False)
         return job
 
     async def untrack(self, job_id: str) -> bool:
         check_job_id(job_id)
+        self._poller.forget(job_id)
         return await self._store.delete(job_id)
 
     async def list(self, states: Sequence[JobState], name_contains: str, limit: int, offset: int
@@ -141,7 +140,8 @@ class JobService:
 
     async def watch(self, job_id: str) -> AsyncIterator[Job]:
         """The current view first, then each change, ending after a terminal state."""
-        await self.get(job_id)
+        if not (await self.get(job_id)).terminal:
+            self._poller.nudge()  # a new waiter wants fresh news (debounced in the poller)
         last: Job | None = None
         with self._notifier.subscribe(job_id) as bell:
             while True:

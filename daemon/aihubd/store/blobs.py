@@ -10,6 +10,7 @@ temp file beside the destination that is renamed into place.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -50,58 +51,9 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _no_space(exc: OSError, where: Path) -> Exception:
-    if exc.errno == 28:
+    if exc.errno == errno.ENOSPC:
         return ResourceExhausted(f"no space left on the device holding {where}")
     return exc
-
-
-class Ingest:
-    """One blob being written. ``write`` then ``commit`` (or ``abort``)."""
-
-    def __init__(self, store: BlobStore, path: Path) -> None:
-        self._store = store
-        self.path = path
-        self._file = path.open("wb")
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> None:
-        try:
-            self._file.write(data)
-        except OSError as exc:
-            self.abort()
-            raise _no_space(exc, self.path) from None
-        self._hash.update(data)
-        self.size += len(data)
-
-    def commit(self, expected_size: int | None = None, expected_hex: str | None = None) -> Digest:
-        """Verify, fsync and move into place; returns the blob's digest."""
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        except OSError as exc:
-            self.abort()
-            raise _no_space(exc, self.path) from None
-        self._file.close()
-        digest = Digest(self._hash.hexdigest(), self.size)
-        if (expected_size is not None and expected_size != self.size) or (
-            expected_hex is not None and expected_hex != digest.hex
-        ):
-            self.abort()
-            raise IngestMismatch(f"expected {expected_size} bytes / {expected_hex}, got {self.size} / {digest.hex}")
-        final = self._store.path_of(digest)
-        if final.exists():
-            self.path.unlink(missing_ok=True)
-            return digest
-        os.chmod(self.path, 0o444)
-        os.replace(self.path, final)
-        _fsync_dir(final.parent)
-        return digest
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._file.close()
-        self.path.unlink(missing_ok=True)
 
 
 class BlobStore:
@@ -122,16 +74,31 @@ class BlobStore:
             return False
 
     @contextlib.contextmanager
-    def ingest(self) -> Iterator[Ingest]:
-        """An open ingest; aborted if the block raises or forgets to commit."""
+    def ingest_path(self) -> Iterator[Path]:
+        """A fresh temp path on the store's filesystem; removed afterwards unless committed."""
         fd, name = tempfile.mkstemp(dir=self._ingest, prefix="ingest-")
         os.close(fd)
-        ing = Ingest(self, Path(name))
+        path = Path(name)
         try:
-            yield ing
+            yield path
         finally:
-            if Path(name).exists():
-                ing.abort()
+            path.unlink(missing_ok=True)
+
+    def commit(self, ingest: Path, digest: Digest) -> Digest:
+        """Move a written, fsynced ingest into place as the blob ``digest`` (read-only).
+
+        The caller computed the digest while writing; the size is checked here. A blob that
+        already exists is success."""
+        size = ingest.stat().st_size
+        if size != digest.size:
+            raise IngestMismatch(f"ingest holds {size} bytes, expected {digest.size}")
+        final = self.path_of(digest)
+        if self.has(digest):
+            return digest
+        os.chmod(ingest, 0o444)
+        os.replace(ingest, final)
+        _fsync_dir(final.parent)
+        return digest
 
     def verify(self, digest: Digest) -> bool:
         """Re-hash a blob (start-up reconciliation of suspicious entries)."""
@@ -170,7 +137,7 @@ class BlobStore:
                 found[entry.name] = entry.stat().st_size
         return found
 
-    def deliver(self, digest: Digest, destination: Path) -> str:
+    def deliver(self, digest: Digest, destination: Path, *, hardlink: bool = True) -> str:
         """Make ``destination`` hold the blob, atomically. Returns "hardlink" or "copy"."""
         source = self.path_of(digest)
         fd, tmp_name = tempfile.mkstemp(prefix=".aihubd-partial-", dir=destination.parent)
@@ -178,12 +145,15 @@ class BlobStore:
         tmp = Path(tmp_name)
         try:
             tmp.unlink()
-            try:
-                os.link(source, tmp)
-                method = "hardlink"
-            except OSError:
+            method = "copy"
+            if hardlink:
+                try:
+                    os.link(source, tmp)
+                    method = "hardlink"
+                except OSError:  # another filesystem, or links not allowed
+                    pass
+            if method == "copy":
                 _copy(source, tmp)
-                method = "copy"
             os.replace(tmp, destination)
             _fsync_dir(destination.parent)
             return method

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
@@ -39,6 +42,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX job_history_by_job ON job_history(job_id, observed_at);
     """,
+    # 2: the artifact cache index and the uploads already made
+    """
+    CREATE TABLE blobs (
+        digest    TEXT PRIMARY KEY,
+        size      INTEGER NOT NULL,
+        last_used REAL NOT NULL,
+        pinned    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE artifacts (
+        job_id   TEXT NOT NULL,
+        kind     INTEGER NOT NULL,
+        filename TEXT NOT NULL,
+        digest   TEXT NOT NULL REFERENCES blobs(digest) ON DELETE CASCADE,
+        PRIMARY KEY (job_id, kind, filename)
+    );
+    CREATE INDEX artifacts_by_digest ON artifacts(digest);
+    CREATE INDEX blobs_lru ON blobs(last_used) WHERE pinned = 0;
+    CREATE TABLE uploads (
+        sha256      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        project_id  TEXT NOT NULL DEFAULT '',
+        model_id    TEXT NOT NULL,
+        uploaded_at REAL NOT NULL,
+        PRIMARY KEY (sha256, size, project_id)
+    );
+    """,
 )
 
 
@@ -48,6 +77,21 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self._write_lock = asyncio.Lock()  # one transaction at a time on the shared connection
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error. Callers should shield it from
+        cancellation: a cancelled await does not stop SQLite, it only loses track of it."""
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                await self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
+                raise
 
     @classmethod
     async def open(cls, path: Path) -> Database:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -63,7 +64,6 @@ class JobStore:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, Job] = {}
-        self._write_lock = asyncio.Lock()  # one transaction at a time on the shared connection
 
     async def load_in_flight(self) -> int:
         """Fill the cache with every non-terminal job; returns how many."""
@@ -107,19 +107,11 @@ class JobStore:
             self._cache[job.job_id] = job
 
     async def _write(self, jobs: list[Job], history: list[tuple[Any, ...]]) -> None:
-        conn = self._db.conn
-        async with self._write_lock:
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                await conn.executemany(_UPSERT, [_row(job) for job in jobs])
-                await conn.executemany(
-                    "INSERT INTO job_history (job_id, state, message, observed_at) VALUES (?, ?, ?, ?)", history
-                )
-                await conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
-                raise
+        async with self._db.transaction() as conn:
+            await conn.executemany(_UPSERT, [_row(job) for job in jobs])
+            await conn.executemany(
+                "INSERT INTO job_history (job_id, state, message, observed_at) VALUES (?, ?, ?, ?)", history
+            )
 
     async def history(self, job_id: str) -> list[tuple[JobState, str, datetime]]:
         async with self._db.conn.execute(
@@ -128,6 +120,13 @@ class JobStore:
         ) as cur:
             rows = await cur.fetchall()
         return [(JobState.of(s), m, _dt(t) or datetime.now(timezone.utc)) for s, m, t in rows]
+
+    def mark_refreshed(self, job_ids: Iterable[str], when: datetime) -> None:
+        """Note in memory that the Hub confirmed these jobs unchanged (not worth a disk write)."""
+        for job_id in job_ids:
+            job = self._cache.get(job_id)
+            if job is not None and (job.refreshed_at is None or job.refreshed_at < when):
+                self._cache[job_id] = dataclasses.replace(job, refreshed_at=when)
 
     async def count(self) -> int:
         """How many jobs the daemon tracks (any state)."""
@@ -158,8 +157,9 @@ class JobStore:
 
     async def delete(self, job_id: str) -> bool:
         """Forget a job and its history; returns whether it was tracked."""
-        async with self._write_lock:
-            cur = await self._db.conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+        async with self._db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             deleted = cur.rowcount > 0
+            await conn.execute("DELETE FROM artifacts WHERE job_id = ?", (job_id,))
         self._cache.pop(job_id, None)
         return deleted

@@ -1,26 +1,33 @@
 """The only code that asks the Hub for job status: one loop for every job in flight.
 
-Each cycle reads every non-terminal job from the Hub (a few at a time), writes the changes in
-one transaction, then rings the notifier. Waiters never trigger polls; ``poll_now`` runs one
-cycle on request (explicit refresh) and returns its counts.
+A cycle learns the state of all in-flight jobs from the job-summaries listing (``type=link``,
+in-flight states, paged) and fetches a full job only when its summary shows a change, or when
+the listing cannot show it (finished since, or another creator's / project's job). Changes are
+written in one transaction, then the notifier rings. Terminal jobs cost nothing. Waiters never
+poll; a nudge (submission, new waiter) asks for one cycle soon, debounced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from ..errors import AihubdError, HubAuthError, HubUnavailable, NotFound
 from ..hub.api import HubApi
-from ..model import Job
+from ..model import Job, JobState, JobSummary
 from ..store.jobs import JobStore
 from .notifier import Notifier
+from .schedule import Schedule
 
 __all__ = ["CycleResult", "Poller"]
 
 log = logging.getLogger(__name__)
+
+IN_FLIGHT = JobState.in_flight_states()
 
 
 @dataclass(frozen=True)
@@ -30,37 +37,57 @@ class CycleResult:
 
 
 class Poller:
-    def __init__(self, hub: HubApi, store: JobStore, notifier: Notifier, *, interval: float,
-                 concurrency: int = 8, jitter: float = 0.2) -> None:
+    def __init__(self, hub: HubApi, store: JobStore, notifier: Notifier, schedule: Schedule, *,
+                 page_size: int = 50, concurrency: int = 8, nudge_gap: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._hub = hub
         self._store = store
         self._notifier = notifier
-        self._interval = interval
-        self._jitter = jitter
+        self._schedule = schedule
+        self._page_size = page_size
         self._gate = asyncio.Semaphore(concurrency)
+        self._nudge_gap = nudge_gap
+        self._clock = clock
         self._cycle_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._failing = False
         self._started = 0  # cycles started so far
         self._wanted = 0  # a nudge wants a cycle numbered at least this
+        self._finished_listeners: list[Callable[[Job], None]] = []
+        self._summaries: dict[str, JobSummary] = {}  # the last listing row seen per job
         self.cycles = 0
 
     @property
     def started_cycles(self) -> int:
         return self._started
 
+    def on_finished(self, listener: Callable[[Job], None]) -> None:
+        """Call ``listener`` (which must not raise) for each job seen reaching a terminal state."""
+        self._finished_listeners.append(listener)
+
+    def follow(self, job: Job, *, soon: bool) -> None:
+        """Start tracking a job in flight (submitted: ``soon``; adopted or resumed: on schedule)."""
+        if not job.terminal:
+            self._schedule.track(job.job_id, self._clock(), soon=soon)
+            if soon:
+                self.nudge()
+
+    def forget(self, job_id: str) -> None:
+        self._schedule.forget(job_id)
+
     def nudge(self) -> None:
-        """Ask for a cycle that starts after now (a new job was submitted). Debounced: any cycle
-        that starts later, by the timer or ``poll_now``, satisfies it."""
+        """Ask for a cycle that starts after now. Debounced: any later cycle satisfies it."""
         self._wanted = self._started + 1
         self._wake.set()
 
     async def run(self) -> None:
-        """Poll every ``interval`` (jittered) and on nudges, until cancelled."""
+        """Poll jobs as they fall due, and on nudges, until cancelled."""
+        for job in self._store.in_flight():
+            self.follow(job, soon=False)
         nudged = False
         while True:
             try:
-                await self._cycle(skip_if_satisfied=nudged)
+                await self._cycle(everything=nudged, skip_if_satisfied=nudged)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the loop must survive anything one cycle does...
@@ -68,7 +95,10 @@ class Poller:
                 if task is not None and task.cancelling():  # ...but never swallow its own cancellation
                     raise
                 log.exception("poll cycle failed")
-            delay = self._interval * random.uniform(1 - self._jitter, 1 + self._jitter)
+            if nudged:
+                await asyncio.sleep(self._nudge_gap)  # debounce bursts of nudges (e.g. many new waiters)
+            next_due = self._schedule.next_due()
+            delay = None if next_due is None else max(0.0, next_due - self._clock())
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
                 nudged = True
@@ -77,44 +107,109 @@ class Poller:
             self._wake.clear()
 
     async def poll_now(self) -> CycleResult:
-        """Run one cycle over every job in flight now; returns how many were polled and changed."""
-        return await self._cycle(skip_if_satisfied=False)
+        """Look at every job in flight now; returns how many were polled and how many changed."""
+        return await self._cycle(everything=True, skip_if_satisfied=False)
 
-    async def _cycle(self, *, skip_if_satisfied: bool) -> CycleResult:
+    async def _cycle(self, *, everything: bool, skip_if_satisfied: bool) -> CycleResult:
         async with self._cycle_lock:
             if skip_if_satisfied and self._started >= self._wanted:
                 return CycleResult(0, 0)
             self._started += 1
-            jobs = self._store.in_flight()
+            now = self._clock()
+            jobs = [j for j in self._store.in_flight() if everything or self._schedule.is_due(j.job_id, now)]
             if not jobs:
                 return CycleResult(0, 0)
-            fresh = await asyncio.gather(*(self._read(job) for job in jobs))
-            changed = [new for old, new in zip(jobs, fresh) if new is not None and not old.same_observation(new)]
-            seen = [new for new in fresh if new is not None]
-            await self._store.save(seen)  # the store first (refresh times too), then the bell
+            try:
+                listed = await self._listing() if any(j.job_id not in self._schedule.unlisted for j in jobs) else {}
+            except (HubUnavailable, HubAuthError) as exc:
+                self._note_failure(exc)
+                return CycleResult(0, 0)
+            to_fetch = [j for j in jobs if _needs_fetch(j, listed.get(j.job_id), self._summaries.get(j.job_id))]
+            fetched = dict(zip((j.job_id for j in to_fetch), await asyncio.gather(*map(self._read, to_fetch))))
+            changed, seen = self._reconcile(jobs, listed, fetched, now)
+            await self._store.save(changed)  # the store first, then the bell
+            self._store.mark_refreshed(seen, datetime.now(timezone.utc))
             self._notifier.ring(job.job_id for job in changed)
+            self._announce_finished(changed)
+            if self._failing and (listed or fetched):
+                self._failing = False
+                log.info("the Hub answers again")
             self.cycles += 1
             return CycleResult(len(jobs), len(changed))
+
+    def _reconcile(self, jobs: list[Job], listed: dict[str, JobSummary], fetched: dict[str, Job | None],
+                   now: float) -> tuple[list[Job], list[str]]:
+        """Compare what the Hub said with the store; reschedule every job looked at."""
+        changed: list[Job] = []
+        seen: list[str] = []
+        for old in jobs:
+            summary = listed.get(old.job_id)
+            if old.job_id in fetched:
+                new = fetched[old.job_id]
+                if new is None:  # unreadable this time: try again on schedule
+                    continue
+                if summary is None and not new.terminal:
+                    self._schedule.unlisted.add(old.job_id)  # the listing cannot see it: poll it directly
+                is_change, terminal = not old.same_observation(new), new.terminal
+                if is_change:
+                    changed.append(new)
+            elif summary is not None:
+                is_change, terminal = False, False
+            else:
+                continue
+            if summary is not None:
+                self._summaries[old.job_id] = summary
+            seen.append(old.job_id)
+            if terminal:
+                self._schedule.forget(old.job_id)
+                self._summaries.pop(old.job_id, None)
+            else:
+                self._schedule.observed(old.job_id, now, changed=is_change)
+        return changed, seen
+
+    async def _listing(self) -> dict[str, JobSummary]:
+        """Every in-flight link job the listing shows, page by page."""
+        found: dict[str, JobSummary] = {}
+        offset = 0
+        while True:
+            rows, total = await self._hub.list_link_job_summaries(IN_FLIGHT, offset, self._page_size)
+            found.update((r.job_id, r) for r in rows)
+            offset += self._page_size
+            if not rows or offset >= total:
+                return found
 
     async def _read(self, job: Job) -> Job | None:
         async with self._gate:
             try:
-                fresh = await self._hub.get_job(job.job_id)
+                return await self._hub.get_job(job.job_id)
             except (HubUnavailable, HubAuthError) as exc:
                 self._note_failure(exc)
-                return None
             except NotFound:
                 log.warning("job %s is no longer visible on the Hub; keeping its last known state", job.job_id)
-                return None
             except AihubdError as exc:
                 log.warning("polling job %s failed: %s", job.job_id, exc)
-                return None
-        if self._failing:
-            self._failing = False
-            log.info("the Hub answers again")
-        return fresh
+        return None
+
+    def _announce_finished(self, changed: Iterable[Job]) -> None:
+        for job in changed:
+            if job.terminal:
+                for listener in self._finished_listeners:
+                    try:
+                        listener(job)
+                    except Exception:
+                        log.exception("a job-finished listener failed")
 
     def _note_failure(self, exc: AihubdError) -> None:
         if not self._failing:
             self._failing = True
             log.warning("polling paused by Hub trouble: %s", exc)
+
+
+def _needs_fetch(job: Job, summary: JobSummary | None, previous: JobSummary | None) -> bool:
+    """Fetch the full job when the listing does not show it, or shows something new since the
+    last listing (or, the first time, something different from the stored job)."""
+    if summary is None:
+        return True
+    if previous is not None:
+        return (summary.state, summary.last_updated_time) != (previous.state, previous.last_updated_time)
+    return summary.state != job.state or summary.last_updated_time != job.last_updated_time

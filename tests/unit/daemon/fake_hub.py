@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from aihubd.errors import NotFound
-from aihubd.model import ArtifactType, Device, Job, JobState, ModelRef, TargetFile
+from aihubd.model import ArtifactType, Device, Job, JobState, JobSummary, ModelRef, TargetFile
 
 QRD = Device("Snapdragon 8 Elite QRD", "15", ("framework:qnn",))
 
@@ -18,6 +18,7 @@ class FakeHub:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.calls: Counter[str] = Counter()
+        self.unlisted: set[str] = set()  # jobs the summaries listing does not show
         self._next = 0
 
     def add_job(self, state: JobState = JobState.CREATED) -> Job:
@@ -53,6 +54,14 @@ class FakeHub:
             raise NotFound(f"'{job_id}' was not found on the Hub")
         return dataclasses.replace(self.jobs[job_id], refreshed_at=datetime.now(timezone.utc))
 
+    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int
+                                      ) -> tuple[list[JobSummary], int]:
+        self.calls["list_summaries"] += 1
+        rows = [JobSummary(j.job_id, j.state, j.last_updated_time)
+                for j in sorted(self.jobs.values(), key=lambda j: j.job_id, reverse=True)
+                if j.state in states and j.job_id not in self.unlisted]
+        return rows[offset:offset + limit], len(rows)
+
     async def target_model_file(self, model_id: str) -> TargetFile:
         raise NotImplementedError
 
@@ -60,9 +69,6 @@ class FakeHub:
         raise NotImplementedError
 
     async def download(self, url: str, dest: Path) -> tuple[int, str]:
-        raise NotImplementedError
-
-    def stream(self, url: str, chunk_size: int) -> object:
         raise NotImplementedError
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ from aihubd.store.database import Database
 from aihubd.store.jobs import JobStore
 from aihubd.tracking.notifier import Notifier
 from aihubd.tracking.poller import Poller
+from aihubd.tracking.schedule import Cadence, Schedule
 
 
 class World:
@@ -22,7 +23,7 @@ class World:
         self.db, self.hub = db, hub
         self.store = JobStore(db)
         self.notifier = Notifier()
-        self.poller = Poller(hub, self.store, self.notifier, interval=3600)
+        self.poller = Poller(hub, self.store, self.notifier, Schedule(Cadence(base=3600, cap=3600)))
         self.jobs = JobService(hub, self.store, self.notifier, self.poller, keepalive=3600)
 
 
