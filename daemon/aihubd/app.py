@@ -23,6 +23,7 @@ from .services.artifacts import ArtifactService
 from .services.daemon_status import DaemonStatusService
 from .services.jobs import JobService
 from .services.sharing import SharingService
+from .services.uploads import UploadService
 from .store.artifacts import ArtifactIndex
 from .store.blobs import BlobStore
 from .store.database import Database
@@ -90,8 +91,10 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             notifier = Notifier()
             cadence = Cadence(base=config.poll_interval, cap=max(config.poll_interval, config.max_poll_interval))
             poller = Poller(hub, store, notifier, Schedule(cadence), page_size=config.summaries_page_size)
-            jobs = JobService(hub, store, notifier, poller, default_project=credentials.default_project)
-            artifacts = ArtifactService(hub, jobs, ArtifactIndex(db), BlobStore(config.cache_dir),
+            index = ArtifactIndex(db)
+            jobs = JobService(hub, store, notifier, poller, UploadService(hub, index),
+                              default_project=credentials.default_project)
+            artifacts = ArtifactService(hub, jobs, index, BlobStore(config.cache_dir),
                                         cap_bytes=config.cache_max_bytes, hardlinks=config.hardlink_artifacts,
                                         prefetch=config.prefetch)
             await artifacts.reconcile()

@@ -15,6 +15,7 @@ from ..model import Job, JobState
 from ..store.jobs import JobStore
 from ..tracking.notifier import Notifier
 from ..tracking.poller import CycleResult, Poller
+from .uploads import UploadService
 from .validation import check_job_id, check_local_model, check_model_id, check_name, check_options
 
 __all__ = ["JobService", "ModelSource", "ShuttingDown"]
@@ -39,9 +40,10 @@ class ModelSource:
 
 
 class JobService:
-    def __init__(self, hub: HubApi, store: JobStore, notifier: Notifier, poller: Poller,
+    def __init__(self, hub: HubApi, store: JobStore, notifier: Notifier, poller: Poller, uploads: UploadService,
                  *, default_project: str = "", keepalive: float = 30.0) -> None:
         self._hub = hub
+        self._uploads = uploads
         self._store = store
         self._notifier = notifier
         self._poller = poller
@@ -76,7 +78,7 @@ class JobService:
         model_ids: list[str] = []
         for source in inputs:
             if isinstance(source, Path):
-                model_ids.append(await self._hub.upload_model(source, source.name, self._default_project))
+                model_ids.append(await self._uploads.model_id_for(source, self._default_project))
             else:
                 model_ids.append(source)
         job_name = name or (inputs[-1].name if isinstance(inputs[-1], Path) else "")

@@ -73,6 +73,9 @@ class BlobStore:
         except FileNotFoundError:
             return False
 
+    def has_hex(self, hex_digest: str) -> bool:
+        return self.path_of(hex_digest).exists()
+
     @contextlib.contextmanager
     def ingest_path(self) -> Iterator[Path]:
         """A fresh temp path on the store's filesystem; removed afterwards unless committed."""

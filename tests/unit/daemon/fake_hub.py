@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from aihubd.errors import NotFound
-from aihubd.model import ArtifactType, Device, Job, JobState, JobSummary, ModelRef, TargetFile
+from aihubd.model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, ModelRef, TargetFile
 
 QRD = Device("Snapdragon 8 Elite QRD", "15", ("framework:qnn",))
 
@@ -19,6 +21,10 @@ class FakeHub:
         self.jobs: dict[str, Job] = {}
         self.calls: Counter[str] = Counter()
         self.unlisted: set[str] = set()  # jobs the summaries listing does not show
+        self.deleted_models: set[str] = set()
+        self.blob_content: dict[str, bytes] = {}
+        self.download_gate = asyncio.Event()
+        self.download_gate.set()
         self._next = 0
 
     def add_job(self, state: JobState = JobState.CREATED) -> Job:
@@ -62,14 +68,29 @@ class FakeHub:
                 if j.state in states and j.job_id not in self.unlisted]
         return rows[offset:offset + limit], len(rows)
 
+    async def get_model(self, model_id: str) -> ModelInfo:
+        self.calls["get_model"] += 1
+        if model_id in self.deleted_models:
+            raise NotFound(f"'{model_id}' was not found on the Hub")
+        return ModelInfo(model_id, f"{model_id}.bin", 11, None)
+
     async def target_model_file(self, model_id: str) -> TargetFile:
-        raise NotImplementedError
+        self.calls["target_model_file"] += 1
+        return TargetFile(url=f"fake://model/{model_id}?sig=secret", filename=f"job_{model_id}_optimized_bin.bin")
 
     async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
-        raise NotImplementedError
+        self.calls["artifact_files"] += 1
+        return [TargetFile(url=f"fake://log/{job_id}/{int(artifact_type)}", filename=f"{job_id}_{artifact_type.name}.log")]
+
+    def content(self, url: str) -> bytes:
+        return self.blob_content.get(url) or hashlib.sha256(url.encode()).digest() * 1000
 
     async def download(self, url: str, dest: Path) -> tuple[int, str]:
-        raise NotImplementedError
+        self.calls["download"] += 1
+        await self.download_gate.wait()
+        data = self.content(url)
+        dest.write_bytes(data)
+        return len(data), hashlib.sha256(data).hexdigest()
 
     async def close(self) -> None:
         return None

@@ -11,6 +11,8 @@ from fake_hub import FakeHub
 
 from aihubd.model import JobState
 from aihubd.services.jobs import JobService, ModelSource, ShuttingDown
+from aihubd.services.uploads import UploadService
+from aihubd.store.artifacts import ArtifactIndex
 from aihubd.store.database import Database
 from aihubd.store.jobs import JobStore
 from aihubd.tracking.notifier import Notifier
@@ -24,7 +26,8 @@ class World:
         self.store = JobStore(db)
         self.notifier = Notifier()
         self.poller = Poller(hub, self.store, self.notifier, Schedule(Cadence(base=3600, cap=3600)))
-        self.jobs = JobService(hub, self.store, self.notifier, self.poller, keepalive=3600)
+        self.jobs = JobService(hub, self.store, self.notifier, self.poller, UploadService(hub, ArtifactIndex(db)),
+                               keepalive=3600)
 
 
 @pytest.fixture
