@@ -38,6 +38,9 @@ class RequestBudget:
         self._lock = asyncio.Lock()
         self.granted = 0
 
+    def clock(self) -> float:
+        return self._clock()
+
     @property
     def auth_blocked(self) -> str | None:
         """The 401 message while Hub traffic is stopped, else None."""

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -67,7 +66,7 @@ class AiohttpHubClient:
         self._creds = credentials
         self._budget = budget or RequestBudget()
         self._reload_credentials = reload_credentials
-        self._last_reload = 0.0
+        self._last_reload = float("-inf")
         self.health: HubHealth | None = None  # None until the first API call
         self._retry = retry or RetryPolicy()
         self._session = aiohttp.ClientSession(
@@ -134,7 +133,7 @@ class AiohttpHubClient:
     async def _admit(self) -> None:
         """Take a token from the shared budget; while a 401 blocks traffic, look for new credentials."""
         if self._budget.auth_blocked and self._reload_credentials is not None:
-            now = time.monotonic()
+            now = self._budget.clock()
             if now - self._last_reload >= CREDENTIAL_RECHECK_SECONDS:
                 self._last_reload = now
                 try:
@@ -350,8 +349,8 @@ def _raise_for_status(resp: aiohttp.ClientResponse, payload: bytes, object_id: s
     detail = _detail(payload)
     where = f"{resp.method} {redact_url(str(resp.url))}"
     if status == 401:
-        raise HubAuthError("the Hub rejected the daemon's API token (401); check it with `qai-hub configure` "
-                           "and restart aihubd", status)
+        raise HubAuthError("the Hub rejected the daemon's API token (401); set a valid one with "
+                           "`qai-hub configure --api_token <TOKEN>` (aihubd picks it up without a restart)", status)
     if status == 404:
         what = f"'{object_id}'" if object_id else where
         raise NotFound(f"{what} was not found on the Hub. It may not exist or this account may not see it.")
