@@ -23,11 +23,13 @@ from .services.artifacts import ArtifactService
 from .services.daemon_status import DaemonStatusService
 from .services.jobs import JobService
 from .services.sharing import SharingService
+from .services.submissions import Submitter
 from .services.uploads import UploadService
 from .store.artifacts import ArtifactIndex
 from .store.blobs import BlobStore
 from .store.database import Database
 from .store.jobs import JobStore
+from .store.submissions import SubmissionJournal
 from .tracking.notifier import Notifier
 from .tracking.poller import Poller
 from .tracking.schedule import Cadence, Schedule
@@ -92,8 +94,9 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             cadence = Cadence(base=config.poll_interval, cap=max(config.poll_interval, config.max_poll_interval))
             poller = Poller(hub, store, notifier, Schedule(cadence), page_size=config.summaries_page_size)
             index = ArtifactIndex(db)
-            jobs = JobService(hub, store, notifier, poller, UploadService(hub, index),
-                              default_project=credentials.default_project)
+            jobs = JobService(hub, store, notifier, poller)
+            submitter = Submitter(hub, store, poller, UploadService(hub, index), SubmissionJournal(db),
+                                  default_project=credentials.default_project)
             artifacts = ArtifactService(hub, jobs, index, BlobStore(config.cache_dir),
                                         cap_bytes=config.cache_max_bytes, hardlinks=config.hardlink_artifacts,
                                         prefetch=config.prefetch)
@@ -105,7 +108,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             stack.push_async_callback(_cancel, asyncio.create_task(poller.run(), name="poller"))
             server = await start_server(
                 config.socket_path,
-                LinkJobServicer(jobs, artifacts, sharing, credentials.web_url),
+                LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url),
                 DaemonServicer(DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes), credentials.api_url, credentials.web_url,
                                config.hub),
             )

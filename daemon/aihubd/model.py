@@ -131,3 +131,6 @@ class JobSummary:
     job_id: str
     state: JobState
     last_updated_time: datetime | None
+    name: str = ""
+    device_name: str = ""
+    creation_time: datetime | None = None

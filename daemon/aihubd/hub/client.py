@@ -222,13 +222,19 @@ class AiohttpHubClient:
 
     async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int
                                       ) -> tuple[list[JobSummary], int]:
-        """One page of the caller's link jobs in ``states``, newest first, and the total count."""
+        """One page of the caller's link jobs in ``states`` (any state when empty), newest first,
+        and the total count."""
         params = [("offset", str(offset))] if offset > 0 else []
-        params += [("limit", str(limit)), ("state", ",".join(str(int(s)) for s in states)), ("type", "link")]
+        params.append(("limit", str(limit)))
+        if states:
+            params.append(("state", ",".join(str(int(s)) for s in states)))
+        params.append(("type", "link"))
         listing = await self._call("GET", ("job_summaries",), pb.JobSummaryList, params=params)
         rows = [
             JobSummary(job_id=s.link_job_summary.job_id, state=JobState.of(s.link_job_summary.job_state),
-                       last_updated_time=time_from_pb(s.link_job_summary.last_updated_time))
+                       last_updated_time=time_from_pb(s.link_job_summary.last_updated_time),
+                       name=s.link_job_summary.name, device_name=s.link_job_summary.device_name,
+                       creation_time=time_from_pb(s.link_job_summary.creation_time))
             for s in listing.job_summaries
             if s.WhichOneof("job") == "link_job_summary"
         ]

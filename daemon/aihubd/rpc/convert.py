@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from ..errors import InvalidArgument
 from ..model import ArtifactType, Job, ModelInfo
-from ..services.jobs import ModelSource
+from ..services.submissions import ModelSource
 
 __all__ = ["artifact_type", "job_to_proto", "model_sources", "target_model_to_proto"]
 
@@ -22,7 +22,7 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
     return ts
 
 
-def job_to_proto(job: Job, web_url: str, stale: bool = False) -> api.Job:
+def job_to_proto(job: Job, web_url: str, stale: bool = False, shutting_down: bool = False) -> api.Job:
     return api.Job(
         job_id=job.job_id,
         name=job.name,
@@ -38,6 +38,7 @@ def job_to_proto(job: Job, web_url: str, stale: bool = False) -> api.Job:
         available_artifacts=[int(a) for a in job.available_artifacts],
         last_refresh_time=_timestamp(job.refreshed_at),
         stale=stale,
+        daemon_shutting_down=shutting_down,
     )
 
 

@@ -10,8 +10,9 @@ from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from ..services.artifacts import ArtifactService
 from ..model import JobState
-from ..services.jobs import JobService
+from ..services.jobs import JobService, ShuttingDown
 from ..services.sharing import SharingService
+from ..services.submissions import Submitter
 from .convert import artifact_type, job_to_proto, model_sources, target_model_to_proto
 from .errors import rpc_errors
 
@@ -19,26 +20,36 @@ __all__ = ["LinkJobServicer"]
 
 
 class LinkJobServicer(api_grpc.LinkJobServiceServicer):
-    def __init__(self, jobs: JobService, artifacts: ArtifactService, sharing: SharingService, web_url: str) -> None:
+    def __init__(self, jobs: JobService, submitter: Submitter, artifacts: ArtifactService, sharing: SharingService,
+                 web_url: str) -> None:
         self._jobs = jobs
+        self._submitter = submitter
         self._artifacts = artifacts
         self._sharing = sharing
         self._web_url = web_url
 
     async def SubmitLinkJob(self, request: api.SubmitLinkJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
         async with rpc_errors(context, "SubmitLinkJob"):
-            job = await self._jobs.submit(model_sources(list(request.models)), request.device, request.name,
-                                          request.options, request.project_id)
+            job = await self._submitter.submit(model_sources(list(request.models)), request.device, request.name,
+                                               request.options, request.project_id, request.request_id)
             return job_to_proto(job, self._web_url)
 
     async def GetJob(self, request: api.GetJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
         async with rpc_errors(context, "GetJob"):
-            return job_to_proto(await self._jobs.get(request.job_id), self._web_url)
+            job = await self._jobs.get(request.job_id)
+            return job_to_proto(job, self._web_url, stale=self._jobs.stale(job))
 
     async def WaitJob(self, request: api.WaitJobRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[api.Job]:
         async with rpc_errors(context, "WaitJob"):
-            async for job in self._jobs.watch(request.job_id):
-                yield job_to_proto(job, self._web_url)
+            last = None
+            try:
+                async for last in self._jobs.watch(request.job_id):
+                    yield job_to_proto(last, self._web_url, stale=self._jobs.stale(last))
+            except ShuttingDown:
+                if last is None:
+                    raise
+                # A clean end: the last known state, marked so the client waits again later.
+                yield job_to_proto(last, self._web_url, stale=True, shutting_down=True)
 
     async def RefreshJobs(self, request: api.RefreshJobsRequest,
                           context: grpc.aio.ServicerContext) -> api.RefreshJobsResponse:

@@ -1,7 +1,13 @@
-"""grpc.aio on the Unix socket: limits raised for bursts of waiters, socket made private."""
+"""grpc.aio on the Unix socket: limits raised for bursts of waiters, socket made private.
+
+Optionally also a loopback TCP port (``tcp_port``), never another interface: callers there must
+present the per-start bearer token that ``start_server`` writes to a 0600 file in the socket's
+private directory (see ``tcp_auth``).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,11 +16,15 @@ from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from .daemon_servicer import DaemonServicer
 from .linkjob_servicer import LinkJobServicer
-from .socket_guard import restrict_socket
+from .socket_guard import SocketError, restrict_socket
+from .tcp_auth import TOKEN_FILE_NAME, BearerTokenInterceptor, new_token, write_token_file
 
-__all__ = ["MAX_REQUEST_BYTES", "start_server"]
+__all__ = ["MAX_REQUEST_BYTES", "TCP_HOST", "start_server"]
+
+log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1 << 20
+TCP_HOST = "127.0.0.1"  # loopback only, whatever the caller asks
 SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
     ("grpc.max_send_message_length", 4 << 20),
@@ -25,16 +35,49 @@ SERVER_OPTIONS = [
 ]
 
 
-async def start_server(socket_path: Path, linkjobs: LinkJobServicer, daemon: DaemonServicer) -> grpc.aio.Server:
-    """Bind ``unix:<socket_path>`` (mode 0600 whatever the umask) and start serving."""
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+async def start_server(socket_path: Path, linkjobs: LinkJobServicer, daemon: DaemonServicer, *,
+                       tcp_port: int | None = None, tcp_token_file: Path | None = None) -> grpc.aio.Server:
+    """Bind ``unix:<socket_path>`` (mode 0600 whatever the umask) and start serving.
+
+    With ``tcp_port`` (0: any free port) the same services are also served on 127.0.0.1 to callers
+    presenting the bearer token written to ``tcp_token_file`` (default: ``tcp-token`` beside the
+    socket, which must be in the private directory ``prepare_socket_dir`` checked).
+    """
+    if not socket_path.is_absolute():
+        raise SocketError(f"socket path {socket_path} must be absolute")
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    token_file: Path | None = None
+    if tcp_port is not None:
+        if not 0 <= tcp_port <= 65535:
+            raise SocketError(f"--tcp-port {tcp_port} is not a TCP port number (0-65535)")
+        token = new_token()
+        token_file = tcp_token_file or socket_path.parent / TOKEN_FILE_NAME
+        write_token_file(token_file, token)  # before the port exists: no caller ever waits for it
+        interceptors.append(BearerTokenInterceptor(token))
+
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors or None)
     api_grpc.add_LinkJobServiceServicer_to_server(linkjobs, server)
     api_grpc.add_DaemonServiceServicer_to_server(daemon, server)
+    bound: int | None = None
     old = os.umask(0o177)
     try:
         server.add_insecure_port(f"unix:{socket_path}")
+        if tcp_port is not None:
+            bound = _add_tcp_port(server, tcp_port)
         await server.start()
     finally:
         os.umask(old)
     restrict_socket(socket_path)
+    if bound is not None:
+        log.info("also serving on %s:%d (TCP, bearer token in %s)", TCP_HOST, bound, token_file)
     return server
+
+
+def _add_tcp_port(server: grpc.aio.Server, port: int) -> int:
+    try:
+        bound = server.add_insecure_port(f"{TCP_HOST}:{port}")
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise SocketError(f"cannot listen on {TCP_HOST}:{port} (in use?); choose another --tcp-port")
+    return bound

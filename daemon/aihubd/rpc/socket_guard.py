@@ -123,11 +123,15 @@ def claim_socket(socket_path: Path) -> Iterator[None]:
     except BaseException:
         os.close(fd)
         raise
-    # From here on the socket path is ours: clean it up whatever happens.
     try:
-        _clear_stale(socket_path)
+        _clear_stale(socket_path)  # refuses (touching nothing) if someone still listens there
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    # From here on the socket path is ours: clean it up whatever happens.
+    try:
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):

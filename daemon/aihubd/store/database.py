@@ -68,6 +68,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (sha256, size, project_id)
     );
     """,
+    # 3: submissions by client request id, so a retried submit never creates a second Hub job
+    """
+    CREATE TABLE submissions (
+        request_id  TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        started_at  REAL NOT NULL,
+        job_id      TEXT
+    );
+    """,
 )
 
 
@@ -112,6 +121,23 @@ class Database:
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             log.info("migrating database %s to version %d", self.path, number)
             await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+    @contextlib.asynccontextmanager
+    async def durable_transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A transaction committed with ``synchronous=FULL``: for records the Hub cannot rebuild."""
+        async with self._write_lock:
+            await self.conn.execute("PRAGMA synchronous=FULL")
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                    await self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:
+                        await self.conn.execute("ROLLBACK")
+                    raise
+            finally:
+                await self.conn.execute("PRAGMA synchronous=NORMAL")
 
     async def integrity_ok(self) -> bool:
         async with self.conn.execute("PRAGMA integrity_check") as cur:

@@ -58,6 +58,11 @@ class Poller:
         self.cycles = 0
 
     @property
+    def hub_trouble(self) -> bool:
+        """True since the last cycle that could not reach the Hub, until one that could."""
+        return self._failing
+
+    @property
     def started_cycles(self) -> int:
         return self._started
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from aihubd.errors import NotFound
+from aihubd.errors import HubUnavailable, NotFound
 from aihubd.model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, ModelRef, TargetFile
 
 QRD = Device("Snapdragon 8 Elite QRD", "15", ("framework:qnn",))
@@ -22,16 +22,18 @@ class FakeHub:
         self.calls: Counter[str] = Counter()
         self.unlisted: set[str] = set()  # jobs the summaries listing does not show
         self.deleted_models: set[str] = set()
+        self.drop_after_create = False  # the create succeeds but its answer is lost
         self.blob_content: dict[str, bytes] = {}
         self.download_gate = asyncio.Event()
         self.download_gate.set()
         self._next = 0
 
-    def add_job(self, state: JobState = JobState.CREATED) -> Job:
+    def add_job(self, state: JobState = JobState.CREATED, *, name: str = "n",
+                models: Sequence[str] = ("m1",), options: str = "") -> Job:
         self._next += 1
-        job = Job(job_id=f"j{self._next:04d}", name="n", state=state, message="",
-                  creation_time=datetime(2026, 1, 1, tzinfo=timezone.utc), last_updated_time=None,
-                  device=QRD, models=(ModelRef("m1", "a.dlc"),))
+        job = Job(job_id=f"j{self._next:04d}", name=name, state=state, message="",
+                  creation_time=datetime.now(timezone.utc), last_updated_time=None,
+                  device=QRD, models=tuple(ModelRef(m) for m in models), options=options)
         self.jobs[job.job_id] = job
         return job
 
@@ -52,7 +54,10 @@ class FakeHub:
     async def create_link_job(self, model_ids: Sequence[str], device: Device, name: str, options: str,
                               project_id: str = "") -> str:
         self.calls["create_link_job"] += 1
-        return self.add_job().job_id
+        job = self.add_job(name=name, models=model_ids, options=options.strip())
+        if self.drop_after_create:
+            raise HubUnavailable("cannot reach the Hub (POST /api/v1/jobs/: ServerDisconnectedError)")
+        return job.job_id
 
     async def get_job(self, job_id: str) -> Job:
         self.calls["get_job"] += 1
@@ -63,9 +68,9 @@ class FakeHub:
     async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int
                                       ) -> tuple[list[JobSummary], int]:
         self.calls["list_summaries"] += 1
-        rows = [JobSummary(j.job_id, j.state, j.last_updated_time)
+        rows = [JobSummary(j.job_id, j.state, j.last_updated_time, j.name, j.device.name, j.creation_time)
                 for j in sorted(self.jobs.values(), key=lambda j: j.job_id, reverse=True)
-                if j.state in states and j.job_id not in self.unlisted]
+                if (not states or j.state in states) and j.job_id not in self.unlisted]
         return rows[offset:offset + limit], len(rows)
 
     async def get_model(self, model_id: str) -> ModelInfo:

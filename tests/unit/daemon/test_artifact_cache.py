@@ -12,12 +12,14 @@ from fake_hub import FakeHub
 
 from aihubd.model import JobState
 from aihubd.services.artifacts import ArtifactService
-from aihubd.services.jobs import JobService, ModelSource
+from aihubd.services.jobs import JobService
+from aihubd.services.submissions import ModelSource, Submitter
 from aihubd.services.uploads import UploadService
 from aihubd.store.artifacts import TARGET_MODEL, ArtifactIndex
 from aihubd.store.blobs import BlobStore
 from aihubd.store.database import Database
 from aihubd.store.jobs import JobStore
+from aihubd.store.submissions import SubmissionJournal
 from aihubd.tracking.notifier import Notifier
 from aihubd.tracking.poller import Poller
 from aihubd.tracking.schedule import Cadence, Schedule
@@ -31,8 +33,9 @@ class World:
         self.store = JobStore(db)
         notifier = Notifier()
         self.poller = Poller(self.hub, self.store, notifier, Schedule(Cadence(base=3600, cap=3600)))
-        self.jobs = JobService(self.hub, self.store, notifier, self.poller, UploadService(self.hub, self.index),
-                               keepalive=3600)
+        self.jobs = JobService(self.hub, self.store, notifier, self.poller, keepalive=3600)
+        self.submitter = Submitter(self.hub, self.store, self.poller, UploadService(self.hub, self.index),
+                                   SubmissionJournal(db))
         self.artifacts = ArtifactService(self.hub, self.jobs, self.index, self.blobs, cap_bytes=cap,
                                          prefetch=False)
 
@@ -91,13 +94,13 @@ async def test_same_model_content_is_uploaded_once(world: World, tmp_path: Path)
     copy.write_bytes(b"weights")
     other = tmp_path / "b.dlc"
     other.write_bytes(b"other weights")
-    await world.jobs.submit([ModelSource(path=str(a)), ModelSource(path=str(other))], "Snapdragon 8 Elite QRD")
+    await world.submitter.submit([ModelSource(path=str(a)), ModelSource(path=str(other))], "Snapdragon 8 Elite QRD")
     assert world.hub.calls["upload_model"] == 2
-    await world.jobs.submit([ModelSource(path=str(copy)), ModelSource(path=str(other))], "Snapdragon 8 Elite QRD")
+    await world.submitter.submit([ModelSource(path=str(copy)), ModelSource(path=str(other))], "Snapdragon 8 Elite QRD")
     assert world.hub.calls["upload_model"] == 2  # same content: reused by id
     assert world.hub.calls["get_model"] == 2  # ... after checking it is still on the Hub
     world.hub.deleted_models.add("m1")
-    await world.jobs.submit([ModelSource(path=str(a)), ModelSource(path=str(other))], "Snapdragon 8 Elite QRD")
+    await world.submitter.submit([ModelSource(path=str(a)), ModelSource(path=str(other))], "Snapdragon 8 Elite QRD")
     assert world.hub.calls["upload_model"] == 3  # gone from the Hub: uploaded again
 
 

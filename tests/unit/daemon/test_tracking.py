@@ -10,11 +10,13 @@ import pytest
 from fake_hub import FakeHub
 
 from aihubd.model import JobState
-from aihubd.services.jobs import JobService, ModelSource, ShuttingDown
+from aihubd.services.jobs import JobService, ShuttingDown
+from aihubd.services.submissions import ModelSource, Submitter
 from aihubd.services.uploads import UploadService
 from aihubd.store.artifacts import ArtifactIndex
 from aihubd.store.database import Database
 from aihubd.store.jobs import JobStore
+from aihubd.store.submissions import SubmissionJournal
 from aihubd.tracking.notifier import Notifier
 from aihubd.tracking.poller import Poller
 from aihubd.tracking.schedule import Cadence, Schedule
@@ -26,8 +28,9 @@ class World:
         self.store = JobStore(db)
         self.notifier = Notifier()
         self.poller = Poller(hub, self.store, self.notifier, Schedule(Cadence(base=3600, cap=3600)))
-        self.jobs = JobService(hub, self.store, self.notifier, self.poller, UploadService(hub, ArtifactIndex(db)),
-                               keepalive=3600)
+        self.jobs = JobService(hub, self.store, self.notifier, self.poller, keepalive=3600)
+        self.submitter = Submitter(hub, self.store, self.poller, UploadService(hub, ArtifactIndex(db)),
+                                   SubmissionJournal(db))
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ async def _collect(jobs: JobService, job_id: str, first: asyncio.Event, out: lis
 async def test_waiters_see_every_change_and_cost_no_hub_calls(world: World, tmp_path: Path) -> None:
     dlc = tmp_path / "a.dlc"
     dlc.write_bytes(b"x")
-    job = await world.jobs.submit([ModelSource(path=str(dlc))], "Snapdragon 8 Elite QRD")
+    job = await world.submitter.submit([ModelSource(path=str(dlc))], "Snapdragon 8 Elite QRD")
     gets_after_submit = world.hub.calls["get_job"]
 
     seen: list[list[JobState]] = [[] for _ in range(5)]

@@ -75,7 +75,7 @@ class ModelInput(_message.Message):
     def __init__(self, path: _Optional[str] = ..., model_id: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "name", "state", "message", "creation_time", "device", "models", "options", "project_id", "url", "target_model_id", "available_artifacts", "last_refresh_time", "stale")
+    __slots__ = ("job_id", "name", "state", "message", "creation_time", "device", "models", "options", "project_id", "url", "target_model_id", "available_artifacts", "last_refresh_time", "stale", "daemon_shutting_down")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class Job(_message.Message):
     AVAILABLE_ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     LAST_REFRESH_TIME_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
+    DAEMON_SHUTTING_DOWN_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     state: JobState
@@ -104,21 +105,24 @@ class Job(_message.Message):
     available_artifacts: _containers.RepeatedScalarFieldContainer[ArtifactType]
     last_refresh_time: _timestamp_pb2.Timestamp
     stale: bool
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., models: _Optional[_Iterable[_Union[ModelRef, _Mapping]]] = ..., options: _Optional[str] = ..., project_id: _Optional[str] = ..., url: _Optional[str] = ..., target_model_id: _Optional[str] = ..., available_artifacts: _Optional[_Iterable[_Union[ArtifactType, str]]] = ..., last_refresh_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stale: bool = ...) -> None: ...
+    daemon_shutting_down: bool
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., models: _Optional[_Iterable[_Union[ModelRef, _Mapping]]] = ..., options: _Optional[str] = ..., project_id: _Optional[str] = ..., url: _Optional[str] = ..., target_model_id: _Optional[str] = ..., available_artifacts: _Optional[_Iterable[_Union[ArtifactType, str]]] = ..., last_refresh_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stale: bool = ..., daemon_shutting_down: bool = ...) -> None: ...
 
 class SubmitLinkJobRequest(_message.Message):
-    __slots__ = ("models", "device", "name", "options", "project_id")
+    __slots__ = ("models", "device", "name", "options", "project_id", "request_id")
     MODELS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[ModelInput]
     device: str
     name: str
     options: str
     project_id: str
-    def __init__(self, models: _Optional[_Iterable[_Union[ModelInput, _Mapping]]] = ..., device: _Optional[str] = ..., name: _Optional[str] = ..., options: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelInput, _Mapping]]] = ..., device: _Optional[str] = ..., name: _Optional[str] = ..., options: _Optional[str] = ..., project_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)

@@ -1,0 +1,167 @@
+"""Submitting link jobs: validate locally, resolve the device, upload once, create once.
+
+A client-chosen request id makes a submit idempotent. The journal records the request before
+the Hub is asked (durably), and the job id after. A retry finds the job by request id; when the
+first attempt's answer was lost (a crash or a dropped connection after the Hub accepted the
+create), the job is recovered from the Hub's listing by what identifies it: name, device, time,
+then model ids and options.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HubUnavailable, InvalidArgument, NotFound
+from ..hub.api import HubApi
+from ..model import Device, Job
+from ..store.jobs import JobStore
+from ..store.submissions import Submission, SubmissionJournal
+from ..tracking.poller import Poller
+from .uploads import UploadService
+from .validation import check_local_model, check_model_id, check_name, check_options
+
+__all__ = ["ModelSource", "Submitter"]
+
+log = logging.getLogger(__name__)
+
+QNN_FRAMEWORK = "framework:qnn"
+CLOCK_SKEW = 120.0  # seconds of Hub/daemon clock difference tolerated when recovering
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """One input model: a local file (absolute path) or a Hub model id."""
+
+    path: str = ""
+    model_id: str = ""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    inputs: list[Path | str]
+    device_name: str
+    name: str
+    options: str
+    project: str
+
+    def fingerprint(self) -> str:
+        body = json.dumps([[str(i) for i in self.inputs], self.device_name, self.name, self.options, self.project])
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Submitter:
+    def __init__(self, hub: HubApi, store: JobStore, poller: Poller, uploads: UploadService,
+                 journal: SubmissionJournal, *, default_project: str = "") -> None:
+        self._hub = hub
+        self._store = store
+        self._poller = poller
+        self._uploads = uploads
+        self._journal = journal
+        self._default_project = default_project
+
+    async def submit(self, models: Sequence[ModelSource], device_name: str, name: str = "", options: str = "",
+                     project_id: str = "", request_id: str = "") -> Job:
+        plan = self._validate(models, device_name, name, options, project_id)
+        if request_id and not _REQUEST_ID.match(request_id):
+            raise InvalidArgument("a request id is 1-128 letters, digits or '_.:-' (e.g. a UUID)")
+        earlier = await self._journal.get(request_id) if request_id else None
+        if earlier is not None:
+            if earlier.fingerprint != plan.fingerprint():
+                raise InvalidArgument(f"request id {request_id!r} was already used for a different submission")
+            if earlier.job_id:
+                return await self._adopt(earlier.job_id)
+
+        device = await self._device(plan.device_name)
+        model_ids = [await self._uploads.model_id_for(i, self._default_project) if isinstance(i, Path) else i
+                     for i in plan.inputs]
+        job_name = plan.name or (plan.inputs[-1].name if isinstance(plan.inputs[-1], Path) else "")
+
+        entry = None
+        if request_id:
+            if earlier is not None:  # the first attempt's answer was lost: did the Hub create it?
+                found = await self._recover(earlier, job_name, device, model_ids, plan.options)
+                if found is not None:
+                    return await self._finish(earlier.request_id, found)
+            entry = earlier or await self._journal.begin(request_id, plan.fingerprint())
+        try:
+            job_id = await self._hub.create_link_job(model_ids, device, job_name, plan.options, plan.project)
+        except HubUnavailable:
+            if entry is not None:
+                found = await self._recover(entry, job_name, device, model_ids, plan.options)
+                if found is not None:
+                    return await self._finish(entry.request_id, found)
+            raise
+        job = await self._finish(request_id, job_id)
+        log.info("submitted link job %s (%d models, %s)", job_id, len(model_ids), device.name)
+        return job
+
+    def _validate(self, models: Sequence[ModelSource], device_name: str, name: str, options: str,
+                  project_id: str) -> _Plan:
+        if not models:
+            raise InvalidArgument("a link job needs at least one input model")
+        inputs = [_check_source(m) for m in models]
+        keys = [str(i) for i in inputs]
+        if len(set(keys)) != len(keys):
+            raise InvalidArgument("all input models to a link job must be distinct")
+        check_name(name, "job name")
+        check_options(options)
+        if not device_name.strip():
+            raise InvalidArgument("a device name is required, e.g. \"Snapdragon 8 Elite QRD\"")
+        check_name(device_name, "device name")
+        project = project_id or self._default_project
+        if project:
+            check_model_id(project)
+        return _Plan(inputs, device_name, name, options, project)
+
+    async def _device(self, device_name: str) -> Device:
+        device = await self._hub.find_device(device_name)
+        if device is None:
+            raise NotFound(f"device {device_name!r} is not available on the Hub; "
+                           "check the name (e.g. \"Snapdragon 8 Elite QRD\")")
+        if QNN_FRAMEWORK not in device.attributes:
+            raise InvalidArgument(f"device {device.name!r} does not support QNN model input")
+        return device
+
+    async def _finish(self, request_id: str, job_id: str) -> Job:
+        """Journal the job id (if a request id was given), then store and follow the job."""
+        if request_id:
+            await self._journal.complete(request_id, job_id)
+        return await self._adopt(job_id, soon=True)
+
+    async def _adopt(self, job_id: str, *, soon: bool = False) -> Job:
+        job = await self._store.get(job_id)
+        if job is None or soon:
+            job = await self._hub.get_job(job_id)
+            await self._store.save([job])
+        self._poller.follow(job, soon=soon)
+        return job
+
+    async def _recover(self, entry: Submission, name: str, device: Device, model_ids: list[str],
+                       options: str) -> str | None:
+        """The id of a Hub job this request created whose answer was lost, if any."""
+        rows, _ = await self._hub.list_link_job_summaries((), 0, 50)
+        for row in rows:
+            if (row.name != name or row.device_name != device.name or row.creation_time is None
+                    or row.creation_time.timestamp() < entry.started_at - CLOCK_SKEW
+                    or await self._store.get(row.job_id) is not None):
+                continue
+            job = await self._hub.get_job(row.job_id)
+            if [m.model_id for m in job.models] == model_ids and job.options == options.strip():
+                log.info("request %s: recovered job %s created by an earlier attempt", entry.request_id, job.job_id)
+                return job.job_id
+        return None
+
+
+def _check_source(source: ModelSource) -> Path | str:
+    if source.path and source.model_id:
+        raise InvalidArgument("an input model is either a path or a model id, not both")
+    if source.model_id:
+        return check_model_id(source.model_id)
+    return check_local_model(source.path)
