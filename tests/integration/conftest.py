@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import TEST_TOKEN, Daemon, Emulator, clean_env, first_line, make_dlc, start_daemon, stop_process
+from e2e_support import TEST_TOKEN, Daemon, Emulator, clean_env, make_dlc, start_daemon, start_emulator, stop_process
 
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[Emulator]:
     """`aihubd emulator --manual`: jobs move only when the test says so."""
-    log = tmp_path / "emulator.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "aihubd", "emulator", "--port", "0", "--manual",
-             "--state-dir", str(tmp_path / "emu")],
-            stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
-        )
+    emu = start_emulator(tmp_path, "--manual")
     try:
-        yield Emulator(first_line(proc, "the emulator", log), proc)
+        yield emu
     finally:
-        stop_process(proc)
+        stop_process(emu.proc)
 
 
 @pytest.fixture

@@ -56,7 +56,8 @@ class Emulator:
     proc: subprocess.Popen[str]
 
     def _admin(self, method: str, path: str) -> dict:
-        req = urllib.request.Request(f"{self.base_url}/_emulator/{path}", method=method, data=b"" if method == "POST" else None)
+        req = urllib.request.Request(f"{self.base_url}/_emulator/{path}", method=method,
+                                     data=b"" if method in ("POST", "DELETE") else None)
         with urllib.request.urlopen(req, timeout=10) as resp:
             body = resp.read()
         return json.loads(body) if body else {}
@@ -70,6 +71,18 @@ class Emulator:
     def advance(self, job_id: str) -> None:
         self._admin("POST", f"jobs/{job_id}/advance")
 
+    def set_faults(self, config: dict | None) -> dict:
+        """PUT the emulator's fault config (see aihubd.emulator.faults.FaultConfig); None clears it."""
+        if config is None:
+            return self._admin("DELETE", "faults")
+        req = urllib.request.Request(f"{self.base_url}/_emulator/faults", method="PUT",
+                                     data=json.dumps(config).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def fault_counts(self) -> dict[str, int]:
+        return self._admin("GET", "faults")["counts"]
+
 
 @dataclass
 class Daemon:
@@ -80,6 +93,17 @@ class Daemon:
 
     def stop(self) -> int:
         return stop_process(self.proc)
+
+
+def start_emulator(tmp_path: Path, *args: str) -> Emulator:
+    """`aihubd emulator` as a subprocess; the base URL is its first stdout line."""
+    log = tmp_path / "emulator.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aihubd", "emulator", "--port", "0", "--state-dir", str(tmp_path / "emu"), *args],
+            stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
+        )
+    return Emulator(first_line(proc, "the emulator", log), proc)
 
 
 def start_daemon(tmp_path: Path, hub_args: list[str], env: dict[str, str] | None = None,

@@ -9,13 +9,14 @@ used blobs that nobody is delivering are evicted past the size cap.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import HubUnavailable
+from ..errors import HubUnavailable, ResourceExhausted
 from ..hub.api import HubApi
 from ..model import LOG_TYPES, ArtifactType, Job, JobState, ModelInfo
 from ..store.artifacts import TARGET_MODEL, ArtifactIndex, CachedFile
@@ -112,12 +113,17 @@ class ArtifactService:
         files: list[CachedFile] = []
         for target in targets:
             name = safe_filename(target.filename)
-            with self._blobs.ingest_path() as tmp:
-                size, hex_digest = await self._hub.download(target.url, tmp)
+            with self._blobs.ingest_path() as tmp:  # removed on any failure: no partial blob stays
                 try:
+                    size, hex_digest = await self._hub.download(target.url, tmp)
                     self._blobs.commit(tmp, Digest(hex_digest, size))
                 except IngestMismatch as exc:
                     raise HubUnavailable(f"the Hub sent a damaged {name}: {exc}") from None
+                except OSError as exc:
+                    if exc.errno == errno.ENOSPC:
+                        raise ResourceExhausted(f"no space left for {name} in the artifact cache "
+                                                f"({self._blobs.root}); free some space or lower --cache-max-gib") from None
+                    raise
             files.append(CachedFile(name, hex_digest, size))
         await self._index.record(job.job_id, kind, files)
         log.info("job %s: cached %s", job.job_id, ", ".join(f"{f.filename} ({f.size} B)" for f in files) or "nothing")

@@ -31,6 +31,7 @@ __all__ = ["ModelSource", "Submitter"]
 log = logging.getLogger(__name__)
 
 QNN_FRAMEWORK = "framework:qnn"
+RECOVERY_PAGE = 50
 CLOCK_SKEW = 120.0  # seconds of Hub/daemon clock difference tolerated when recovering
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -145,18 +146,24 @@ class Submitter:
 
     async def _recover(self, entry: Submission, name: str, device: Device, model_ids: list[str],
                        options: str) -> str | None:
-        """The id of a Hub job this request created whose answer was lost, if any."""
-        rows, _ = await self._hub.list_link_job_summaries((), 0, 50)
-        for row in rows:
-            if (row.name != name or row.device_name != device.name or row.creation_time is None
-                    or row.creation_time.timestamp() < entry.started_at - CLOCK_SKEW
-                    or await self._store.get(row.job_id) is not None):
-                continue
-            job = await self._hub.get_job(row.job_id)
-            if [m.model_id for m in job.models] == model_ids and job.options == options.strip():
-                log.info("request %s: recovered job %s created by an earlier attempt", entry.request_id, job.job_id)
-                return job.job_id
-        return None
+        """The id of a Hub job this request created whose answer was lost, if any. The listing is
+        newest first: pages are read until the jobs are older than the request."""
+        oldest = entry.started_at - CLOCK_SKEW
+        offset = 0
+        while True:
+            rows, total = await self._hub.list_link_job_summaries((), offset, RECOVERY_PAGE)
+            for row in rows:
+                if (row.name == name and row.device_name == device.name and row.creation_time is not None
+                        and row.creation_time.timestamp() >= oldest and await self._store.get(row.job_id) is None):
+                    job = await self._hub.get_job(row.job_id)
+                    if [m.model_id for m in job.models] == model_ids and job.options == options.strip():
+                        log.info("request %s: recovered job %s created by an earlier attempt",
+                                 entry.request_id, job.job_id)
+                        return job.job_id
+            offset += RECOVERY_PAGE
+            last = rows[-1].creation_time if rows else None
+            if not rows or offset >= total or last is None or last.timestamp() < oldest:
+                return None
 
 
 def _check_source(source: ModelSource) -> Path | str:

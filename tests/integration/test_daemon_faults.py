@@ -1,0 +1,100 @@
+"""The daemon under trouble: SIGTERM with open waits, a full disk, a Hub that misbehaves."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+from aihubd_api.v1 import aihubd_pb2 as api
+from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
+from e2e_support import TEST_TOKEN, Daemon, Emulator, clean_env, refresh, start_daemon, stub
+
+DEVICE = "Snapdragon 8 Elite QRD"
+
+
+def _submit(daemon: Daemon, paths: list[Path]) -> str:
+    with stub(daemon.socket) as s:
+        return s.SubmitLinkJob(api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in paths],
+                                                        device=DEVICE), timeout=30).job_id
+
+
+def test_sigterm_ends_open_waits_cleanly(emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path]) -> None:
+    job_id = _submit(daemon, list(dlcs))
+    received: list[list[api.Job]] = [[] for _ in range(3)]
+    statuses: list[grpc.StatusCode | None] = [None] * 3
+    opened = threading.Barrier(4)
+
+    def wait(i: int) -> None:
+        with grpc.insecure_channel(f"unix:{daemon.socket}") as channel:
+            call = api_grpc.LinkJobServiceStub(channel).WaitJob(api.WaitJobRequest(job_id=job_id), timeout=60)
+            first = True
+            for msg in call:
+                received[i].append(msg)
+                if first:
+                    opened.wait(30)
+                    first = False
+            statuses[i] = call.code()
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    opened.wait(30)  # every stream has its first message
+    daemon.proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(60)
+    assert daemon.proc.wait(timeout=30) == 0
+    assert statuses == [grpc.StatusCode.OK] * 3
+    for msgs in received:
+        assert msgs[-1].daemon_shutting_down and msgs[-1].state == api.JOB_STATE_CREATED
+    assert not daemon.socket.exists()
+    with sqlite3.connect(daemon.state_dir / "aihubd.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({result.stderr.strip() or 'not root'})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_gives_resource_exhausted_and_the_daemon_keeps_serving(
+        emulator: Emulator, tmp_path: Path, small_disk: Path) -> None:
+    daemon = start_daemon(tmp_path, ["--hub-url", emulator.base_url, "--cache-dir", str(small_disk)],
+                          env=clean_env(AIHUBD_HUB_TOKEN=TEST_TOKEN, QAIHUB_CLIENT_INI=str(tmp_path / "none.ini")),
+                          extra=["--poll-interval", "3600", "--no-prefetch"])
+    try:
+        big = [tmp_path / "big_a.dlc", tmp_path / "big_b.dlc"]
+        for p in big:
+            p.write_bytes(os.urandom(1 << 20))  # incompressible: the linked model is ~2 MiB > 1 MiB disk
+        job_id = _submit(daemon, big)
+        emulator.advance(job_id)
+        emulator.advance(job_id)
+        refresh(daemon.socket)
+        out = tmp_path / "out"
+        out.mkdir()
+        with stub(daemon.socket) as s:
+            with pytest.raises(grpc.RpcError) as info:
+                s.DownloadTargetModel(api.DownloadTargetModelRequest(job_id=job_id, destination=str(out)), timeout=60)
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "no space" in info.value.details()
+            assert list(out.iterdir()) == []  # nothing partial at the destination
+            assert not [p for p in (small_disk / "ingest").iterdir()]  # nor in the cache
+            logs = s.DownloadJobLogs(api.DownloadJobLogsRequest(job_id=job_id, output_dir=str(tmp_path / "logs")),
+                                     timeout=60)  # small files still fit: the daemon keeps serving
+            assert len(logs.paths) == 2
+    finally:
+        assert daemon.stop() == 0
