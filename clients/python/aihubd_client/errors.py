@@ -1,0 +1,150 @@
+"""The client's exceptions, and the one table that maps gRPC status codes to them.
+
+Grouped by what the caller can do about them::
+
+    AihubdError                      anything this library raises (except TimeoutError, below)
+    ├── DaemonUnavailableError       start the daemon (`aihubd serve`), or fix --socket; also
+    │                                when the daemon stops during a call (wait again later)
+    ├── UserError                    fix the input: INVALID_ARGUMENT, FAILED_PRECONDITION,
+    │   │                            OUT_OF_RANGE, ALREADY_EXISTS
+    │   └── NotFoundError            no such job or model: NOT_FOUND
+    ├── HubUnavailableError          the daemon is up but cannot reach the Hub: retry later
+    ├── PermissionDeniedError        check the Hub credentials: PERMISSION_DENIED,
+    │                                UNAUTHENTICATED
+    ├── ResourceExhaustedError       rate limited or out of space: RESOURCE_EXHAUSTED
+    └── InternalError                a bug or an unexpected answer: everything else
+
+``LinkJob.wait(timeout)`` raises the builtin ``TimeoutError`` on a client-side timeout, like
+``qai_hub``. Every exception's text is the daemon's status details message.
+"""
+
+from __future__ import annotations
+
+import os
+
+import grpc
+
+__all__ = [
+    "AihubdError",
+    "DaemonUnavailableError",
+    "HubUnavailableError",
+    "InternalError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ResourceExhaustedError",
+    "STATUS_ERRORS",
+    "UserError",
+    "daemon_unavailable",
+    "from_rpc_error",
+]
+
+# An UNAVAILABLE means "the daemon is gone" when grpc-core produced it because the socket is dead
+# (no listener, daemon killed or stopping) or when the daemon says it is stopping; any other
+# UNAVAILABLE comes from the daemon and means the Hub is unreachable.
+_DAEMON_GONE_PREFIXES = (
+    "aihubd is shutting down",
+    "failed to connect to all addresses",
+    "connections to all backends failing",
+    "socket closed",
+    "cancelling all calls",
+    "connection reset",
+    "connection refused",
+    "broken pipe",
+    "goaway received",
+    "endpoint closing",
+    "recvmsg:",
+    "sendmsg:",
+    "keepalive watchdog timeout",
+)
+
+
+class AihubdError(Exception):
+    """Base class of every error raised by the aihubd client library."""
+
+    def __init__(self, message: str, code: grpc.StatusCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class DaemonUnavailableError(AihubdError):
+    """The daemon cannot be reached on its socket (not running, or a wrong path)."""
+
+    def __init__(self, message: str, socket_path: str | os.PathLike[str]) -> None:
+        super().__init__(message, grpc.StatusCode.UNAVAILABLE)
+        self.socket_path = os.fspath(socket_path)
+
+
+class UserError(AihubdError):
+    """The request was wrong: fix the arguments and try again."""
+
+
+class NotFoundError(UserError):
+    """The job, model or artifact does not exist (or is not visible to this account)."""
+
+
+class HubUnavailableError(AihubdError):
+    """The daemon is running but Qualcomm AI Hub cannot be reached right now."""
+
+
+class PermissionDeniedError(AihubdError):
+    """The Hub (or the daemon) refused the request: check the configured credentials."""
+
+
+class ResourceExhaustedError(AihubdError):
+    """Rate limited, or a local resource (disk, quota) ran out."""
+
+
+class InternalError(AihubdError):
+    """An unexpected failure in the daemon, the Hub or the transport."""
+
+
+# The one table. Codes not listed map to InternalError.
+STATUS_ERRORS: dict[grpc.StatusCode, type[AihubdError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: UserError,
+    grpc.StatusCode.FAILED_PRECONDITION: UserError,
+    grpc.StatusCode.OUT_OF_RANGE: UserError,
+    grpc.StatusCode.ALREADY_EXISTS: UserError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.UNAVAILABLE: HubUnavailableError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.UNAUTHENTICATED: PermissionDeniedError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+}
+
+
+def daemon_unavailable(socket_path: str | os.PathLike[str], reason: str) -> DaemonUnavailableError:
+    """The error for an unreachable daemon: names the socket and says how to start the daemon."""
+    path = os.fspath(socket_path)
+    return DaemonUnavailableError(
+        f"cannot reach the aihubd daemon at {path} ({reason}); "
+        "start it with `aihubd serve` (or `make demo` for the emulator), "
+        "or point --socket / $AIHUBD_SOCKET at its socket",
+        path,
+    )
+
+
+def from_rpc_error(exc: grpc.RpcError, socket_path: str | os.PathLike[str]) -> AihubdError:
+    """Translate a failed gRPC call into this library's exception (the caller raises it)."""
+    code = _call_code(exc)
+    details = _call_details(exc)
+    if code is grpc.StatusCode.UNAVAILABLE and _daemon_gone(details):
+        return daemon_unavailable(socket_path, details or "connection failed")
+    error_type = STATUS_ERRORS.get(code, InternalError) if code else InternalError
+    fallback = f"the daemon answered {code.name} without a message" if code else "gRPC error"
+    return error_type(details or fallback, code)
+
+
+def _daemon_gone(details: str) -> bool:
+    return details.strip().lower().startswith(_DAEMON_GONE_PREFIXES)
+
+
+def _call_code(exc: grpc.RpcError) -> grpc.StatusCode | None:
+    code = getattr(exc, "code", None)
+    return code() if callable(code) else None
+
+
+def _call_details(exc: grpc.RpcError) -> str:
+    details = getattr(exc, "details", None)
+    text = details() if callable(details) else None
+    return text or ""

@@ -1,0 +1,132 @@
+"""Small immutable values the client returns, built from the daemon's messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+
+from aihubd_api.v1 import aihubd_pb2 as pb
+
+from .status import JobStatus
+
+__all__ = [
+    "ArtifactType",
+    "DaemonInfo",
+    "Device",
+    "LinkJobResult",
+    "ModelRef",
+    "RefreshResult",
+    "TargetModel",
+]
+
+
+class ArtifactType(IntEnum):
+    """Job artifact types; values equal ``qai_hub.JobArtifactType``'s (and the wire's)."""
+
+    DEVICE_LOG = pb.ARTIFACT_TYPE_DEVICE_LOG
+    HUB_LOG = pb.ARTIFACT_TYPE_HUB_LOG
+    PROFILE_TRACE = pb.ARTIFACT_TYPE_PROFILE_TRACE
+    NETRON_VIZ_ARCHIVE = pb.ARTIFACT_TYPE_NETRON_VIZ_ARCHIVE
+    QHAS_SUMMARY = pb.ARTIFACT_TYPE_QHAS_SUMMARY
+
+
+@dataclass(frozen=True)
+class Device:
+    """A Hub device as the job names it."""
+
+    name: str
+    os: str = ""
+    attributes: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_pb(cls, message: pb.Device) -> Device:
+        return cls(message.name, message.os, tuple(message.attributes))
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model on the Hub, by id (``name`` may be empty)."""
+
+    model_id: str
+    name: str = ""
+
+    @classmethod
+    def from_pb(cls, message: pb.ModelRef) -> ModelRef:
+        return cls(message.model_id, message.name)
+
+
+@dataclass(frozen=True)
+class DaemonInfo:
+    """What the daemon says about itself."""
+
+    version: str
+    hub_url: str
+    web_url: str
+    hub_kind: str
+    tracked_jobs: int
+    in_flight_jobs: int
+    hub_reachable: bool
+    account_email: str
+    cache_bytes: int
+    hub_error: str
+
+    @classmethod
+    def from_pb(cls, message: pb.DaemonInfo) -> DaemonInfo:
+        return cls(
+            version=message.version,
+            hub_url=message.hub_url,
+            web_url=message.web_url,
+            hub_kind=message.hub_kind,
+            tracked_jobs=message.tracked_jobs,
+            in_flight_jobs=message.in_flight_jobs,
+            hub_reachable=message.hub_reachable,
+            account_email=message.account_email,
+            cache_bytes=message.cache_bytes,
+            hub_error=message.hub_error,
+        )
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """One poller cycle: jobs asked about, and how many of them changed."""
+
+    polled: int
+    changed: int
+
+
+@dataclass(frozen=True)
+class TargetModel:
+    """The model a link job produced (``LinkJob.get_target_model()``)."""
+
+    model_id: str
+    name: str
+    model_type: int
+    date: datetime | None
+    url: str
+    filename: str
+
+    @classmethod
+    def from_pb(cls, message: pb.TargetModel) -> TargetModel:
+        date = (
+            datetime.fromtimestamp(message.creation_time.seconds)
+            if message.HasField("creation_time")
+            else None
+        )
+        return cls(
+            model_id=message.model_id,
+            name=message.name,
+            model_type=message.model_type,
+            date=date,
+            url=message.url,
+            filename=message.filename,
+        )
+
+
+@dataclass(frozen=True)
+class LinkJobResult:
+    """What ``LinkJob.download_results()`` returns, like ``qai_hub``'s ``LinkJobResult``."""
+
+    status: JobStatus
+    url: str
+    artifacts_dir: str

@@ -1,0 +1,345 @@
+"""Client and LinkJob against a real gRPC server on a Unix socket."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from aihubd_api.v1 import aihubd_pb2 as pb
+from aihubd_client import (
+    ArtifactType,
+    Client,
+    DaemonInfo,
+    DaemonUnavailableError,
+    Device,
+    JobStatus,
+    LinkJob,
+    ModelRef,
+    TargetModel,
+    UserError,
+)
+from aihubd_client.socket_path import SOCKET_ENV
+
+from client_fakes import CHUNKS, CREATED_AT, FAILURE_REASON, TARGET_FILENAME
+
+
+class NamedDevice:
+    """Stands in for qai_hub.Device: only ``name`` is read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.os = "15"
+
+
+# submit_link_job: inputs
+
+
+def test_submit_sends_absolute_paths_and_returns_the_job(client, fake, workdir):
+    job = client.submit_link_job(["a.dlc", "./sub/../b.dlc"], device="Dev X", name="myjob")
+    (request,) = fake.requests_of("SubmitLinkJob")
+    assert [model.path for model in request.models] == [str(workdir / "a.dlc"), str(workdir / "b.dlc")]
+    assert request.device == "Dev X"
+    assert (request.name, request.options, request.project_id) == ("myjob", "", "")
+    assert isinstance(job, LinkJob)
+    assert job.job_id == "jnew" and job.name == "myjob"
+    assert job.get_status() == "CREATED"
+
+
+def test_submit_sends_a_fresh_idempotency_key_unless_given(client, fake, workdir):
+    client.submit_link_job("a.dlc", "D")
+    client.submit_link_job("a.dlc", "D")
+    client.submit_link_job("a.dlc", "D", request_id="retry-key-1")
+    keys = [request.request_id for request in fake.requests_of("SubmitLinkJob")]
+    assert len(keys[0]) == 32 and keys[0] != keys[1]
+    assert keys[2] == "retry-key-1"
+
+
+def test_submit_single_path_expands_home(client, fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    client.submit_link_job("~/x.dlc", device=NamedDevice("Dev A"), options="--foo", project="p1")
+    (request,) = fake.requests_of("SubmitLinkJob")
+    assert [model.path for model in request.models] == [str(tmp_path / "x.dlc")]
+    assert (request.device, request.options, request.project_id) == ("Dev A", "--foo", "p1")
+    assert request.name == ""
+
+
+def test_submit_sends_hub_model_ids_unless_a_file_has_that_name(client, fake, workdir):
+    (workdir / "mlocal0001").write_bytes(b"x")
+
+    class HubModel:
+        model_id = "mobject01"
+
+    client.submit_link_job(["mfd036f75", "mlocal0001", HubModel(), Path("b.dlc")], device="D")
+    (request,) = fake.requests_of("SubmitLinkJob")
+    sources = [model.WhichOneof("source") for model in request.models]
+    assert sources == ["model_id", "path", "model_id", "path"]
+    assert request.models[0].model_id == "mfd036f75"
+    assert request.models[1].path == str(workdir / "mlocal0001")
+    assert request.models[2].model_id == "mobject01"
+
+
+@pytest.mark.parametrize(
+    ("models", "device", "match"),
+    [([], "D", "at least one model"), (["a.dlc"], "", "device name"), (["a.dlc"], object(), "device name")],
+)
+def test_submit_rejects_bad_input_before_calling(client, fake, models, device, match):
+    with pytest.raises(UserError, match=match):
+        client.submit_link_job(models, device=device)
+    assert fake.requests == []
+
+
+# LinkJob fields and get_status
+
+
+def test_get_job_exposes_the_official_fields(client):
+    job = client.get_job("jsuccess")
+    assert job.job_id == "jsuccess"
+    assert job.name == "b.dlc"
+    assert job.date == datetime.fromtimestamp(CREATED_AT)
+    assert job.device == Device("Snapdragon 8 Elite QRD", "15", ("framework:qnn",))
+    assert job.models == [ModelRef("mfd036f75", "a.dlc"), ModelRef("m26bc5548", "b.dlc")]
+    assert job.options == "--foo"
+    assert job.project_id is None
+    assert job.url == "https://workbench.example/jobs/jsuccess/"
+    assert job.target_model_id is None
+    assert job.available_artifacts == [ArtifactType.DEVICE_LOG, ArtifactType.HUB_LOG]
+    assert job.last_status == "CREATED"
+
+
+def test_get_status_is_one_unary_call(client, fake):
+    job = client.get_job("jfailed")
+    fake.jobs["jfailed"].message.state = pb.JOB_STATE_FAILED
+    fake.jobs["jfailed"].message.message = FAILURE_REASON
+    before = len(fake.requests)
+    status = job.get_status()
+    assert [name for name, _ in fake.requests[before:]] == ["GetJob"]
+    assert status == "FAILED" and status.message == FAILURE_REASON
+    assert job.last_status is status
+
+
+# wait and iter_status
+
+
+def test_wait_returns_the_final_status_from_the_stream(client, fake):
+    job = client.get_job("jsuccess")
+    status = job.wait()
+    assert isinstance(status, JobStatus)
+    assert status == "SUCCESS" and status.success and status.finished
+    assert job.target_model_id == "mtarget01"
+    assert fake.requests_of("GetJob") and len(fake.requests_of("WaitJob")) == 1
+
+
+def test_wait_on_a_failed_job_returns_failed_without_raising(client):
+    status = client.get_job("jfailed").wait(timeout=30)
+    assert status == "FAILED"
+    assert status.message == FAILURE_REASON
+
+
+def test_iter_status_yields_each_state_in_order(client):
+    codes = [status.code for status in client.get_job("jsuccess").iter_status()]
+    assert codes == ["CREATED", "LINKING_MODELS", "SUCCESS"]
+
+
+def test_finished_job_is_not_waited_for_again(client, fake):
+    job = client.get_job("jdone")
+    assert job.wait() == "SUCCESS"
+    assert fake.requests_of("WaitJob") == []
+
+
+@pytest.mark.timeout(30)
+def test_wait_timeout_fires_at_the_deadline(client, fake):
+    job = client.get_job("jhang")
+    started = time.monotonic()
+    with pytest.raises(TimeoutError) as caught:
+        job.wait(timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert str(caught.value) == "Waiting for link job (jhang) completion timed out after 0.5 seconds."
+    assert 0.45 <= elapsed < 5.0
+    assert fake.wait_ended.wait(5)
+
+
+def test_wait_ended_by_a_stopping_daemon_says_wait_again(client):
+    job = client.get_job("jstop")
+    with pytest.raises(DaemonUnavailableError, match="job jstop is still LINKING_MODELS"):
+        job.wait()
+    assert job.stale
+
+
+@pytest.mark.timeout(30)
+def test_closing_iter_status_early_cancels_the_stream(client, fake):
+    statuses = client.get_job("jhang").iter_status()
+    assert next(statuses) == "CREATED"
+    statuses.close()
+    assert fake.wait_ended.wait(5)
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_during_wait_cancels_the_stream_and_reraises(client, fake):
+    job = client.get_job("jhang")
+    fake.on_hang = _thread.interrupt_main  # the server "presses Ctrl-C" once the client waits
+    with pytest.raises(KeyboardInterrupt):
+        job.wait()
+    assert fake.wait_ended.wait(5)
+    assert client.get_job("jhang").last_status == "CREATED"  # the job is untouched
+
+
+# downloads
+
+
+def test_download_to_memory_joins_the_chunks(client, fake):
+    data = client.get_job("jsuccess").download_target_model()
+    assert data == b"".join(CHUNKS)
+    assert len(fake.requests_of("ReadTargetModel")) == 1
+
+
+def test_download_of_a_failed_job_is_none(client, workdir):
+    job = client.get_job("jfailed")
+    assert job.download_target_model() is None
+    assert job.download_target_model("out.bin") is None
+
+
+def test_download_into_relative_directory_returns_relative_path(client, fake, workdir):
+    (workdir / "out").mkdir()
+    path = client.get_job("jsuccess").download_target_model("out")
+    (request,) = fake.requests_of("DownloadTargetModel")
+    assert request.destination == str(workdir / "out")
+    assert path == os.path.join("out", TARGET_FILENAME)
+    assert Path(path).read_bytes() == b"".join(CHUNKS)
+
+
+def test_download_to_relative_file_keeps_the_argument_style(client, fake, workdir):
+    (workdir / "out").mkdir()
+    path = client.get_job("jsuccess").download_target_model("out/model")
+    assert fake.requests_of("DownloadTargetModel")[0].destination == str(workdir / "out" / "model")
+    assert path == "out/model.bin"
+    assert (workdir / "out" / "model.bin").exists()
+
+
+def test_download_to_absolute_path_returns_absolute(client, workdir):
+    path = client.get_job("jsuccess").download_target_model(workdir / "abs.bin")
+    assert path == str(workdir / "abs.bin")
+
+
+def test_download_job_logs_sends_and_returns_absolute_paths(client, fake, workdir):
+    paths = client.get_job("jsuccess").download_job_logs("logs")
+    assert fake.requests_of("DownloadJobLogs")[0].output_dir == str(workdir / "logs")
+    logs = workdir / "logs"
+    assert paths == [str(logs / "jsuccess_device.log"), str(logs / "jsuccess_hub.log")]
+
+
+# client plumbing
+
+
+def test_daemon_info_and_refresh(client):
+    info = client.daemon_info()
+    assert isinstance(info, DaemonInfo)
+    assert (info.version, info.hub_kind, info.tracked_jobs) == ("0.1.0", "emulator", 5)
+    assert (info.hub_reachable, info.account_email) == (True, "dev@example.com")
+    assert info.cache_bytes == 1536
+    assert client.refresh_jobs().polled == 5
+
+
+def test_default_socket_comes_from_the_environment(socket_path, monkeypatch):
+    monkeypatch.setenv(SOCKET_ENV, str(socket_path))
+    with Client() as client:
+        assert client.socket_path == socket_path
+        assert client.get_job("jdone").last_status == "SUCCESS"
+
+
+def test_relative_socket_argument_is_made_absolute(socket_path, monkeypatch):
+    monkeypatch.chdir(socket_path.parent)
+    with Client(socket_path.name) as client:
+        assert client.socket_path == socket_path
+        assert client.get_job("jdone").job_id == "jdone"
+
+
+def test_ctrl_c_while_a_call_starts_is_raised_after_the_block():
+    from aihubd_client.interrupts import deferred_keyboard_interrupt
+
+    reached_end = False
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_keyboard_interrupt():
+            _thread.interrupt_main()
+            reached_end = True
+    assert reached_end
+
+
+# the rest of qai_hub.LinkJob, and job bookkeeping
+
+
+def test_set_name_updates_the_job(client, fake):
+    job = client.get_job("jdone")
+    assert job.set_name("renamed") is None
+    assert job.name == "renamed"
+    assert fake.requests_of("SetJobName")[0].name == "renamed"
+
+
+def test_sharing_round_trip(client):
+    job = client.get_job("jdone")
+    assert job.get_sharing() == []
+    job.modify_sharing(add_emails=["a@x.com", "b@x.com"])
+    job.modify_sharing(delete_emails=["a@x.com"])
+    assert job.get_sharing() == ["b@x.com"]
+    job.disable_sharing()
+    assert job.get_sharing() == []
+
+
+@pytest.mark.parametrize(("add", "delete"), [((), ()), ("a@x.com", ())])
+def test_modify_sharing_checks_its_arguments_first(client, fake, add, delete):
+    job = client.get_job("jdone")
+    with pytest.raises(UserError):
+        job.modify_sharing(add_emails=add, delete_emails=delete)
+    assert fake.requests_of("ModifySharing") == []
+
+
+def test_artifacts_by_type_accept_official_enums_ints_and_names(client, fake, workdir):
+    import qai_hub
+
+    job = client.get_job("jsuccess")
+    assert job.get_available_artifacts() == [ArtifactType.DEVICE_LOG, ArtifactType.HUB_LOG]
+    (hub_log,) = job.download_artifacts_for_type("arts", qai_hub.JobArtifactType.HUB_LOG)
+    assert hub_log == str(workdir / "arts" / "jsuccess_artifact_type_hub_log.txt")
+    assert job.download_artifacts_for_type("arts", "device_log") != []
+    assert job.download_artifacts_for_type("arts", 6) == []  # not available: no files
+    sent = [request.artifact_type for request in fake.requests_of("DownloadArtifacts")]
+    assert sent == [5, 1, 6]
+    with pytest.raises(UserError, match="Unknown artifact type"):
+        job.download_artifacts_for_type("arts", "NOPE")
+
+
+def test_get_target_model_and_failed_job(client):
+    model = client.get_job("jsuccess").get_target_model()
+    assert isinstance(model, TargetModel)
+    assert (model.model_id, model.model_type, model.filename) == ("mtarget01", 11, TARGET_FILENAME)
+    assert model.date == datetime.fromtimestamp(CREATED_AT + 60)
+    assert client.get_job("jfailed").get_target_model() is None
+
+
+def test_download_results_like_the_official_client(client, workdir):
+    result = client.get_job("jsuccess").download_results("results")
+    assert result.status == "SUCCESS"
+    assert result.artifacts_dir == str(workdir / "results")
+    assert result.url.endswith("/jobs/jsuccess/")
+    names = sorted(path.name for path in (workdir / "results").iterdir())
+    assert names == sorted([TARGET_FILENAME, "jsuccess_device.log", "jsuccess_hub.log"])
+
+
+def test_list_jobs_filters_by_state_code_and_name(client, fake):
+    page = client.list_jobs(states=["SUCCESS", pb.JOB_STATE_LINKING_MODELS], name_contains="B.DLC")
+    assert [job.job_id for job in page.jobs] == ["jdone", "jstop"]
+    assert page.total == 2
+    assert list(fake.requests_of("ListJobs")[0].states) == [10, 100]
+    with pytest.raises(UserError, match="unknown job status code"):
+        client.list_jobs(states=["DONE"])
+
+
+def test_track_and_untrack(client):
+    job = client.track_job("jelsewhere")
+    assert job.job_id == "jelsewhere" and job.last_status == "CREATED"
+    assert client.untrack_job("jelsewhere") is True
+    assert client.untrack_job("jelsewhere") is False
