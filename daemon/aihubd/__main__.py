@@ -103,7 +103,9 @@ def _emulator(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s aihubd %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s aihubd %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aihubd").setLevel(args.log_level)  # DEBUG for our code only, not every library
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         return _serve(args) if args.command == "serve" else _emulator(args)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -89,16 +91,20 @@ class AiohttpHubClient:
 
     async def _call(self, method: str, segments: Sequence[str], reply: type[M], *,
                     body: Message | None = None, params: dict[str, str] | list[tuple[str, str]] | None = None,
-                    object_id: str = "") -> M:
+                    object_id: str = "", retry: bool | None = None) -> M:
+        """One API call. ``retry`` (default: for GET and DELETE) retries it on HubUnavailable —
+        only for calls that are safe to repeat."""
         url = self._url(*segments)
 
         async def once() -> M:
             await self._admit()
+            started = time.monotonic()
             data = body.SerializeToString() if body is not None else b""
             headers = {**self._creds.auth_headers(), "Content-Type": PROTOBUF}
             with _translate(method, url, object_id):
                 async with self._session.request(method, url, data=data, params=params, headers=headers) as resp:
                     payload = await resp.read()
+                    log.debug("%s %s -> %d in %.3fs", method, redact_url(url), resp.status, time.monotonic() - started)
                     try:
                         _raise_for_status(resp, payload, object_id)
                     except HubUnavailable as exc:
@@ -116,7 +122,7 @@ class AiohttpHubClient:
                     return message
 
         try:
-            if method in ("GET", "DELETE"):
+            if retry if retry is not None else method in ("GET", "DELETE"):
                 result = await with_retries(once, self._retry)
             else:
                 result = await once()
@@ -160,9 +166,11 @@ class AiohttpHubClient:
         return device_from_pb(devices.devices[0])
 
     async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
+        # Each upload step may be repeated: a model record created twice is an unused draft, a part
+        # PUT twice is the same bytes, and completing the same upload id twice is the same result.
         created = await self._call(
             "POST", self._scoped(project_id, "models"), pb.CreateUpdateResponse,
-            body=pb.Model(name=name, model_type=MODEL_TYPE_QNN_DLC, is_directory=False),
+            body=pb.Model(name=name, model_type=MODEL_TYPE_QNN_DLC, is_directory=False), retry=True,
         )
         if not created.id:
             raise HubError(f"the Hub did not create a model for {name}: {created.status}")
@@ -176,11 +184,12 @@ class AiohttpHubClient:
         if how.WhichOneof("method") != "multipart_url":
             raise HubError("the Hub offered an upload method aihubd does not support "
                            f"({how.WhichOneof('method')}); only multipart URLs are")
-        etags = [await self._put_part(url, path, i, how.multipart_url) for i, url in enumerate(how.multipart_url.urls)]
+        etags = [await with_retries(functools.partial(self._put_part, url, path, i, how.multipart_url), self._retry)
+                 for i, url in enumerate(how.multipart_url.urls)]
         done = await self._call(
             "POST", ("models", created.id, "multipart_upload"), pb.CreateUpdateResponse,
             body=pb.FileMultipartUploadComplete(upload_id=how.multipart_url.upload_id, etags=etags),
-            object_id=created.id,
+            object_id=created.id, retry=True,
         )
         return done.id or created.id
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 QNN_FRAMEWORK = "framework:qnn"
 RECOVERY_PAGE = 50
+DEVICE_TTL = 600.0  # the Hub's device catalog changes rarely
 CLOCK_SKEW = 120.0  # seconds of Hub/daemon clock difference tolerated when recovering
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -66,6 +68,7 @@ class Submitter:
         self._uploads = uploads
         self._journal = journal
         self._default_project = default_project
+        self._devices: dict[str, tuple[float, Device]] = {}  # name -> (valid until, device)
 
     async def submit(self, models: Sequence[ModelSource], device_name: str, name: str = "", options: str = "",
                      project_id: str = "", request_id: str = "") -> Job:
@@ -122,12 +125,16 @@ class Submitter:
         return _Plan(inputs, device_name, name, options, project)
 
     async def _device(self, device_name: str) -> Device:
+        cached = self._devices.get(device_name)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         device = await self._hub.find_device(device_name)
         if device is None:
             raise NotFound(f"device {device_name!r} is not available on the Hub; "
                            "check the name (e.g. \"Snapdragon 8 Elite QRD\")")
         if QNN_FRAMEWORK not in device.attributes:
             raise InvalidArgument(f"device {device.name!r} does not support QNN model input")
+        self._devices[device_name] = (time.monotonic() + DEVICE_TTL, device)
         return device
 
     async def _finish(self, request_id: str, job_id: str) -> Job:

@@ -128,6 +128,7 @@ class Poller:
                 listed = await self._listing() if any(j.job_id not in self._schedule.unlisted for j in jobs) else {}
             except (HubUnavailable, HubAuthError) as exc:
                 self._note_failure(exc)
+                log.debug("cycle %d: listing failed: %s", self._started, exc)
                 return CycleResult(0, 0)
             to_fetch = [j for j in jobs if _needs_fetch(j, listed.get(j.job_id), self._summaries.get(j.job_id))]
             fetched = dict(zip((j.job_id for j in to_fetch), await asyncio.gather(*map(self._read, to_fetch))))
@@ -136,6 +137,8 @@ class Poller:
             self._store.mark_refreshed(seen, datetime.now(timezone.utc))
             self._notifier.ring(job.job_id for job in changed)
             self._announce_finished(changed)
+            log.debug("cycle %d: %d jobs, %d listed, %d fetched, %d changed", self._started, len(jobs), len(listed),
+                      len(fetched), len(changed))
             if self._failing and (listed or fetched):
                 self._failing = False
                 log.info("the Hub answers again")
