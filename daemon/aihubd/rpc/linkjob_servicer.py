@@ -66,11 +66,14 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
     async def ReadTargetModel(self, request: api.ReadTargetModelRequest,
                               context: grpc.aio.ServicerContext) -> AsyncIterator[api.Chunk]:
         async with rpc_errors(context, "ReadTargetModel"):
-            job, filename, chunks = await self._artifacts.read_target_model(request.job_id)
+            _, file, chunks = await self._artifacts.read_target_model(request.job_id)
             first = True
             async for data in chunks:
-                yield api.Chunk(data=data, filename=filename if first else "")
-                first = False
+                if first and file is not None:
+                    yield api.Chunk(data=data, filename=file.filename, total_size=file.size)
+                    first = False
+                else:
+                    yield api.Chunk(data=data)
 
     async def DownloadJobLogs(self, request: api.DownloadJobLogsRequest,
                               context: grpc.aio.ServicerContext) -> api.DownloadResponse:

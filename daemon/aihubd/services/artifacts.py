@@ -184,13 +184,13 @@ class ArtifactService:
         await self._deliver(files[:1], [path])
         return [str(path)], job
 
-    async def read_target_model(self, job_id: str) -> tuple[Job, str, AsyncIterator[bytes]]:
+    async def read_target_model(self, job_id: str) -> tuple[Job, CachedFile | None, AsyncIterator[bytes]]:
         """Wait for the job, then stream its target model from the cache in chunks of ≤ 1 MiB."""
         job = await self._jobs.wait_finished(job_id)
         if not self._has_target(job):
-            return job, "", _nothing()
+            return job, None, _nothing()
         files = await self._cached(job, TARGET_MODEL)
-        return job, files[0].filename, self._stream(files[0])
+        return job, files[0], self._stream(files[0])
 
     async def _stream(self, file: CachedFile) -> AsyncIterator[bytes]:
         with self._pinned([file]), self._blobs.path_of(file.digest).open("rb") as f:

@@ -84,7 +84,7 @@ async def test_second_download_makes_zero_hub_calls(world: World, tmp_path: Path
     assert sum(world.hub.calls.values()) == 0
     assert [Path(p).read_bytes() for p in first] == [Path(p).read_bytes() for p in second]
     assert b"".join(chunks) == next((tmp_path / "c").iterdir()).read_bytes()
-    assert data[1] == f"job_mt{job_id}_optimized_bin.bin"
+    assert data[1] is not None and data[1].filename == f"job_mt{job_id}_optimized_bin.bin"
 
 
 async def test_same_model_content_is_uploaded_once(world: World, tmp_path: Path) -> None:
