@@ -171,5 +171,9 @@ def test_fifty_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
             job_id = path.name.removesuffix(".bin")
             assert hashlib.sha256(path.read_bytes()).hexdigest() == good[job_id], path
         assert delivered, "the workload never delivered a file: the harness did not test downloads"
+        # A kill mid-delivery may leave its hidden temp file (two downloaders: at most two a kill);
+        # a delivery that finished must never leave one.
+        leftovers = [p for p in workload.out.iterdir() if p.name.startswith(".aihubd-partial-")]
+        assert len(leftovers) <= 2 * ROUNDS, f"{len(leftovers)} temp files left behind"
     finally:
         stop_process(emulator.proc)

@@ -141,15 +141,18 @@ class BlobStore:
         return found
 
     def deliver(self, digest: Digest, destination: Path, *, hardlink: bool = True) -> str:
-        """Make ``destination`` hold the blob, atomically. Returns "hardlink" or "copy"."""
+        """Make ``destination`` hold the blob, atomically. Returns "hardlink", "copy" or "present"."""
         source = self.path_of(digest)
+        with contextlib.suppress(OSError):
+            if os.path.samefile(source, destination):
+                return "present"  # already a link to this blob (rename onto it would be a no-op)
         fd, tmp_name = tempfile.mkstemp(prefix=".aihubd-partial-", dir=destination.parent)
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            tmp.unlink()
             method = "copy"
             if hardlink:
+                tmp.unlink()
                 try:
                     os.link(source, tmp)
                     method = "hardlink"
@@ -161,11 +164,9 @@ class BlobStore:
             _fsync_dir(destination.parent)
             return method
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise _no_space(exc, destination.parent) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        finally:
+            tmp.unlink(missing_ok=True)  # gone after a successful replace; never left behind
 
 
 def _copy(source: Path, dest: Path) -> None:
