@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 import time
 from pathlib import Path
 
@@ -157,3 +158,37 @@ def test_bad_input_gets_a_clear_status(emulator: Emulator, daemon: Daemon, dlcs:
         job = s.SubmitLinkJob(api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in dlcs],
                                                        device=DEVICE), timeout=30)
         assert s.GetJob(api.GetJobRequest(job_id=job.job_id), timeout=30).state == api.JOB_STATE_CREATED
+
+
+def test_serve_without_credentials_refuses_and_says_how_to_configure(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from e2e_support import clean_env
+
+    result = subprocess.run(
+        [sys.executable, "-m", "aihubd", "serve", "--socket", str(tmp_path / "run" / "s.sock"),
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=60, env=clean_env(QAIHUB_CLIENT_INI=str(tmp_path / "none.ini")),
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "qai-hub configure" in result.stderr and "--hub emulator" in result.stderr
+    assert not (tmp_path / "run" / "s.sock").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_embedded_emulator_mode_runs_a_job_and_stops_cleanly(tmp_path: Path, dlcs: tuple[Path, Path],
+                                                             sig: signal.Signals) -> None:
+    from e2e_support import start_daemon
+
+    daemon = start_daemon(tmp_path, ["--hub", "emulator", "--emulator-link-seconds", "0.2"],
+                          extra=["--poll-interval", "0.1"])
+    with Client(daemon.socket) as client:
+        info = client.daemon_info()
+        assert info.hub_kind == "emulator"
+        job = client.submit_link_job(list(dlcs), DEVICE)
+        assert job.wait(timeout=60).success
+    daemon.proc.send_signal(sig)
+    assert daemon.proc.wait(timeout=30) == 0
+    assert not daemon.socket.exists()
