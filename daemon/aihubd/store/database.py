@@ -89,44 +89,13 @@ class Database:
         self._write_lock = asyncio.Lock()  # one transaction at a time on the shared connection
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error. Callers should shield it from
+    async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error. ``durable`` commits with
+        ``synchronous=FULL``: for records the Hub cannot rebuild. Callers should shield it from
         cancellation: a cancelled await does not stop SQLite, it only loses track of it."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-                await self.conn.execute("COMMIT")
-            except BaseException:
-                if self.conn.in_transaction:
-                    await self.conn.execute("ROLLBACK")
-                raise
-
-    @classmethod
-    async def open(cls, path: Path) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        db = cls(conn, path)
-        await db._migrate()
-        return db
-
-    async def _migrate(self) -> None:
-        async with self.conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            log.info("migrating database %s to version %d", self.path, number)
-            await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
-
-    @contextlib.asynccontextmanager
-    async def durable_transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A transaction committed with ``synchronous=FULL``: for records the Hub cannot rebuild."""
-        async with self._write_lock:
-            await self.conn.execute("PRAGMA synchronous=FULL")
+            if durable:
+                await self.conn.execute("PRAGMA synchronous=FULL")
             try:
                 await self.conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -137,7 +106,16 @@ class Database:
                         await self.conn.execute("ROLLBACK")
                     raise
             finally:
-                await self.conn.execute("PRAGMA synchronous=NORMAL")
+                if durable:
+                    await self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    async def _migrate(self) -> None:
+        async with self.conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            log.info("migrating database %s to version %d", self.path, number)
+            await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
 
     async def integrity_ok(self) -> bool:
         async with self.conn.execute("PRAGMA integrity_check") as cur:

@@ -35,7 +35,7 @@ class SubmissionJournal:
         entry = Submission(request_id, fingerprint, time.time(), None)
 
         async def write() -> None:
-            async with self._db.durable_transaction() as conn:
+            async with self._db.transaction(durable=True) as conn:
                 await conn.execute(
                     "INSERT INTO submissions (request_id, fingerprint, started_at, job_id) VALUES (?, ?, ?, NULL) "
                     "ON CONFLICT(request_id) DO NOTHING", (request_id, fingerprint, entry.started_at),
@@ -46,7 +46,7 @@ class SubmissionJournal:
 
     async def complete(self, request_id: str, job_id: str) -> None:
         async def write() -> None:
-            async with self._db.durable_transaction() as conn:
+            async with self._db.transaction(durable=True) as conn:
                 await conn.execute("UPDATE submissions SET job_id = ? WHERE request_id = ?", (job_id, request_id))
 
         await asyncio.shield(write())
