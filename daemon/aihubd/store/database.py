@@ -109,6 +109,18 @@ class Database:
                 if durable:
                     await self.conn.execute("PRAGMA synchronous=NORMAL")
 
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        db = cls(conn, path)
+        await db._migrate()
+        return db
+
     async def _migrate(self) -> None:
         async with self.conn.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
