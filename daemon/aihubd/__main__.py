@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="do not download a finished job's target model and logs in the background")
     serve.add_argument("--max-poll-interval", type=_positive, default=60.0,
                        help="longest gap between looks at a job that sits unchanged (default 60)")
+    serve.add_argument("--tcp-port", type=int, default=None,
+                       help="also serve on 127.0.0.1:PORT (0: any free port) for callers presenting the bearer "
+                       "token written to tcp-token beside the socket; off by default")
     serve.add_argument("--hub-rate", type=_positive, default=10.0,
                        help="Hub API requests per second, all traffic together (default 10)")
     hub = serve.add_mutually_exclusive_group()
@@ -79,7 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
         poll_interval=args.poll_interval or (0.5 if hub == "emulator" else 5.0),
         max_poll_interval=args.max_poll_interval, hub_requests_per_second=args.hub_rate,
         cache_max_bytes=int(args.cache_max_gib * (1 << 30)), hardlink_artifacts=not args.no_hardlinks,
-        prefetch=not args.no_prefetch,
+        prefetch=not args.no_prefetch, tcp_port=args.tcp_port,
         emulator_link_seconds=args.emulator_link_seconds, emulator_manual=args.emulator_manual,
     )
 

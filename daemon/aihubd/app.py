@@ -72,14 +72,14 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
         loop.add_signal_handler(sig, stop.set)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            if config.hub == "emulator":
-                credentials = await _start_emulator(config, stack)
-            else:
+            if config.hub != "emulator":  # refuse early, before touching the socket
                 credentials = load_credentials(token_file=config.token_file, api_url=config.hub_url,
                                                web_url=config.web_url)
                 log.info("Hub %s (credentials from %s)", credentials.api_url, credentials.source)
             prepare_socket_dir(config.socket_path)
             stack.enter_context(claim_socket(config.socket_path))
+            if config.hub == "emulator":
+                credentials = await _start_emulator(config, stack)
 
             db = await Database.open(config.database_path)
             stack.push_async_callback(db.close)
@@ -109,8 +109,9 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             server = await start_server(
                 config.socket_path,
                 LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url),
-                DaemonServicer(DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes), credentials.api_url, credentials.web_url,
-                               config.hub),
+                DaemonServicer(DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes), credentials.api_url,
+                               credentials.web_url, config.hub),
+                tcp_port=config.tcp_port,
             )
             stack.push_async_callback(_stop_server, server, notifier, config.shutdown_grace)
             log.info("serving on unix:%s (%d jobs in flight resumed)", config.socket_path, resumed)

@@ -49,6 +49,7 @@ class DaemonConfig:
     cache_max_bytes: int = 20 << 30
     hardlink_artifacts: bool = True
     prefetch: bool = True
+    tcp_port: int | None = None
     shutdown_grace: float = 5.0
     emulator_link_seconds: float = 3.0
     emulator_manual: bool = False

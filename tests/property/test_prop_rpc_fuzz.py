@@ -22,7 +22,7 @@ from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 from google.protobuf import symbol_database
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from prop_rpc_support import Known, request_strategy
 from sec_support import DEVICE, DaemonProc, Emulator, clean_env, private_dir, spawn_daemon, start_emulator, stop_process
@@ -134,63 +134,6 @@ def _check_written_paths(live: Live, method: MethodDescriptor, responses: list[M
             assert Path(p).is_absolute() and Path(p).resolve().is_relative_to(live.known.sandbox.resolve()), p
 
 
-# ------------------------------------------------------------------ bugs found, reported, excluded
-#
-# Each known bug is kept out of the random run (so it stays green and keeps looking for *new*
-# bugs) and pinned by a deterministic strict-xfail test below, which flips when the bug is fixed.
-# When it does: delete the xfail marker and the bug's entry here.
-
-NAME_MAX = 255
-PATH_MAX = 4096
-
-
-def _too_long(raw: str) -> bool:
-    encoded = os.fsencode(raw.replace("\x00", ""))
-    return len(encoded) >= PATH_MAX or any(len(part) > NAME_MAX for part in encoded.split(b"/"))
-
-
-def _under_a_non_directory(raw: str) -> bool:
-    if "\x00" in raw or not raw.startswith("/"):
-        return False
-    for parent in Path(raw).parents:
-        try:
-            if os.path.lexists(parent):
-                return not os.path.isdir(parent)
-        except (OSError, ValueError):
-            return False
-    return False
-
-
-def _model_paths(request: Message) -> list[str]:
-    return [m.path for m in getattr(request, "models", []) if m.WhichOneof("source") == "path"]
-
-
-KNOWN_BUGS: dict[str, tuple[str, object]] = {
-    "long-model-path": (
-        "SubmitLinkJob: a model path with a component over 255 bytes or over PATH_MAX -> INTERNAL "
-        "(services/validation.py check_local_model: Path.exists() raises ENAMETOOLONG)",
-        lambda m, r: m.name == "SubmitLinkJob" and any(_too_long(p) for p in _model_paths(r))),
-    "output-dir-unusable": (
-        "DownloadJobLogs/DownloadArtifacts: output_dir under a non-directory (ENOTDIR) or too long (ENAMETOOLONG) "
-        "-> INTERNAL (services/delivery.py ensure_directory catches only FileExistsError/PermissionError)",
-        lambda m, r: m.name in ("DownloadJobLogs", "DownloadArtifacts")
-        and (_too_long(r.output_dir) or _under_a_non_directory(r.output_dir))),
-    "long-destination": (
-        "DownloadTargetModel: a destination too long, or whose name plus the Hub file's suffixes is over 255 "
-        "bytes -> INTERNAL (services/delivery.py target_model_path: Path.is_dir() raises ENAMETOOLONG; "
-        "store/blobs.py BlobStore.deliver: os.replace ENAMETOOLONG passed through _no_space unchanged)",
-        lambda m, r: m.name == "DownloadTargetModel"
-        and (_too_long(r.destination) or _too_long(r.destination + ".bin.zip"))),
-}
-
-
-def _known_bug(method: MethodDescriptor, request: Message) -> str | None:
-    for name, (_, matches) in KNOWN_BUGS.items():
-        if matches(method, request):  # type: ignore[operator]
-            return name
-    return None
-
-
 _STRATEGIES: dict[str, st.SearchStrategy[Message]] = {}
 
 
@@ -208,7 +151,6 @@ def _strategy(method: MethodDescriptor, known: Known) -> st.SearchStrategy[Messa
 @given(data=st.data())
 def test_random_requests_never_crash_an_rpc(live: Live, method: MethodDescriptor, data: st.DataObject) -> None:
     request = data.draw(_strategy(method, live.known), label="request")
-    assume(_known_bug(method, request) is None)
     code, details, responses = live.call(method, request)
     event(code.name)  # --hypothesis-show-statistics shows how deep the requests got
     assert code not in FORBIDDEN, f"{method.name} answered {code.name}: {details!r}"
@@ -263,9 +205,9 @@ def test_a_huge_job_id_is_invalid_and_not_echoed_back(live: Live, method: Method
     assert len(details) < 1000
 
 
-# ------------------------------------------------------------------ the bugs the fuzzer found
+# ------------------------------------------------------------------ bugs the fuzzer found (fixed; kept as regressions)
 
-def _regressions(k: Known) -> list[tuple[str, str, Message]]:
+def _regressions(k: Known) -> list[tuple[str, Message]]:
     root = str(k.sandbox)
     long_name, over_max = f"{root}/out/{'a' * 300}", root + "/a" * 2100
     submit = lambda path: api.SubmitLinkJobRequest(models=[api.ModelInput(path=path)], device=DEVICE)  # noqa: E731
@@ -274,17 +216,17 @@ def _regressions(k: Known) -> list[tuple[str, str, Message]]:
                                                   artifact_type=api.ARTIFACT_TYPE_DEVICE_LOG)
     target = lambda d: api.DownloadTargetModelRequest(job_id=k.done_job, destination=d)  # noqa: E731
     return [
-        ("long-model-path", "SubmitLinkJob", submit(f"{long_name}.dlc")),
-        ("long-model-path", "SubmitLinkJob", submit(f"{over_max}.dlc")),
-        ("output-dir-unusable", "DownloadJobLogs", logs(f"{root}/afile/sub")),
-        ("output-dir-unusable", "DownloadJobLogs", logs("/dev/null/x")),
-        ("output-dir-unusable", "DownloadJobLogs", logs(long_name)),
-        ("output-dir-unusable", "DownloadJobLogs", logs(over_max)),
-        ("output-dir-unusable", "DownloadArtifacts", arts(f"{root}/afile/sub")),
-        ("output-dir-unusable", "DownloadArtifacts", arts(long_name)),
-        ("long-destination", "DownloadTargetModel", target(long_name)),
-        ("long-destination", "DownloadTargetModel", target(over_max)),
-        ("long-destination", "DownloadTargetModel", target(f"{root}/out/{'b' * 253}")),
+        ("SubmitLinkJob", submit(f"{long_name}.dlc")),
+        ("SubmitLinkJob", submit(f"{over_max}.dlc")),
+        ("DownloadJobLogs", logs(f"{root}/afile/sub")),
+        ("DownloadJobLogs", logs("/dev/null/x")),
+        ("DownloadJobLogs", logs(long_name)),
+        ("DownloadJobLogs", logs(over_max)),
+        ("DownloadArtifacts", arts(f"{root}/afile/sub")),
+        ("DownloadArtifacts", arts(long_name)),
+        ("DownloadTargetModel", target(long_name)),
+        ("DownloadTargetModel", target(over_max)),
+        ("DownloadTargetModel", target(f"{root}/out/{'b' * 253}")),
     ]
 
 
@@ -296,15 +238,13 @@ REGRESSION_IDS = [
 
 
 @pytest.mark.parametrize("index", range(len(REGRESSION_IDS)), ids=REGRESSION_IDS)
-@pytest.mark.xfail(strict=True, reason="bugs found by the fuzzer: an OSError about the requested path escapes as "
-                   "INTERNAL; see KNOWN_BUGS in this module for file and function")
 def test_found_by_the_fuzzer_a_bad_local_path_is_not_internal(live: Live, index: int) -> None:
-    bug, method_name, request = _regressions(live.known)[index]
+    """An OSError about a requested path (too long, under a file) once escaped as INTERNAL."""
+    method_name, request = _regressions(live.known)[index]
     method = next(m for m in METHODS if m.name == method_name)
-    assert _known_bug(method, request) == bug  # the random run skips exactly this
     (live.known.sandbox / "out").mkdir(exist_ok=True)
     code, details, _ = live.call(method, request, timeout=LONG_DEADLINE)
-    assert code not in FORBIDDEN, f"{method_name} answered {code.name}: {details!r} ({KNOWN_BUGS[bug][0]})"
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, f"{method_name} answered {code.name}: {details!r}"
 
 
 # ------------------------------------------------------------------ and afterwards

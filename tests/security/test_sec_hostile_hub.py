@@ -228,9 +228,6 @@ def test_hostile_file_names_never_write_outside_the_requested_directory(world: W
     assert not leftovers, leftovers
 
 
-@pytest.mark.xfail(strict=True, reason="services/delivery.py target_model_path/_uniquify appends '_HH.MM.SS.ffffff' "
-                   "to a taken name without keeping it within 255 bytes: the second download of a 240+ byte Hub "
-                   "filename into one directory fails with ENAMETOOLONG, reported as INTERNAL")
 def test_a_long_hub_file_name_downloaded_twice_into_one_directory(world: World) -> None:
     w = world
     requested = w.sandbox / f"twice-{secrets.token_hex(3)}"

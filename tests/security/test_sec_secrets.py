@@ -340,9 +340,6 @@ def test_a_private_token_file_is_accepted(base: Path, emulator: Emulator, mode: 
         d.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="hub/credentials.py load_credentials reads a --token-file whatever its mode; "
-                   "it should refuse a group/world-accessible one with an ssh-style 'UNPROTECTED ... "
-                   "permissions 0644 ... are too open' message")
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660], ids=lambda m: f"{m:04o}")
 def test_an_unprotected_token_file_is_refused(base: Path, emulator: Emulator, mode: int) -> None:
     token = f"CANARY-tok-{secrets.token_hex(12)}"

@@ -2,7 +2,7 @@
 over TCP without it ends UNAUTHENTICATED before any servicer code runs; the Unix socket needs none.
 
 In process against ``rpc.server.start_server`` (with stand-in servicers), plus the end-to-end
-``aihubd serve --tcp-port`` test, which waits for the CLI wiring (see its xfail reason).
+``aihubd serve --tcp-port`` test.
 """
 
 from __future__ import annotations
@@ -241,8 +241,6 @@ async def test_a_bad_port_number_is_refused(base: Path, port: int) -> None:
 
 # ------------------------------------------------------------------ end to end
 
-@pytest.mark.xfail(strict=True, reason="`aihubd serve --tcp-port N` is not wired yet: __main__.py needs the flag, "
-                   "DaemonConfig a tcp_port field, and app.serve must pass tcp_port=config.tcp_port to start_server")
 def test_aihubd_serve_tcp_port_end_to_end(base: Path) -> None:
     socket = base / "run" / "aihubd.sock"
     port = _free_port()

@@ -39,6 +39,10 @@ class MissingCredentials(AihubdError):
     """No usable Hub token was found."""
 
 
+class UnprotectedTokenFile(MissingCredentials):
+    """The token file is readable by other users."""
+
+
 @dataclass(frozen=True)
 class HubCredentials:
     """Where the Hub is and the token to reach it. ``repr`` and ``str`` never show the token."""
@@ -67,6 +71,16 @@ def _warn_if_readable_by_others(path: Path) -> None:
         )
 
 
+def _refuse_if_readable_by_others(path: Path) -> None:
+    """Like ssh with a private key: a token file others can read is not used."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise UnprotectedTokenFile(
+            f"UNPROTECTED TOKEN FILE: permissions {mode:04o} for '{path}' are too open. "
+            f"The Hub token must not be readable by others; it is ignored. Run `chmod 600 {path}`."
+        )
+
+
 def load_credentials(
     *, token_file: Path | None = None, api_url: str | None = None, web_url: str | None = None
 ) -> HubCredentials:
@@ -86,6 +100,7 @@ def load_credentials(
     if token_file is not None:
         path = token_file.expanduser()
         try:
+            _refuse_if_readable_by_others(path)
             token, source = path.read_text().strip(), str(path)
         except OSError as exc:
             raise MissingCredentials(f"cannot read token file {path}: {exc.strerror}") from None

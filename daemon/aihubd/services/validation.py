@@ -59,16 +59,16 @@ def check_local_model(raw: str) -> Path:
     """An absolute path to an existing, readable ``.dlc`` file."""
     path = _absolute(raw, "model path")
     if path.suffix.lower() != ".dlc":
-        raise InvalidArgument(f"{raw}: input model must be a QNN DLC model (a .dlc file)")
-    if not path.exists():
-        raise NotFound(f"model file {raw} does not exist")
-    if not path.is_file():
-        raise InvalidArgument(f"{raw} is not a regular file")
+        raise InvalidArgument(f"{raw[:200]}: input model must be a QNN DLC model (a .dlc file)")
     try:
         with path.open("rb"):
             pass
-    except OSError as exc:
-        raise InvalidArgument(f"cannot read {raw}: {exc.strerror}") from None
+    except FileNotFoundError:
+        raise NotFound(f"model file {raw[:200]} does not exist") from None
+    except OSError as exc:  # a directory, too long a name, no permission, ...
+        raise InvalidArgument(f"cannot read model file {raw[:200]}: {exc.strerror}") from None
+    if not path.is_file():
+        raise InvalidArgument(f"{raw[:200]} is not a regular file")
     return path
 
 

@@ -20,12 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ResourceExhausted
+from ..errors import InvalidArgument, ResourceExhausted
 
 __all__ = ["BlobStore", "Digest", "IngestMismatch"]
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 COPY_CHUNK = 64 << 20
+TEMP_PREFIX = ".aihubd-partial-"  # hidden temp files beside a destination, renamed into place
 
 
 class IngestMismatch(Exception):
@@ -51,9 +52,10 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _no_space(exc: OSError, where: Path) -> Exception:
+    """A local write failure as the caller's problem: a full disk, or a destination it cannot use."""
     if exc.errno == errno.ENOSPC:
         return ResourceExhausted(f"no space left on the device holding {where}")
-    return exc
+    return InvalidArgument(f"cannot write into {str(where)[:200]}: {exc.strerror}")
 
 
 class BlobStore:
@@ -146,7 +148,7 @@ class BlobStore:
         with contextlib.suppress(OSError):
             if os.path.samefile(source, destination):
                 return "present"  # already a link to this blob (rename onto it would be a no-op)
-        fd, tmp_name = tempfile.mkstemp(prefix=".aihubd-partial-", dir=destination.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=destination.parent)
         os.close(fd)
         tmp = Path(tmp_name)
         try:

@@ -37,6 +37,7 @@ def test_reads_qai_hub_client_ini(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 def test_token_file_wins_and_defaults_apply(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text(CANARY + "\n")
+    token.chmod(0o600)
     creds = load_credentials(token_file=token)
     assert creds.api_url == DEFAULT_API_URL and creds.auth_headers()["Authorization"].endswith(CANARY)
 
@@ -54,3 +55,12 @@ def test_world_readable_ini_is_used_with_a_warning(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("QAIHUB_CLIENT_INI", str(ini))
     assert load_credentials().token == CANARY
     assert "chmod 600" in caplog.text and CANARY not in caplog.text
+
+
+def test_a_token_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text(CANARY)
+    token.chmod(0o640)
+    with pytest.raises(MissingCredentials, match="too open") as info:
+        load_credentials(token_file=token)
+    assert CANARY not in str(info.value)

@@ -1,4 +1,4 @@
-"""Official qai-hub naming rules for download_target_model, safe names, atomic files."""
+"""Official qai-hub naming rules for download_target_model, and safe Hub file names."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aihubd.errors import HubError, InvalidArgument
-from aihubd.services.delivery import TEMP_PREFIX, atomic_file, safe_filename, target_model_path
+from aihubd.services.delivery import safe_filename, target_model_path
 
 NOW = datetime(2026, 11, 24, 18, 49, 4, 747572)
 
@@ -49,18 +49,3 @@ def test_missing_parent_directory_is_refused(tmp_path: Path) -> None:
 def test_hostile_hub_filenames_are_refused(name: str) -> None:
     with pytest.raises(HubError):
         safe_filename(name)
-
-
-async def test_atomic_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
-    dest = tmp_path / "out.bin"
-    async with atomic_file(dest) as tmp:
-        tmp.write_bytes(b"complete")
-        assert not dest.exists()
-    assert dest.read_bytes() == b"complete"
-
-    with pytest.raises(RuntimeError):
-        async with atomic_file(dest) as tmp:
-            tmp.write_bytes(b"partial")
-            raise RuntimeError("download broke")
-    assert dest.read_bytes() == b"complete"  # the old file is untouched
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX)]
