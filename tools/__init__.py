@@ -1,0 +1,1 @@
+"""Developer tools of the aihubd repository (``python -m tools.bench``, code generation, the demo)."""
