@@ -9,7 +9,7 @@ from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from ..services.artifacts import ArtifactService
-from ..model import JobState
+from ..model import Job, JobState
 from ..services.jobs import JobService, ShuttingDown
 from ..services.sharing import SharingService
 from ..services.submissions import Submitter
@@ -26,6 +26,7 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
         self._submitter = submitter
         self._artifacts = artifacts
         self._sharing = sharing
+        self._protos: dict[str, tuple[Job, bool, api.Job]] = {}
         self._web_url = web_url
 
     async def SubmitLinkJob(self, request: api.SubmitLinkJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
@@ -44,12 +45,24 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
             last = None
             try:
                 async for last in self._jobs.watch(request.job_id):
-                    yield job_to_proto(last, self._web_url, stale=self._jobs.stale(last))
+                    yield self._shared_proto(last)
             except ShuttingDown:
                 if last is None:
                     raise
                 # A clean end: the last known state, marked so the client waits again later.
                 yield job_to_proto(last, self._web_url, stale=True, shutting_down=True)
+
+    def _shared_proto(self, job: Job) -> api.Job:
+        """One conversion per job version for all its waiters (a change wakes them all at once)."""
+        stale = self._jobs.stale(job)
+        cached = self._protos.get(job.job_id)
+        if cached is not None and cached[0] is job and cached[1] == stale:
+            return cached[2]
+        message = job_to_proto(job, self._web_url, stale=stale)
+        if len(self._protos) > 10_000:
+            self._protos.clear()
+        self._protos[job.job_id] = (job, stale, message)
+        return message
 
     async def RefreshJobs(self, request: api.RefreshJobsRequest,
                           context: grpc.aio.ServicerContext) -> api.RefreshJobsResponse:

@@ -121,17 +121,23 @@ class Poller:
                 return CycleResult(0, 0)
             self._started += 1
             now = self._clock()
-            jobs = [j for j in self._store.in_flight() if everything or self._schedule.is_due(j.job_id, now)]
-            if not jobs:
+            in_flight = self._store.in_flight()
+            due = {j.job_id for j in in_flight if everything or self._schedule.is_due(j.job_id, now)}
+            if not due:
                 return CycleResult(0, 0)
             try:
-                listed = await self._listing() if any(j.job_id not in self._schedule.unlisted for j in jobs) else {}
+                listed = await self._listing() if due - self._schedule.unlisted else {}
             except (HubUnavailable, HubAuthError) as exc:
                 self._note_failure(exc)
                 log.debug("cycle %d: listing failed: %s", self._started, exc)
                 return CycleResult(0, 0)
-            to_fetch = [j for j in jobs if _needs_fetch(j, listed.get(j.job_id), self._summaries.get(j.job_id))]
+            # The listing covers every job it shows, due or not: fetch those it shows changed, and
+            # those it cannot show only when they are due.
+            to_fetch = [j for j in in_flight
+                        if (j.job_id in listed and _needs_fetch(j, listed[j.job_id], self._summaries.get(j.job_id)))
+                        or (j.job_id not in listed and j.job_id in due)]
             fetched = dict(zip((j.job_id for j in to_fetch), await asyncio.gather(*map(self._read, to_fetch))))
+            jobs = [j for j in in_flight if j.job_id in listed or j.job_id in fetched]
             changed, seen = self._reconcile(jobs, listed, fetched, now)
             await self._store.save(changed)  # the store first, then the bell
             self._store.mark_refreshed(seen, datetime.now(timezone.utc))

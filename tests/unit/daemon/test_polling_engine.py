@@ -158,3 +158,15 @@ async def test_401_stops_all_traffic_until_credentials_change() -> None:
     budget.credentials_changed()
     await budget.acquire()
     assert budget.granted == 1
+
+
+async def test_one_listing_serves_every_job_on_the_timer_not_one_per_job(db: Database) -> None:
+    """Jittered due times must not turn into a cycle (and a listing) per job."""
+    hub, clock = FakeHub(), FakeClock()
+    poller, store = await _poller(db, hub, clock, cadence=Cadence(base=1.0, cap=1.0, jitter=0.2))
+    await _track(store, poller, hub, 20)
+    for _ in range(200):  # ten poll intervals in steps of 1/20
+        clock.now += 0.05
+        await poller._cycle(everything=False, skip_if_satisfied=False)
+    assert 8 <= hub.calls["list_summaries"] <= 13  # about one listing per interval for all 20 jobs
+    assert hub.calls["get_job"] == 0
