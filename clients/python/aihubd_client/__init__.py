@@ -6,8 +6,12 @@
         job = client.submit_link_job(["a.dlc", "b.dlc"], device="Snapdragon 8 Elite QRD")
         status = job.wait()
         path = job.download_target_model("out/")
+
+``AsyncClient`` offers the same names as coroutines, for asyncio code.
 """
 
+from .aio_client import AsyncClient, AsyncJobPage
+from .aio_job import AsyncLinkJob
 from .client import Client, JobPage
 from .errors import (
     AihubdError,
@@ -20,13 +24,16 @@ from .errors import (
     UserError,
 )
 from .job import LinkJob
+from .resume import ReconnectPolicy
 from .socket_path import default_socket_path
 from .status import JobStatus
 from .values import (
     ArtifactType,
     DaemonInfo,
     Device,
+    JobArtifactType,
     LinkJobResult,
+    ModelChunk,
     ModelRef,
     RefreshResult,
     TargetModel,
@@ -35,19 +42,25 @@ from .values import (
 __all__ = [
     "AihubdError",
     "ArtifactType",
+    "AsyncClient",
+    "AsyncJobPage",
+    "AsyncLinkJob",
     "Client",
     "DaemonInfo",
     "DaemonUnavailableError",
     "Device",
     "HubUnavailableError",
     "InternalError",
+    "JobArtifactType",
     "JobPage",
     "JobStatus",
     "LinkJob",
     "LinkJobResult",
+    "ModelChunk",
     "ModelRef",
     "NotFoundError",
     "PermissionDeniedError",
+    "ReconnectPolicy",
     "RefreshResult",
     "ResourceExhaustedError",
     "TargetModel",

@@ -1,12 +1,15 @@
 """``aihubctl``: submit, watch and download link jobs through the aihubd daemon.
 
-Data (job ids, statuses, paths, JSON) goes to stdout; progress and messages go to stderr.
+Data (job ids, statuses, paths, tables, JSON) goes to stdout; progress and messages go to
+stderr. Live displays and progress bars appear only on a terminal; NO_COLOR is respected.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,21 +19,26 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from .cli_live import follow, is_terminal, stream_target_model, watch_jobs
 from .client import Client
 from .errors import AihubdError
 from .exit_codes import ExitCode, exit_code_for, exit_codes_help
 from .job import LinkJob
-from .render import daemon_info_rows, job_list_lines, job_rows, job_to_dict, progress_line
+from .render import daemon_info_rows, job_rows, job_to_dict, jobs_table
 from .status import JobStatus, State
+from .values import ArtifactType
 
 __all__ = ["cli", "main"]
 
 PROG = "aihubctl"
+_TIMEOUT_HELP = "Give up waiting after this many seconds (exit 4); the job keeps running."
 
 
 def _stdout() -> Console:
     # Built per use: click's test runner swaps sys.stdout; rich honours NO_COLOR itself.
-    return Console(highlight=False, soft_wrap=True)
+    # Off a terminal, tables are never squeezed to 80 columns (they are for other programs).
+    width = None if is_terminal(sys.stdout) else 4096
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 def _stderr() -> Console:
@@ -48,6 +56,10 @@ def _report(exc: BaseException) -> None:
     if not isinstance(exc, (AihubdError, TimeoutError, OSError)):
         text = f"unexpected {type(exc).__name__}: {text}"
     _stderr().print(Text.assemble(f"{PROG}: ", ("error:", "bold red"), " ", text))
+
+
+def _echo_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2))
 
 
 class _App:
@@ -83,6 +95,14 @@ class _Group(click.Group):
             ctx.exit(exit_code_for(exc))
 
 
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout."
+)
+_timeout_option = click.option(
+    "--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help=_TIMEOUT_HELP
+)
+
+
 @click.group(
     cls=_Group,
     epilog=exit_codes_help(),
@@ -98,10 +118,17 @@ class _Group(click.Group):
 @click.version_option(package_name="aihubd", prog_name=PROG)
 @click.pass_context
 def cli(ctx: click.Context, socket: Path | None) -> None:
-    """Submit, watch and download Qualcomm AI Hub link jobs through the local aihubd daemon."""
+    """Submit, watch and download Qualcomm AI Hub link jobs through the local aihubd daemon.
+
+    Data goes to stdout, progress and messages to stderr; --json gives machine-readable
+    output on every command that reads something.
+    """
     app = _App(socket)
     ctx.obj = app
     ctx.call_on_close(app.close)
+
+
+# submitting
 
 
 @cli.command(epilog=exit_codes_help())
@@ -112,9 +139,7 @@ def cli(ctx: click.Context, socket: Path | None) -> None:
 @click.option("--name", default=None, help="Job name (default: the last model's name).")
 @click.option("--options", default="", help="Link options passed to the Hub as-is.")
 @click.option("--project", default=None, help="Hub project id.")
-@click.option(
-    "--wait", "wait_", is_flag=True, help="Show state changes on stderr until the job ends."
-)
+@click.option("--wait", "wait_", is_flag=True, help="Show the status until the job ends.")
 @click.option(
     "--download",
     "download_dir",
@@ -122,6 +147,7 @@ def cli(ctx: click.Context, socket: Path | None) -> None:
     default=None,
     help="Wait, then download the target model and logs into this directory.",
 )
+@_json_option
 @click.pass_obj
 def link(
     app: _App,
@@ -132,28 +158,47 @@ def link(
     project: str | None,
     wait_: bool,
     download_dir: Path | None,
+    as_json: bool,
 ) -> None:
-    """Submit a link job for MODEL... (local .dlc files or Hub model ids); prints the job id."""
+    """Submit a link job for MODEL... (local .dlc files or Hub model ids); prints the job id.
+
+    With --json, prints the job as a JSON object instead (after waiting, with --wait; with
+    the paths written under "downloaded", with --download). Exit 1 if a waited-for job failed.
+    """
     started = time.monotonic()
     job = app.client().submit_link_job(
         list(models), device, name=name, options=options, project=project
     )
-    click.echo(job.job_id)
-    if not (wait_ or download_dir):
-        return
-    try:
-        status = _follow(job, started)
-    except KeyboardInterrupt:
-        _say(f"job {job.job_id} keeps running; resume with: {PROG} wait {job.job_id}")
-        raise
-    if download_dir is not None:
-        _download(job, download_dir)
+    assert isinstance(job, LinkJob)
+    if not as_json:
+        click.echo(job.job_id)
+    status = job.last_status
+    paths: list[str] | None = None
+    if wait_ or download_dir:
+        try:
+            status = _follow(job, started)
+        except KeyboardInterrupt:
+            _say(f"job {job.job_id} keeps running; resume with: {PROG} wait {job.job_id}")
+            raise
+        if download_dir is not None:
+            paths = _download_default(job, download_dir, progress=None)
+            if not as_json:
+                for path in paths:
+                    click.echo(path)
+    if as_json:
+        document = job_to_dict(job)
+        if paths is not None:
+            document["downloaded"] = paths
+        _echo_json(document)
     _finish(job, status)
+
+
+# reading
 
 
 @cli.command(epilog=exit_codes_help())
 @click.argument("job_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the job as a JSON object.")
+@_json_option
 @click.option("--refresh", is_flag=True, help="Have the daemon poll the Hub once before answering.")
 @click.pass_obj
 def status(app: _App, job_id: str, as_json: bool, refresh: bool) -> None:
@@ -163,46 +208,12 @@ def status(app: _App, job_id: str, as_json: bool, refresh: bool) -> None:
         client.refresh_jobs()
     job = client.get_job(job_id)
     if as_json:
-        click.echo(json.dumps(job_to_dict(job), indent=2))
+        _echo_json(job_to_dict(job))
     else:
         _print_rows(job_rows(job))
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="SECONDS",
-    help="Give up after this many seconds (exit 4); the job keeps running.",
-)
-@click.pass_obj
-def wait(app: _App, job_id: str, timeout: float | None) -> None:
-    """Show each state change of a job until it ends; print the final status."""
-    started = time.monotonic()
-    job = app.client().get_job(job_id)
-    status = _follow(job, started, _whole(timeout))
-    click.echo(status.code)
-    _finish(job, status)
-
-
-@cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.pass_obj
-def download(app: _App, job_id: str, directory: Path) -> None:
-    """Download a job's target model and logs into DIRECTORY (waits for the job); prints paths."""
-    started = time.monotonic()
-    job = app.client().get_job(job_id)
-    status = job.last_status
-    if not status.finished:
-        status = _follow(job, started)
-    _download(job, directory)
-    _finish(job, status)
-
-
-@cli.command("list", epilog=exit_codes_help())
 @click.option(
     "--state",
     "states",
@@ -213,36 +224,237 @@ def download(app: _App, job_id: str, directory: Path) -> None:
 )
 @click.option("--name", "name_contains", default="", help="Only jobs whose name contains this.")
 @click.option(
-    "--limit", type=click.IntRange(0, 1000), default=0, help="At most this many (0: the daemon's 50)."
+    "--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="At most this many."
 )
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object with jobs and total.")
+@_json_option
 @click.pass_obj
-def list_(
+def jobs(
     app: _App, states: tuple[str, ...], name_contains: str, limit: int, offset: int, as_json: bool
 ) -> None:
-    """List the jobs the daemon tracks, newest first."""
+    """List the jobs the daemon tracks, newest first, as a table.
+
+    With --json: an object with "jobs" (one object per job) and "total" (all that match).
+    """
     page = app.client().list_jobs(
         [state.upper() for state in states], name_contains, limit=limit, offset=offset
     )
     if as_json:
-        document = {"jobs": [job_to_dict(job) for job in page.jobs], "total": page.total}
-        click.echo(json.dumps(document, indent=2))
+        _echo_json({"jobs": [job_to_dict(job) for job in page.jobs], "total": page.total})
         return
-    out = _stdout()
-    for line in job_list_lines(page.jobs):
-        out.print(line)
+    if page.jobs:
+        _stdout().print(jobs_table(page.jobs))
     if page.total > offset + len(page.jobs):
         _say(f"showing {len(page.jobs)} of {page.total} jobs; use --limit/--offset for more")
+    elif not page.jobs:
+        _say("no jobs")
+
+
+cli.commands["list"] = click.Command(
+    "list", callback=jobs.callback, params=jobs.params, hidden=True, help="Same as `jobs`."
+)
 
 
 @cli.command(epilog=exit_codes_help())
 @click.argument("job_id")
+@_timeout_option
+@_json_option
 @click.pass_obj
-def track(app: _App, job_id: str) -> None:
+def wait(app: _App, job_id: str, timeout: float | None, as_json: bool) -> None:
+    """Wait for a job to end, with a live status line; print the final status.
+
+    Rides out a daemon restart (reconnects for up to a minute). Exit 1 if the job failed.
+    """
+    started = time.monotonic()
+    job = app.client().get_job(job_id)
+    final = _follow(job, started, timeout)
+    if as_json:
+        _echo_json(job_to_dict(job))
+    else:
+        click.echo(final.code)
+    _finish(job, final)
+
+
+@cli.command(epilog=exit_codes_help())
+@click.argument("job_ids", nargs=-1, metavar="[JOB]...")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
+    help="Without JOB: watch this many of the newest tracked jobs.",
+)
+@_json_option
+@click.pass_obj
+def watch(app: _App, job_ids: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Watch jobs (default: every tracked job) until all have finished, or Ctrl-C.
+
+    On a terminal: a live table, redrawn on every change. Otherwise one line per job and
+    change (one JSON object per line with --json): a finished job's at once, an unfinished
+    job's once its wait is open. Rides out a daemon restart. Exit 1 if a job it waited for
+    failed.
+    """
+    live = is_terminal(sys.stdout) and not as_json
+    failed = asyncio.run(watch_jobs(app.socket, job_ids, limit, _stdout(), live, as_json))
+    if failed:
+        click.get_current_context().exit(ExitCode.JOB_FAILED)
+
+
+@cli.command(epilog=exit_codes_help())
+@click.argument("job_id")
+@_timeout_option
+@_json_option
+@click.pass_obj
+def artifacts(app: _App, job_id: str, timeout: float | None, as_json: bool) -> None:
+    """List the artifact types a job offers (waits for the job to end)."""
+    job = app.client().get_job(job_id)
+    if not job.last_status.finished:
+        _follow(job, time.monotonic(), timeout)
+    kinds = job.get_available_artifacts(timeout)
+    if as_json:
+        _echo_json([kind.name for kind in kinds])
+    else:
+        for kind in kinds:
+            click.echo(kind.name)
+
+
+@cli.command(epilog=exit_codes_help())
+@click.argument("job_id")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    type=click.Choice([kind.name for kind in ArtifactType], case_sensitive=False),
+    metavar="TYPE",
+    help="Download artifacts of this type (DEVICE_LOG, HUB_LOG, PROFILE_TRACE, QHAS_SUMMARY) "
+    "instead of the target model and logs (repeatable).",
+)
+@click.option("--logs", is_flag=True, help="Download the logs only (no target model).")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Stream the target model with a progress bar (default: on a terminal, for large files).",
+)
+@_timeout_option
+@_json_option
+@click.pass_obj
+def download(
+    app: _App,
+    job_id: str,
+    directory: Path,
+    types: tuple[str, ...],
+    logs: bool,
+    progress: bool | None,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Download a job's target model and logs into DIRECTORY (waits for the job); prints paths.
+
+    The target model keeps the Hub's filename (made unique if taken); logs and other
+    artifacts overwrite existing files. Exit 1 if the job failed (its logs are still saved).
+    """
+    job = app.client().get_job(job_id)
+    final = job.last_status
+    if not final.finished:
+        final = _follow(job, time.monotonic(), timeout)
+    directory.expanduser().mkdir(parents=True, exist_ok=True)
+    if types or logs:
+        paths = job.download_job_logs(directory) if logs else []
+        for kind in types:
+            paths += job.download_artifacts_for_type(directory, kind.upper())
+    else:
+        paths = _download_default(job, directory, progress)
+    if as_json:
+        _echo_json({"job_id": job.job_id, "status": final.code, "paths": paths})
+    else:
+        for path in paths:
+            click.echo(path)
+    _finish(job, final)
+
+
+@cli.command(epilog=exit_codes_help())
+@click.argument("job_id")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_timeout_option
+@_json_option
+@click.pass_obj
+def results(app: _App, job_id: str, directory: Path, timeout: float | None, as_json: bool) -> None:
+    """Logs and target model into DIRECTORY, like qai_hub's download_results; a summary.
+
+    Exit 1 if the job failed.
+    """
+    job = app.client().get_job(job_id)
+    if not job.last_status.finished:
+        _follow(job, time.monotonic(), timeout)
+    result = job.download_results(directory, timeout)
+    if as_json:
+        _echo_json(
+            {
+                "job_id": job.job_id,
+                "status": result.status.code,
+                "message": result.status.message,
+                "url": result.url,
+                "artifacts_dir": result.artifacts_dir,
+            }
+        )
+    else:
+        rows = [("status", Text(result.status.code)), ("url", Text(result.url))]
+        _print_rows([*rows, ("directory", Text(result.artifacts_dir))])
+    _finish(job, result.status)
+
+
+# changing
+
+
+@cli.command(epilog=exit_codes_help())
+@click.argument("job_id")
+@click.argument("new_name", metavar="NAME")
+@_json_option
+@click.pass_obj
+def name(app: _App, job_id: str, new_name: str, as_json: bool) -> None:
+    """Rename a job on the Hub (every client of the daemon sees it at once)."""
+    job = app.client().get_job(job_id)
+    job.set_name(new_name)
+    if as_json:
+        _echo_json(job_to_dict(job))
+
+
+@cli.command(epilog=exit_codes_help())
+@click.argument("job_id")
+@click.option("--add", "add", multiple=True, metavar="EMAIL", help="Share with this person.")
+@click.option("--remove", "remove", multiple=True, metavar="EMAIL", help="Stop sharing with them.")
+@click.option("--disable", is_flag=True, help="Stop sharing with anyone.")
+@_json_option
+@click.pass_obj
+def share(
+    app: _App, job_id: str, add: tuple[str, ...], remove: tuple[str, ...], disable: bool,
+    as_json: bool,
+) -> None:
+    """Show who a job is shared with, or change it; prints the emails (one per line)."""
+    if disable and (add or remove):
+        raise click.UsageError("--disable cannot be combined with --add or --remove")
+    job = app.client().get_job(job_id)
+    if disable:
+        job.disable_sharing()
+    elif add or remove:
+        job.modify_sharing(add_emails=list(add), delete_emails=list(remove))
+    emails = job.get_sharing()
+    if as_json:
+        _echo_json(emails)
+    else:
+        for email in emails:
+            click.echo(email)
+
+
+@cli.command(epilog=exit_codes_help())
+@click.argument("job_id")
+@_json_option
+@click.pass_obj
+def track(app: _App, job_id: str, as_json: bool) -> None:
     """Have the daemon follow a job submitted elsewhere (web UI, qai-hub); prints its status."""
     job = app.client().track_job(job_id)
-    click.echo(job.last_status.code)
+    if as_json:
+        _echo_json(job_to_dict(job))
+    else:
+        click.echo(job.last_status.code)
 
 
 @cli.command(epilog=exit_codes_help())
@@ -254,49 +466,59 @@ def untrack(app: _App, job_id: str) -> None:
         _say(f"job {job_id} was not tracked")
 
 
+# the daemon
+
+
 @cli.group(epilog=exit_codes_help())
 def daemon() -> None:
     """The daemon itself."""
 
 
 @daemon.command("status", epilog=exit_codes_help())
-@click.option("--json", "as_json", is_flag=True, help="Print as a JSON object.")
+@_json_option
 @click.pass_obj
 def daemon_status(app: _App, as_json: bool) -> None:
-    """Version, Hub reachability, account, job counts and cache size of the daemon."""
+    """Version, Hub reachability, account, tracked/in-flight jobs and cache size."""
     info = app.client().daemon_info()
     if as_json:
-        click.echo(json.dumps(dataclasses.asdict(info), indent=2))
+        _echo_json(dataclasses.asdict(info))
     else:
         _print_rows(daemon_info_rows(info))
 
 
+cli.commands["info"] = click.Command(
+    "info",
+    callback=daemon_status.callback,
+    params=daemon_status.params,
+    hidden=True,
+    help="Same as `daemon status`.",
+)
+
+
+# helpers
+
+
 def _follow(job: LinkJob, started: float, timeout: float | None = None) -> JobStatus:
-    """Print each state change with the time since ``started`` on stderr; the final status."""
-    err = _stderr()
-    shown = None
-    status = job.last_status
-    for status in job.iter_status(timeout):
-        if status.code != shown:
-            err.print(progress_line(time.monotonic() - started, status))
-            shown = status.code
-    return status
+    """Wait for the job with its status on stderr (a live line on a terminal)."""
+    return follow(job, started, _stderr(), is_terminal(sys.stderr), timeout)
 
 
-def _download(job: LinkJob, directory: Path) -> None:
-    """Target model (if any) then logs into ``directory``; each path on stdout."""
+def _download_default(job: LinkJob, directory: Path, progress: bool | None) -> list[str]:
+    """Target model (if any) then logs into ``directory``; the paths written."""
     directory.expanduser().mkdir(parents=True, exist_ok=True)
-    target = job.download_target_model(directory)
-    if isinstance(target, str):
-        click.echo(target)
-    for path in job.download_job_logs(directory):
-        click.echo(path)
+    stream = is_terminal(sys.stderr) if progress is None else progress
+    if stream:
+        target = stream_target_model(job, directory.expanduser(), _stderr(), bool(progress))
+    else:
+        target = job.download_target_model(directory)
+    paths = [target] if isinstance(target, str) else []
+    return paths + job.download_job_logs(directory)
 
 
-def _finish(job: LinkJob, status: JobStatus) -> None:
+def _finish(job: LinkJob, final: JobStatus) -> None:
     """Exit 1 with the Hub's reason when the job failed."""
-    if status.failure:
-        reason = f": {status.message}" if status.message else ""
+    if final.failure:
+        reason = f": {final.message}" if final.message else ""
         _say(Text.assemble(f"job {job.job_id} ", ("FAILED", "bold red"), reason))
         click.get_current_context().exit(ExitCode.JOB_FAILED)
 
@@ -306,13 +528,6 @@ def _print_rows(rows: list[tuple[str, Text]]) -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         out.print(Text.assemble((f"{label:<{width}}", "bold"), "  ", value))
-
-
-def _whole(seconds: float | None) -> float | None:
-    """5.0 -> 5, so messages read "after 5 seconds"."""
-    if seconds is not None and float(seconds).is_integer():
-        return int(seconds)
-    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -11,10 +11,12 @@ from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
-from .errors import UserError
-from .inputs import ModelArg, PathArg, absolute_path, device_name, model_inputs, state_values
+from .errors import HubUnavailableError, UserError
+from .inputs import ModelArg, PathArg, absolute_path, check_job_type, state_values
 from .job import LinkJob
+from .resume import DEFAULT_RECONNECT, ReconnectPolicy
 from .socket_path import default_socket_path
+from .submission import SUBMIT_BACKOFF, submit_requests
 from .transport import Connection
 from .values import DaemonInfo, RefreshResult
 
@@ -33,12 +35,21 @@ class Client:
     """A connection to the daemon; use it as a context manager or call ``close()``.
 
     ``socket`` defaults to ``default_socket_path()`` ($AIHUBD_SOCKET or the user runtime dir).
-    Nothing is contacted until the first call.
+    Nothing is contacted until the first call. ``reconnect`` says how waits ride out a daemon
+    restart; ``submit_backoff`` the pauses between submit attempts while the Hub is unavailable.
     """
 
-    def __init__(self, socket: PathArg | None = None) -> None:
+    def __init__(
+        self,
+        socket: PathArg | None = None,
+        *,
+        reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
+        submit_backoff: Sequence[float] = SUBMIT_BACKOFF,
+    ) -> None:
         path = Path(absolute_path(socket)) if socket is not None else default_socket_path()
         self._connection = Connection(path)
+        self._reconnect = reconnect
+        self._submit_backoff = tuple(submit_backoff)
 
     @property
     def socket_path(self) -> Path:
@@ -66,83 +77,113 @@ class Client:
         device: Any,
         name: str | None = None,
         options: str = "",
-        project: str | None = None,
+        project: Any = None,
         *,
         request_id: str | None = None,
-    ) -> LinkJob:
-        """Submit a link job, like ``qai_hub.submit_link_job``.
+    ) -> LinkJob | list[LinkJob]:
+        """Submit a link job, like ``qai_hub.Client.submit_link_job``.
 
-        ``models``: one or a list of local ``.dlc`` paths (sent absolute) or Hub model ids.
-        ``device``: a device name or any object with a ``name`` (e.g. ``qai_hub.Device``).
-        ``name`` None: the Hub's default (the last model's name).
-        ``request_id``: idempotency key (default: a fresh UUID); submitting again with the same
-        key returns the job the first attempt created instead of creating another.
+        ``models``: one or a list of local ``.dlc`` paths (sent absolute), Hub model ids, or
+        objects with a ``model_id`` (``qai_hub.Model``). ``device``: a device name, an object
+        with a ``name`` (``qai_hub.Device``), or a list of those (then a list of jobs comes
+        back, one per device). ``name`` None: the Hub's default (the last model's name).
+        The official checks run first and raise ``UserError``, with nothing sent.
+        ``request_id``: idempotency key (default: a fresh UUID); the same key returns the job
+        the first attempt created. While the daemon reports the Hub unavailable, the submit is
+        retried a few times with that same key.
         """
-        request = pb.SubmitLinkJobRequest(
-            models=model_inputs(models),
-            device=device_name(device),
-            name=name or "",
-            options=options or "",
-            project_id=project or "",
-            request_id=request_id or uuid.uuid4().hex,
-        )
-        with self._connection.errors():
-            message = self._connection.jobs.SubmitLinkJob(request)
-        return LinkJob(message, self._connection)
+        requests = submit_requests(models, device, name, options, project, request_id)
+        jobs = [self._submit(request) for request in requests]
+        return jobs[0] if len(jobs) == 1 else jobs
 
-    def get_job(self, job_id: str) -> LinkJob:
-        """The job with this id, as the daemon knows it (never blocks)."""
-        if not job_id:
-            raise UserError(f"Invalid job_id: {job_id!r}")
-        with self._connection.errors():
-            message = self._connection.jobs.GetJob(pb.GetJobRequest(job_id=job_id))
-        return LinkJob(message, self._connection)
+    def get_job(self, job_id: str, job_type: Any = None) -> LinkJob:
+        """The job with this id, as the daemon knows it (never blocks).
+
+        A job the daemon has not seen yet is read from the Hub and tracked from then on.
+        ``job_type`` (``qai_hub.JobType``) is accepted for compatibility: only link jobs exist
+        here, so any other type raises ``ValueError`` like the official client's mismatch.
+        """
+        _check_job_id(job_id)
+        check_job_type(job_type)
+        message = self._unary("GetJob", pb.GetJobRequest(job_id=job_id))
+        return self._job(message)
+
+    def get_jobs(
+        self,
+        states: Any = None,
+        name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[LinkJob]:
+        """Jobs the daemon tracks, newest first.
+
+        ``states``: one state or a list (codes such as ``"SUCCESS"``, ``JobStatus.State`` or
+        ``qai_hub.JobStatus.State`` members, wire ints); None: any. ``name``: a
+        case-insensitive substring of the job name. ``limit`` at most 1000.
+        """
+        if limit <= 0:
+            return []  # like qai_hub.Client.get_job_summaries
+        return self.list_jobs(states, name or "", limit=limit, offset=offset).jobs
 
     def list_jobs(
         self,
-        states: Iterable[int | str] = (),
+        states: Any = (),
         name_contains: str = "",
         limit: int = 0,
         offset: int = 0,
     ) -> JobPage:
-        """Jobs the daemon tracks, newest first.
+        """One page of ``get_jobs``, with the number of jobs that match in all.
 
-        ``states``: codes (``"SUCCESS"``) or wire values; empty means any. ``name_contains``: a
-        case-insensitive substring. ``limit`` 0: the daemon's default (50).
+        ``limit`` 0: the daemon's default (50).
         """
+        if limit < 0 or offset < 0:
+            raise UserError("limit and offset must not be negative")
         request = pb.ListJobsRequest(
             states=state_values(states), name_contains=name_contains, limit=limit, offset=offset
         )
-        with self._connection.errors():
-            response = self._connection.jobs.ListJobs(request)
-        jobs = [LinkJob(message, self._connection) for message in response.jobs]
-        return JobPage(jobs=jobs, total=response.total)
+        response = self._unary("ListJobs", request)
+        return JobPage(jobs=[self._job(message) for message in response.jobs], total=response.total)
 
     def track_job(self, job_id: str) -> LinkJob:
         """Have the daemon follow a job submitted elsewhere (web UI, the official client)."""
-        if not job_id:
-            raise UserError(f"Invalid job_id: {job_id!r}")
-        with self._connection.errors():
-            message = self._connection.jobs.TrackJob(pb.TrackJobRequest(job_id=job_id))
-        return LinkJob(message, self._connection)
+        _check_job_id(job_id)
+        return self._job(self._unary("TrackJob", pb.TrackJobRequest(job_id=job_id)))
 
     def untrack_job(self, job_id: str) -> bool:
         """Stop following a job (the Hub job is untouched); False if it was not tracked."""
-        if not job_id:
-            raise UserError(f"Invalid job_id: {job_id!r}")
-        with self._connection.errors():
-            response = self._connection.jobs.UntrackJob(pb.UntrackJobRequest(job_id=job_id))
+        _check_job_id(job_id)
+        response = self._unary("UntrackJob", pb.UntrackJobRequest(job_id=job_id))
         return response.was_tracked
 
     def refresh_jobs(self) -> RefreshResult:
         """Have the daemon's poller run one cycle now; returns when it is done."""
-        with self._connection.errors():
-            response = self._connection.jobs.RefreshJobs(pb.RefreshJobsRequest())
+        response = self._unary("RefreshJobs", pb.RefreshJobsRequest())
         return RefreshResult(polled=response.polled, changed=response.changed)
 
     def daemon_info(self) -> DaemonInfo:
-        """Version, Hub URLs and job counts of the daemon."""
-        with self._connection.errors():
-            response = self._connection.daemon.GetDaemonInfo(pb.GetDaemonInfoRequest())
+        """Version, Hub URL and reachability, account, job counts and cache size of the daemon."""
+        response = self._connection.unary(
+            self._connection.daemon.GetDaemonInfo, pb.GetDaemonInfoRequest()
+        )
         return DaemonInfo.from_pb(response)
 
+    def _submit(self, request: pb.SubmitLinkJobRequest) -> LinkJob:
+        for pause in (*self._submit_backoff, None):
+            try:
+                return self._job(self._unary("SubmitLinkJob", request))
+            except HubUnavailableError:
+                if pause is None:
+                    raise
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _unary(self, method: str, request: Any) -> Any:
+        return self._connection.unary(getattr(self._connection.jobs, method), request)
+
+    def _job(self, message: pb.Job) -> LinkJob:
+        return LinkJob(message, self._connection, self._reconnect)
+
+
+def _check_job_id(job_id: str) -> None:
+    if not job_id:
+        raise UserError(f"Invalid job_id: {job_id!r}")

@@ -4,7 +4,8 @@ Grouped by what the caller can do about them::
 
     AihubdError                      anything this library raises (except TimeoutError, below)
     ├── DaemonUnavailableError       start the daemon (`aihubd serve`), or fix --socket; also
-    │                                when the daemon stops during a call (wait again later)
+    │                                when the daemon stops during a call (a wait first tries
+    │                                to reconnect for a while: see ``resume``)
     ├── UserError                    fix the input: INVALID_ARGUMENT, FAILED_PRECONDITION,
     │   │                            OUT_OF_RANGE, ALREADY_EXISTS
     │   └── NotFoundError            no such job or model: NOT_FOUND
@@ -14,8 +15,9 @@ Grouped by what the caller can do about them::
     ├── ResourceExhaustedError       rate limited or out of space: RESOURCE_EXHAUSTED
     └── InternalError                a bug or an unexpected answer: everything else
 
-``LinkJob.wait(timeout)`` raises the builtin ``TimeoutError`` on a client-side timeout, like
-``qai_hub``. Every exception's text is the daemon's status details message.
+``LinkJob.wait(timeout)`` (and every other call that waits for a job) raises the builtin
+``TimeoutError`` on a client-side timeout, like ``qai_hub``. Every other exception's text is the
+daemon's status details message.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "UserError",
     "daemon_unavailable",
     "from_rpc_error",
+    "job_timeout",
 ]
 
 # An UNAVAILABLE means "the daemon is gone" when grpc-core produced it because the socket is dead
@@ -133,6 +136,13 @@ def from_rpc_error(exc: grpc.RpcError, socket_path: str | os.PathLike[str]) -> A
     error_type = STATUS_ERRORS.get(code, InternalError) if code else InternalError
     fallback = f"the daemon answered {code.name} without a message" if code else "gRPC error"
     return error_type(details or fallback, code)
+
+
+def job_timeout(job_id: str, seconds: float, doing: str = "") -> TimeoutError:
+    """The builtin ``TimeoutError`` for a client-side timeout, worded like ``qai_hub``'s."""
+    shown = int(seconds) if float(seconds).is_integer() else seconds
+    what = f"{doing} for link job ({job_id})" if doing else f"Waiting for link job ({job_id}) completion"
+    return TimeoutError(f"{what} timed out after {shown} seconds.")
 
 
 def _daemon_gone(details: str) -> bool:

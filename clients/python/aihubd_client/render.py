@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from rich import box
+from rich.console import RenderableType
+from rich.spinner import Spinner
+from rich.table import Table
 from rich.text import Text
 
-from .job import LinkJob
+from .jobview import JobView
 from .status import JobStatus
 from .values import DaemonInfo
 
 __all__ = [
+    "StatusLine",
+    "WatchBoard",
+    "change_to_dict",
     "daemon_info_rows",
     "format_bytes",
     "format_elapsed",
-    "job_list_lines",
     "job_rows",
     "job_to_dict",
+    "jobs_table",
     "progress_line",
     "status_style",
+    "watch_line",
 ]
 
 
-def job_to_dict(job: LinkJob) -> dict[str, Any]:
+def job_to_dict(job: JobView) -> dict[str, Any]:
     """The job as a JSON-ready mapping (``aihubctl status --json``)."""
     status = job.last_status
     return {
@@ -49,7 +59,7 @@ def job_to_dict(job: LinkJob) -> dict[str, Any]:
     }
 
 
-def job_rows(job: LinkJob) -> list[tuple[str, Text]]:
+def job_rows(job: JobView) -> list[tuple[str, Text]]:
     """Label/value rows for the human ``aihubctl status`` view."""
     status = job.last_status
     rows: list[tuple[str, Text]] = [
@@ -95,18 +105,100 @@ def daemon_info_rows(info: DaemonInfo) -> list[tuple[str, Text]]:
     ]
 
 
-def job_list_lines(jobs: list[LinkJob]) -> list[Text]:
-    """One aligned line per job for ``aihubctl list``: id, status, created, name."""
-    id_width = max((len(job.job_id) for job in jobs), default=0)
-    code_width = max((len(job.last_status.code) for job in jobs), default=0)
-    return [
-        Text.assemble(
-            f"{job.job_id:<{id_width}}  ",
-            (f"{job.last_status.code:<{code_width}}", status_style(job.last_status)),
-            f"  {job.date.isoformat(sep=' ')}  {job.name}",
+def jobs_table(jobs: Sequence[JobView]) -> Table:
+    """The ``aihubctl jobs`` table: id, status, created, device, name."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for column in ("JOB", "STATUS", "CREATED", "DEVICE"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("NAME", overflow="fold")
+    for job in jobs:
+        status = job.last_status
+        table.add_row(
+            job.job_id,
+            Text(status.code, style=status_style(status)),
+            job.date.isoformat(sep=" ", timespec="seconds"),
+            job.device.name,
+            job.name,
         )
-        for job in jobs
-    ]
+    return table
+
+
+class StatusLine:
+    """``aihubctl wait``'s live line: a spinner, the status, the elapsed time, the job.
+
+    Rendered again at each refresh of a ``rich.live.Live``, so the time keeps ticking while
+    the stream is quiet. ``finish()`` freezes it.
+    """
+
+    def __init__(self, job_id: str, started: float, status: JobStatus) -> None:
+        self.job_id = job_id
+        self.status = status
+        self._started = started
+        self._ended: float | None = None
+        self._spinner = Spinner("dots", style="cyan")
+
+    def finish(self) -> None:
+        self._ended = time.monotonic()
+
+    def __rich__(self) -> RenderableType:
+        elapsed = (self._ended or time.monotonic()) - self._started
+        text = Text.assemble(
+            (self.status.code, status_style(self.status)),
+            "  ",
+            (format_elapsed(elapsed), "dim"),
+            f"  job {self.job_id}",
+        )
+        if self._ended is not None or self.status.finished:
+            return text
+        self._spinner.update(text=text)
+        return self._spinner
+
+
+class WatchBoard:
+    """``aihubctl watch``'s live table: every watched job, its status and age."""
+
+    def __init__(self, jobs: Sequence[JobView]) -> None:
+        self.jobs = list(jobs)
+        self.statuses: dict[str, JobStatus] = {job.job_id: job.last_status for job in jobs}
+
+    def update(self, job: JobView, status: JobStatus) -> bool:
+        """Record a status; True when it differs from what the board showed."""
+        before = self.statuses.get(job.job_id)
+        self.statuses[job.job_id] = status
+        return before is None or (before.code, before.message) != (status.code, status.message)
+
+    def __rich__(self) -> RenderableType:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+        for column in ("JOB", "STATUS", "AGE", "NAME"):
+            table.add_column(column, no_wrap=column != "NAME")
+        now = datetime.now()
+        for job in self.jobs:
+            status = self.statuses[job.job_id]
+            age = format_elapsed((now - job.date).total_seconds())
+            table.add_row(job.job_id, Text(status.code, style=status_style(status)), age, job.name)
+        running = sum(not status.finished for status in self.statuses.values())
+        if running:
+            table.caption = f"{running} of {len(self.jobs)} still running  (Ctrl-C stops watching)"
+        else:
+            table.caption = f"all {len(self.jobs)} finished"
+        return table
+
+
+def watch_line(job: JobView, status: JobStatus) -> str:
+    """One change for ``aihubctl watch`` without a terminal: ``<job>  <STATUS>  <name>``."""
+    reason = f"  ({status.message})" if status.message else ""
+    return f"{job.job_id}  {status.code}  {job.name}{reason}"
+
+
+def change_to_dict(job: JobView, status: JobStatus) -> dict[str, Any]:
+    """One change for ``aihubctl watch --json`` (a JSON object per line)."""
+    return {
+        "job_id": job.job_id,
+        "name": job.name,
+        "status": status.code,
+        "state": int(status.state),
+        "message": status.message,
+    }
 
 
 def format_bytes(size: int) -> str:

@@ -14,7 +14,9 @@ __all__ = [
     "ArtifactType",
     "DaemonInfo",
     "Device",
+    "JobArtifactType",
     "LinkJobResult",
+    "ModelChunk",
     "ModelRef",
     "RefreshResult",
     "TargetModel",
@@ -22,13 +24,20 @@ __all__ = [
 
 
 class ArtifactType(IntEnum):
-    """Job artifact types; values equal ``qai_hub.JobArtifactType``'s (and the wire's)."""
+    """Job artifact types: the members and values of ``qai_hub.JobArtifactType`` (the wire's).
+
+    Like the official client, types it does not know (``NETRON_VIZ_ARCHIVE``, unspecified)
+    are left out of ``LinkJob.get_available_artifacts()``.
+    """
 
     DEVICE_LOG = pb.ARTIFACT_TYPE_DEVICE_LOG
     HUB_LOG = pb.ARTIFACT_TYPE_HUB_LOG
     PROFILE_TRACE = pb.ARTIFACT_TYPE_PROFILE_TRACE
-    NETRON_VIZ_ARCHIVE = pb.ARTIFACT_TYPE_NETRON_VIZ_ARCHIVE
     QHAS_SUMMARY = pb.ARTIFACT_TYPE_QHAS_SUMMARY
+
+
+# The official name, so ``from aihubd_client import JobArtifactType`` reads like qai_hub code.
+JobArtifactType = ArtifactType
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,16 @@ class TargetModel:
             url=message.url,
             filename=message.filename,
         )
+
+
+@dataclass(frozen=True)
+class ModelChunk:
+    """A piece of a target model streamed by the daemon; the first one names the whole file."""
+
+    data: bytes
+    # Set on the first chunk only: the Hub's filename and the total size in bytes.
+    filename: str = ""
+    total_size: int = 0
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,11 @@ import grpc
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 from aihubd_api.v1 import aihubd_pb2_grpc as pb_grpc
+from aihubd_client import ReconnectPolicy
+
+# Unit tests do not wait a minute for a daemon that never comes back, nor for the Hub.
+FAST_RECONNECT = ReconnectPolicy(window=0.5, stable_after=5.0, first_pause=0.02, max_pause=0.1)
+FAST_BACKOFF = (0.01, 0.02, 0.03)
 
 TARGET_FILENAME = "job_target.bin"
 CREATED_AT = 1_700_000_000
@@ -26,8 +31,9 @@ class FakeJob:
     changes: list[tuple[int, str]] = field(default_factory=list)
     hang: bool = False
     chunks: list[bytes] = field(default_factory=list)
-    # WaitJob sends the current state, then ends as a stopping daemon does.
-    shutdown: bool = False
+    # This many WaitJob calls send the current state, then end as a stopping daemon does
+    # (a negative number: every call); the calls after that stream normally.
+    shutdowns: int = 0
 
 
 def make_job(job_id: str, state: int = pb.JOB_STATE_CREATED, message: str = "") -> pb.Job:
@@ -43,7 +49,12 @@ def make_job(job_id: str, state: int = pb.JOB_STATE_CREATED, message: str = "") 
         ],
         options="--foo",
         url=f"https://workbench.example/jobs/{job_id}/",
-        available_artifacts=[pb.ARTIFACT_TYPE_DEVICE_LOG, pb.ARTIFACT_TYPE_HUB_LOG],
+        # NETRON_VIZ_ARCHIVE is unknown to qai_hub's JobArtifactType: the client drops it.
+        available_artifacts=[
+            pb.ARTIFACT_TYPE_DEVICE_LOG,
+            pb.ARTIFACT_TYPE_HUB_LOG,
+            pb.ARTIFACT_TYPE_NETRON_VIZ_ARCHIVE,
+        ],
     )
     job.creation_time.seconds = CREATED_AT
     return job
@@ -56,7 +67,8 @@ CHUNKS = [b"A" * 1024, b"B" * 1024, b"tail"]
 
 class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
     """Canned jobs: jsuccess, jfailed (stream to an end), jhang (never ends), jdone (finished),
-    jstop (the daemon stops during the wait)."""
+    jstop (the daemon stops during every wait), jback (the daemon stops during the first wait,
+    then is back and the job succeeds)."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, FakeJob] = {
@@ -64,7 +76,9 @@ class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
             "jfailed": FakeJob(make_job("jfailed"), list(FAILED_FLOW)),
             "jhang": FakeJob(make_job("jhang"), hang=True),
             "jdone": FakeJob(make_job("jdone", pb.JOB_STATE_DONE), chunks=list(CHUNKS)),
-            "jstop": FakeJob(make_job("jstop", pb.JOB_STATE_LINKING_MODELS), shutdown=True),
+            "jstop": FakeJob(make_job("jstop", pb.JOB_STATE_LINKING_MODELS), shutdowns=-1),
+            "jback": FakeJob(make_job("jback", pb.JOB_STATE_LINKING_MODELS), [(pb.JOB_STATE_DONE, "")],
+                             shutdowns=1, chunks=list(CHUNKS)),
         }
         self.sharing: dict[str, list[str]] = {}
         # The job SubmitLinkJob creates next: its id, stream and downloads.
@@ -72,8 +86,13 @@ class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
         self.submit_changes = list(SUCCESS_FLOW)
         self.submit_hang = False
         self.requests: list[tuple[str, object]] = []
-        # Every RPC aborts with this (code, details) when set.
+        # Every RPC aborts with this (code, details) when set; ``fail_times`` limits how often.
         self.fail: tuple | None = None
+        self.fail_times: int | None = None
+        # Jobs whose blocking unary RPCs (downloads, target model) never answer until cancelled.
+        self.hang_unary: set[str] = set()
+        # Set each time a hanging unary call ends (cancelled or past its deadline).
+        self.unary_ended = threading.Event()
         # Called (in the server thread) when a hanging WaitJob has sent everything it will send.
         self.on_hang: Callable[[], None] | None = None
         # Set each time a WaitJob call terminates (completed, cancelled or past its deadline).
@@ -108,7 +127,8 @@ class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
         context.add_callback(ended.set)
         context.add_callback(self.wait_ended.set)
         yield job.message
-        if job.shutdown:
+        if job.shutdowns:
+            job.shutdowns -= 1 if job.shutdowns > 0 else 0
             last = pb.Job()
             last.CopyFrom(job.message)
             last.stale = last.daemon_shutting_down = True
@@ -263,7 +283,9 @@ class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
 
     def _enter(self, method: str, request, context) -> None:
         self.requests.append((method, request))
-        if self.fail is not None:
+        if self.fail is not None and self.fail_times != 0:
+            if self.fail_times is not None:
+                self.fail_times -= 1
             context.abort(*self.fail)
 
     def _job(self, job_id: str, context) -> FakeJob:
@@ -273,8 +295,17 @@ class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
         return job
 
     def _finished(self, job_id: str, context) -> FakeJob:
-        """The real daemon blocks until the job ends; the fake jumps to its final state."""
+        """The real daemon blocks until the job ends; the fake jumps to its final state (or, for
+        a job in ``hang_unary``, blocks until the call is cancelled or times out)."""
         job = self._job(job_id, context)
+        if job_id in self.hang_unary:
+            ended = threading.Event()
+            context.add_callback(ended.set)
+            context.add_callback(self.unary_ended.set)
+            if self.on_hang is not None:
+                self.on_hang()
+            ended.wait()
+            context.abort(grpc.StatusCode.CANCELLED, "the call ended")
         for state, reason in job.changes:
             job.message.state, job.message.message = state, reason
             if state == pb.JOB_STATE_DONE:

@@ -15,7 +15,7 @@ import pytest
 
 from aihubd_api.v1 import aihubd_pb2_grpc as pb_grpc
 from aihubd_client import Client
-from client_fakes import FakeDaemon
+from client_fakes import FAST_BACKOFF, FAST_RECONNECT, FakeDaemon
 
 
 @dataclass
@@ -57,7 +57,7 @@ def socket_path(running: RunningServer) -> Path:
 
 @pytest.fixture
 def client(socket_path: Path) -> Iterator[Client]:
-    with Client(socket_path) as instance:
+    with Client(socket_path, reconnect=FAST_RECONNECT, submit_backoff=FAST_BACKOFF) as instance:
         yield instance
 
 

@@ -102,11 +102,11 @@ def test_socket_without_listener_is_daemon_unavailable(socket_dir: Path):
     assert "aihubd serve" in str(caught.value)
 
 
-def test_daemon_stopping_during_wait_is_daemon_unavailable(client, fake, running):
+def test_daemon_dying_during_wait_is_daemon_unavailable_after_the_reconnect_window(client, fake, running):
     job = client.get_job("jhang")
     fake.on_hang = lambda: running.server.stop(grace=None)
     with pytest.raises(DaemonUnavailableError, match="aihubd serve"):
-        job.wait()
+        job.wait()  # the fixture's client gives a vanished daemon half a second
 
 
 def test_daemon_reporting_an_unreachable_hub_is_hub_unavailable(client, fake):
