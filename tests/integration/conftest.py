@@ -25,7 +25,7 @@ def daemon(tmp_path: Path, emulator: Emulator) -> Iterator[Daemon]:
 
     The poll interval is an hour: state changes are seen only through RefreshJobs (deterministic).
     """
-    d = start_daemon(tmp_path, ["--hub-url", emulator.base_url],
+    d = start_daemon(tmp_path, ["--hub-url", emulator.base_url, "--hub-rate", "1000"],
                      env=clean_env(AIHUBD_HUB_TOKEN=TEST_TOKEN, QAIHUB_CLIENT_INI=str(tmp_path / "none.ini")))
     try:
         yield d
