@@ -98,3 +98,39 @@ def test_full_disk_gives_resource_exhausted_and_the_daemon_keeps_serving(
             assert len(logs.paths) == 2
     finally:
         assert daemon.stop() == 0
+
+
+def test_errors_carry_error_info_and_retry_info(emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path]) -> None:
+    """google.rpc details: a reason on every error, RetryInfo where retrying helps; the client
+    library turns them back into its exception kinds."""
+    from aihubd_client import Client, HubUnavailableError, NotFoundError
+    from google.rpc import error_details_pb2, status_pb2
+
+    def details(exc: grpc.RpcError) -> status_pb2.Status:
+        raw = dict(exc.trailing_metadata())["grpc-status-details-bin"]
+        return status_pb2.Status.FromString(raw)
+
+    with stub(daemon.socket) as s:
+        with pytest.raises(grpc.RpcError) as info:
+            s.GetJob(api.GetJobRequest(job_id="jnosuchjob"), timeout=30)
+        status = details(info.value)
+        error_info = error_details_pb2.ErrorInfo()
+        assert status.details[0].Unpack(error_info) and error_info.reason == "NOT_FOUND"
+        assert len(status.details) == 1  # no RetryInfo: retrying will not help
+
+        emulator.set_faults({"down": True, "retry_after": 1})
+        with pytest.raises(grpc.RpcError) as info:
+            s.TrackJob(api.TrackJobRequest(job_id="jsomejob"), timeout=60)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        status = details(info.value)
+        retry = error_details_pb2.RetryInfo()
+        assert status.details[1].Unpack(retry) and retry.retry_delay.seconds == 1
+
+    with Client(daemon.socket) as client:
+        with pytest.raises(HubUnavailableError) as hub_down:
+            client.track_job("jsomejob")
+        assert hub_down.value.reason == "HUB_UNAVAILABLE" and hub_down.value.retry_after == 1
+        emulator.set_faults(None)
+        with pytest.raises(NotFoundError) as missing:
+            client.get_job("jnosuchjob")
+        assert missing.value.reason == "NOT_FOUND" and missing.value.retry_after is None

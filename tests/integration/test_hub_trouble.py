@@ -34,7 +34,7 @@ def live_emulator(tmp_path: Path):
         stop_process(emu.proc)
 
 
-def _retrying(call, request, errors: list[grpc.StatusCode], timeout: float = 30):
+def _retrying(call, request, errors: list[grpc.StatusCode], timeout: float = 120):
     """What a client does with a retryable error: the same request again (same request id)."""
     deadline = time.monotonic() + DEADLINE
     while True:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
     "AihubdError",
@@ -68,6 +69,10 @@ class AihubdError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+        # From the daemon's google.rpc details: ErrorInfo.reason, and RetryInfo's delay (seconds)
+        # when retrying makes sense.
+        self.reason: str = ""
+        self.retry_after: float | None = None
 
 
 class DaemonUnavailableError(AihubdError):
@@ -131,11 +136,40 @@ def from_rpc_error(exc: grpc.RpcError, socket_path: str | os.PathLike[str]) -> A
     """Translate a failed gRPC call into this library's exception (the caller raises it)."""
     code = _call_code(exc)
     details = _call_details(exc)
-    if code is grpc.StatusCode.UNAVAILABLE and _daemon_gone(details):
-        return daemon_unavailable(socket_path, details or "connection failed")
-    error_type = STATUS_ERRORS.get(code, InternalError) if code else InternalError
-    fallback = f"the daemon answered {code.name} without a message" if code else "gRPC error"
-    return error_type(details or fallback, code)
+    reason, retry_after = _rich_details(exc)
+    gone = reason == "DAEMON_SHUTTING_DOWN" or (not reason and _daemon_gone(details))
+    if code is grpc.StatusCode.UNAVAILABLE and gone:
+        error: AihubdError = daemon_unavailable(socket_path, details or "connection failed")
+    else:
+        error_type = STATUS_ERRORS.get(code, InternalError) if code else InternalError
+        fallback = f"the daemon answered {code.name} without a message" if code else "gRPC error"
+        error = error_type(details or fallback, code)
+    error.reason, error.retry_after = reason, retry_after
+    return error
+
+
+def _rich_details(exc: grpc.RpcError) -> tuple[str, float | None]:
+    """ErrorInfo.reason and RetryInfo delay from the ``grpc-status-details-bin`` trailer, if any."""
+    trailers = getattr(exc, "trailing_metadata", None)
+    try:
+        metadata = (trailers() if callable(trailers) else None) or ()
+    except Exception:  # a transport failure may carry no trailers at all
+        return "", None
+    reason, retry_after = "", None
+    for key, value in metadata:
+        if key != "grpc-status-details-bin":
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                reason = info.reason
+            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                retry_after = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+    return reason, retry_after
 
 
 def job_timeout(job_id: str, seconds: float, doing: str = "") -> TimeoutError:

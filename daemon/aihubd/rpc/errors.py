@@ -1,4 +1,5 @@
-"""One table from the daemon's error kinds to gRPC status codes, for unary and streaming RPCs."""
+"""One table from the daemon's error kinds to gRPC status codes, with google.rpc details (ErrorInfo reason,
+RetryInfo where a retry makes sense), for unary and streaming RPCs."""
 
 from __future__ import annotations
 
@@ -7,35 +8,65 @@ import logging
 from collections.abc import AsyncIterator
 
 import grpc
+from google.protobuf.any_pb2 import Any
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import error_details_pb2, status_pb2
 
 from .. import errors
 from ..hub.credentials import MissingCredentials
 from ..services.jobs import ShuttingDown
 
-__all__ = ["STATUS_OF", "rpc_errors", "status_for"]
+__all__ = ["STATUS_OF", "rich_status", "rpc_errors", "status_for"]
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 log = logging.getLogger(__name__)
 
-# Most specific first: the first matching class wins.
-STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
-    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
-    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
-    (errors.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (MissingCredentials, grpc.StatusCode.FAILED_PRECONDITION),
-    (errors.HubAuthError, grpc.StatusCode.FAILED_PRECONDITION),
-    (errors.HubUnavailable, grpc.StatusCode.UNAVAILABLE),
-    (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
-    (errors.HubError, grpc.StatusCode.INTERNAL),
+DOMAIN = "aihubd"
+
+# The one table, most specific first (the first matching class wins): the status code, the
+# ErrorInfo reason, and whether the client should retry (RetryInfo).
+STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode, str, bool], ...] = (
+    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT", False),
+    (errors.NotFound, grpc.StatusCode.NOT_FOUND, "NOT_FOUND", False),
+    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED, "HUB_PERMISSION_DENIED", False),
+    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION", False),
+    (errors.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED, "LOCAL_RESOURCE_EXHAUSTED", False),
+    (MissingCredentials, grpc.StatusCode.FAILED_PRECONDITION, "NO_HUB_CREDENTIALS", False),
+    (errors.HubAuthError, grpc.StatusCode.FAILED_PRECONDITION, "HUB_TOKEN_REJECTED", False),
+    (errors.HubUnavailable, grpc.StatusCode.UNAVAILABLE, "HUB_UNAVAILABLE", True),
+    (ShuttingDown, grpc.StatusCode.UNAVAILABLE, "DAEMON_SHUTTING_DOWN", True),
+    (errors.HubError, grpc.StatusCode.INTERNAL, "HUB_PROTOCOL_ERROR", False),
 )
+DEFAULT_RETRY_SECONDS = 1.0
 
 
 def status_for(exc: BaseException) -> grpc.StatusCode:
-    for kind, code in STATUS_OF:
+    return _entry(exc)[0]
+
+
+def _entry(exc: BaseException) -> tuple[grpc.StatusCode, str, bool]:
+    for kind, code, reason, retry in STATUS_OF:
         if isinstance(exc, kind):
-            return code
-    return grpc.StatusCode.INTERNAL
+            return code, reason, retry
+    return grpc.StatusCode.INTERNAL, "INTERNAL", False
+
+
+def rich_status(exc: BaseException, message: str) -> tuple[grpc.StatusCode, tuple[tuple[str, bytes], ...]]:
+    """The code and the ``grpc-status-details-bin`` trailer (google.rpc.Status with ErrorInfo,
+    plus RetryInfo when retrying makes sense) for an error."""
+    code, reason, retry = _entry(exc)
+    info = Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN))
+    details = [info]
+    if retry:
+        seconds = float(getattr(exc, "retry_after", None) or DEFAULT_RETRY_SECONDS)
+        delay = Any()
+        delay.Pack(error_details_pb2.RetryInfo(
+            retry_delay=Duration(seconds=int(seconds), nanos=int(seconds % 1 * 1e9))))
+        details.append(delay)
+    status = status_pb2.Status(code=code.value[0], message=message, details=details)
+    return code, ((STATUS_DETAILS_KEY, status.SerializeToString()),)
 
 
 @contextlib.asynccontextmanager
@@ -44,9 +75,12 @@ async def rpc_errors(context: grpc.aio.ServicerContext, method: str) -> AsyncIte
     try:
         yield
     except (errors.AihubdError, ShuttingDown) as exc:
-        await context.abort(status_for(exc), str(exc))
+        code, trailer = rich_status(exc, str(exc))
+        await context.abort(code, str(exc), trailing_metadata=trailer)
     except grpc.aio.AbortError:
         raise
     except Exception:
         log.exception("%s failed unexpectedly", method)
-        await context.abort(grpc.StatusCode.INTERNAL, f"aihubd internal error in {method}; see the daemon log")
+        message = f"aihubd internal error in {method}; see the daemon log"
+        code, trailer = rich_status(RuntimeError(), message)
+        await context.abort(code, message, trailing_metadata=trailer)
