@@ -115,7 +115,7 @@ def start_daemon(tmp_path: Path, hub_args: list[str], env: dict[str, str] | None
     with log.open("a") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "aihubd", "serve", "--socket", str(socket), "--state-dir", str(state),
-             *hub_args, *(extra or ["--poll-interval", "3600"])],
+             *hub_args, *(extra if extra is not None else ["--poll-interval", "3600"])],
             stdout=subprocess.PIPE, stderr=err, text=True, env=env or clean_env(),
         )
     line = first_line(proc, "the daemon", log)
