@@ -8,12 +8,7 @@ from typing import Protocol
 
 from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
 
-__all__ = ["DownloadResult", "HubApi"]
-
-
-class DownloadResult(Protocol):
-    size: int
-    sha256: str
+__all__ = ["HubApi"]
 
 
 class HubApi(Protocol):

@@ -46,10 +46,6 @@ class RequestBudget:
         """The 401 message while Hub traffic is stopped, else None."""
         return self._auth_error
 
-    @property
-    def paused_until(self) -> float:
-        return self._paused_until
-
     async def acquire(self) -> None:
         """Wait for a token (and the end of any Retry-After pause); raise while auth is blocked."""
         async with self._lock:  # FIFO: waiters are served in order

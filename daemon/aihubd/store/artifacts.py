@@ -76,10 +76,6 @@ class ArtifactIndex:
             async with self._db.transaction() as conn:
                 await conn.executemany("DELETE FROM blobs WHERE digest = ?", [(d,) for d in digests])
 
-    async def set_pinned(self, digest: str, pinned: bool) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute("UPDATE blobs SET pinned = ? WHERE digest = ?", (int(pinned), digest))
-
     async def indexed_blobs(self) -> dict[str, int]:
         async with self._db.conn.execute("SELECT digest, size FROM blobs") as cur:
             return {d: int(s) for d, s in await cur.fetchall()}

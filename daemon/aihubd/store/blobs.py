@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import re
 import stat
@@ -104,17 +103,6 @@ class BlobStore:
         os.replace(ingest, final)
         _fsync_dir(final.parent)
         return digest
-
-    def verify(self, digest: Digest) -> bool:
-        """Re-hash a blob (start-up reconciliation of suspicious entries)."""
-        h = hashlib.sha256()
-        try:
-            with self.path_of(digest).open("rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-        except FileNotFoundError:
-            return False
-        return h.hexdigest() == digest.hex
 
     def remove(self, hex_digest: str) -> int:
         """Delete a blob; returns the bytes freed."""

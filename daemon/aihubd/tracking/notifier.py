@@ -39,9 +39,6 @@ class Notifier:
             for bell in self._bells.get(key, ()):
                 bell.set()
 
-    def subscribers(self, key: str) -> int:
-        return len(self._bells.get(key, ()))
-
     def close(self) -> None:
         """Wake every waiter for good (shutdown)."""
         self.closed = True
