@@ -3,12 +3,17 @@
 Each round starts the daemon on the same socket and state, runs submitters (with request ids,
 retried after a crash), waiters and downloaders against it, and SIGKILLs it after a random
 delay. After each kill: the database passes ``PRAGMA integrity_check``, no destination file is
-partial, and every acknowledged submission is in the store. After the last restart every job
-converges to the emulator's truth and each request id made exactly one Hub job.
+partial, every acknowledged submission is in the store, and every delivery temp file left behind
+is in the delivery journal. The window between creating a delivery temp file and renaming it is
+too brief for random kills to hit reliably, so after each kill the harness also plants what such
+a kill leaves (the temp file and its journal entry): the next start must remove it, and never an
+unjournaled look-alike. After the last restart every job converges to the emulator's truth, each
+request id made exactly one Hub job, and no delivery temp file is left anywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -29,6 +34,7 @@ DEVICE = "Snapdragon 8 Elite QRD"
 ROUNDS = 50
 REQUESTS = 40
 SEED = 20261124
+TEMP_PREFIX = ".aihubd-partial-"
 
 
 class Workload:
@@ -41,6 +47,8 @@ class Workload:
         self.acked: dict[str, str] = {}  # request id -> job id the daemon acknowledged
         self.out = root / "out"
         self.out.mkdir()
+        self.bystander = self.out / f"{TEMP_PREFIX}not-journaled"  # looks like a temp file, is not ours
+        self.bystander.write_bytes(b"keep me")
         for i in range(REQUESTS):
             pair = [root / f"r{i}_a.dlc", root / f"r{i}_b.dlc"]
             pair[0].write_bytes(b"common" * 2000 + rng.randbytes(512))
@@ -107,9 +115,24 @@ def _check_after_kill(daemon: Daemon, workload: Workload) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = {row[0] for row in db.execute("SELECT job_id FROM jobs")}
         journal = dict(db.execute("SELECT request_id, job_id FROM submissions WHERE job_id IS NOT NULL"))
+        pending = {os.fsdecode(row[0]) for row in db.execute("SELECT temp_path FROM pending_deliveries")}
     for request_id, job_id in workload.acked.items():
         assert job_id in stored, f"acknowledged job {job_id} is missing from the store"
         assert journal.get(request_id) == job_id
+    # A kill mid-delivery may leave its hidden temp file, but only one journaled before it was
+    # created: the next start removes it.
+    for temp in workload.out.iterdir():
+        if temp.name.startswith(TEMP_PREFIX) and temp != workload.bystander:
+            assert str(temp) in pending, f"{temp} was left behind without a delivery journal entry"
+
+
+def _plant_cut_short_delivery(daemon: Daemon, workload: Workload, number: int) -> Path:
+    """What a kill between creating a delivery temp file and renaming it leaves behind."""
+    temp = workload.out / f"{TEMP_PREFIX}planted-{number:02d}"
+    temp.write_bytes(b"half a model")
+    with contextlib.closing(sqlite3.connect(daemon.state_dir / "aihubd.db")) as db, db:
+        db.execute("INSERT INTO pending_deliveries (temp_path, started_at) VALUES (?, 0)", (os.fsencode(temp),))
+    return temp
 
 
 @pytest.mark.timeout(900)
@@ -119,9 +142,12 @@ def test_fifty_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
     workload = Workload(tmp_path, rng)
     env = clean_env(AIHUBD_HUB_TOKEN=TEST_TOKEN, QAIHUB_CLIENT_INI=str(tmp_path / "none.ini"))
     args = ["--hub-url", emulator.base_url, "--hub-rate", "1000"]
+    planted: Path | None = None
     try:
-        for _ in range(ROUNDS):
+        for number in range(ROUNDS):
             daemon = start_daemon(tmp_path, args, env=env, extra=["--poll-interval", "0.2", "--max-poll-interval", "0.5"])
+            assert planted is None or not planted.exists(), f"the start-up kept {planted}"
+            assert workload.bystander.read_bytes() == b"keep me"
             stop = threading.Event()
             killer = threading.Timer(rng.uniform(0.05, 0.8), lambda d=daemon: d.proc.send_signal(signal.SIGKILL))
             killer.start()
@@ -131,6 +157,7 @@ def test_fifty_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
             daemon.proc.wait(30)
             assert daemon.proc.returncode == -signal.SIGKILL
             _check_after_kill(daemon, workload)
+            planted = _plant_cut_short_delivery(daemon, workload, number)
 
         daemon = start_daemon(tmp_path, args, env=env, extra=["--poll-interval", "0.2", "--max-poll-interval", "0.5"])
         try:
@@ -171,9 +198,12 @@ def test_fifty_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
             job_id = path.name.removesuffix(".bin")
             assert hashlib.sha256(path.read_bytes()).hexdigest() == good[job_id], path
         assert delivered, "the workload never delivered a file: the harness did not test downloads"
-        # A kill mid-delivery may leave its hidden temp file (two downloaders: at most two a kill);
-        # a delivery that finished must never leave one.
-        leftovers = [p for p in workload.out.iterdir() if p.name.startswith(".aihubd-partial-")]
-        assert len(leftovers) <= 2 * ROUNDS, f"{len(leftovers)} temp files left behind"
+        # Temp files that kills left mid-delivery were removed by the next start, and every
+        # journal entry is settled.
+        leftovers = [p for p in workload.out.iterdir() if p.name.startswith(TEMP_PREFIX) and p != workload.bystander]
+        assert not leftovers, f"{len(leftovers)} temp files survived a restart: {leftovers[:3]}"
+        assert workload.bystander.read_bytes() == b"keep me"
+        with contextlib.closing(sqlite3.connect(daemon.state_dir / "aihubd.db")) as db:
+            assert db.execute("SELECT COUNT(*) FROM pending_deliveries").fetchone()[0] == 0
     finally:
         stop_process(emulator.proc)

@@ -1,4 +1,7 @@
-"""Integration-test support: the emulator and daemon subprocesses, raw stubs, a job follower."""
+"""Integration-test support: the emulator and daemon subprocesses, raw stubs, a job follower.
+
+Children are started through ``child_procs`` (they die with the test process).
+"""
 
 from __future__ import annotations
 
@@ -13,19 +16,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import grpc
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
+from child_procs import popen
 
 TEST_TOKEN = "test-token-integration"
 START_TIMEOUT = 60
+# Poll interval 1 h: the daemon sees a Hub change only on RefreshJobs (deterministic). The Hub
+# rate limit is lifted (the default 10 requests/s would space out every test's calls).
+HUB_DAEMON_FLAGS = ["--poll-interval", "3600", "--hub-rate", "1000"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIHUBD_", "QAIHUB_"))}
     env.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", **extra})
     return env
+
+
+def token_env(base: Path, token: str = TEST_TOKEN) -> dict[str, str]:
+    """A daemon's environment: the Hub token from env, no qai-hub client.ini of the user."""
+    return clean_env(AIHUBD_HUB_TOKEN=token, QAIHUB_CLIENT_INI=str(base / "none.ini"))
 
 
 def first_line(proc: subprocess.Popen[str], what: str, log: Path) -> str:
@@ -83,6 +96,9 @@ class Emulator:
     def fault_counts(self) -> dict[str, int]:
         return self._admin("GET", "faults")["counts"]
 
+    def stop(self) -> int:
+        return stop_process(self.proc)
+
 
 @dataclass
 class Daemon:
@@ -99,7 +115,7 @@ def start_emulator(tmp_path: Path, *args: str) -> Emulator:
     """`aihubd emulator` as a subprocess; the base URL is its first stdout line."""
     log = tmp_path / "emulator.log"
     with log.open("w") as err:
-        proc = subprocess.Popen(
+        proc = popen(
             [sys.executable, "-m", "aihubd", "emulator", "--port", "0", "--state-dir", str(tmp_path / "emu"), *args],
             stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
         )
@@ -113,7 +129,7 @@ def start_daemon(tmp_path: Path, hub_args: list[str], env: dict[str, str] | None
     state = tmp_path / "state"
     log = tmp_path / "daemon.log"
     with log.open("a") as err:
-        proc = subprocess.Popen(
+        proc = popen(
             [sys.executable, "-m", "aihubd", "serve", "--socket", str(socket), "--state-dir", str(state),
              *hub_args, *(extra if extra is not None else ["--poll-interval", "3600"])],
             stdout=subprocess.PIPE, stderr=err, text=True, env=env or clean_env(),
@@ -121,6 +137,27 @@ def start_daemon(tmp_path: Path, hub_args: list[str], env: dict[str, str] | None
     line = first_line(proc, "the daemon", log)
     assert line == f"aihubd ready on unix:{socket}", line
     return Daemon(socket, state, proc, log)
+
+
+def start_hub_daemon(base: Path, emulator: Emulator) -> Daemon:
+    """A daemon in ``base`` whose Hub is ``emulator`` (the test token, ``HUB_DAEMON_FLAGS``)."""
+    return start_daemon(base, ["--hub-url", emulator.base_url], env=token_env(base), extra=HUB_DAEMON_FLAGS)
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> int: ...
+
+
+S = TypeVar("S", bound=_Stoppable)
+
+
+@contextmanager
+def stopping(child: S) -> Iterator[S]:
+    """Yield ``child`` (an Emulator or a Daemon), stopping it afterwards."""
+    try:
+        yield child
+    finally:
+        child.stop()
 
 
 def make_dlc(path: Path, content: bytes) -> Path:
@@ -138,6 +175,21 @@ def refresh(socket: Path) -> api.RefreshJobsResponse:
     """One poll cycle in the daemon, returning when it is done."""
     with stub(socket) as s:
         return s.RefreshJobs(api.RefreshJobsRequest(), timeout=30)
+
+
+def finish_job(emulator: Emulator, daemon: Daemon, job_id: str, final: int = api.JOB_STATE_DONE) -> None:
+    """CREATED -> LINKING_MODELS -> DONE (or FAILED) on the emulator, each seen by the daemon before going on."""
+    with stub(daemon.socket) as s:
+        for expected in (api.JOB_STATE_LINKING_MODELS, final):
+            emulator.advance(job_id)
+            refresh(daemon.socket)  # returns after a full cycle that started after the advance
+            assert s.GetJob(api.GetJobRequest(job_id=job_id), timeout=30).state == expected
+
+
+def hub_writes(emulator: Emulator) -> list[str]:
+    """Requests that change something on the Hub since the last counter reset (the daemon's
+    background polls and prefetches only read, so they cannot make this flaky)."""
+    return [route for route in emulator.counters() if not route.startswith(("GET ", "HEAD "))]
 
 
 class Follower(threading.Thread):

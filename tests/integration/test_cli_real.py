@@ -23,18 +23,8 @@ import qai_hub as hub
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_client import Client, LinkJob
 from aihubd_client.exit_codes import ExitCode
-from e2e_support import (
-    TEST_TOKEN,
-    Daemon,
-    Emulator,
-    clean_env,
-    make_dlc,
-    refresh,
-    start_daemon,
-    start_emulator,
-    stop_process,
-    stub,
-)
+from child_procs import popen, run
+from e2e_support import TEST_TOKEN, Daemon, Emulator, clean_env, finish_job, hub_writes, make_dlc, refresh, stub
 
 DEVICE = "Snapdragon 8 Elite QRD"
 OTHER_TOKEN = "test-token-cli-second-user"
@@ -43,40 +33,13 @@ ELAPSED = r"\d+\.\ds"
 
 
 # ---------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def hub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    emu = start_emulator(tmp_path_factory.mktemp("emu"), "--manual")
-    try:
-        yield emu
-    finally:
-        stop_process(emu.proc)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, hub_emulator: Emulator) -> Iterator[Daemon]:
-    base = tmp_path_factory.mktemp("daemon")
-    env = clean_env(AIHUBD_HUB_TOKEN=TEST_TOKEN, QAIHUB_CLIENT_INI=str(base / "none.ini"))
-    # Poll interval 1 h (changes are seen on refresh only); no 10 requests/s Hub rate limit.
-    daemon = start_daemon(base, ["--hub-url", hub_emulator.base_url], env=env,
-                          extra=["--poll-interval", "3600", "--hub-rate", "1000"])
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+# hub_emulator, served (the module's emulator and daemon) and broken come from conftest.py.
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("models")
     return make_dlc(base / "graph_a.dlc", b"A" * 4096), make_dlc(base / "graph_b.dlc", b"B" * 4096)
-
-
-@pytest.fixture(scope="module")
-def broken(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("broken")
-    return make_dlc(base / "empty.dlc", b""), make_dlc(base / "fine.dlc", b"fine")
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +57,14 @@ def _env(socket: Path, **extra: str) -> dict[str, str]:
 
 def ctl(daemon: Daemon, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run aihubctl to the end."""
-    return subprocess.run([str(AIHUBCTL), *args], capture_output=True, text=True, timeout=60,
-                          env=_env(daemon.socket), cwd=cwd, check=False)
+    return run([str(AIHUBCTL), *args], capture_output=True, text=True, timeout=60,
+               env=_env(daemon.socket), cwd=cwd, check=False)
 
 
 def started(daemon: Daemon, *args: str) -> subprocess.Popen[str]:
     """Start aihubctl (stdin closed, pipes for stdout and stderr)."""
-    return subprocess.Popen([str(AIHUBCTL), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(daemon.socket))
+    return popen([str(AIHUBCTL), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE, text=True, env=_env(daemon.socket))
 
 
 def ended(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
@@ -116,18 +79,6 @@ def _step(emulator: Emulator, daemon: Daemon, job_id: str, expected: int) -> Non
         assert s.GetJob(api.GetJobRequest(job_id=job_id), timeout=30).state == expected
 
 
-def _writes(emulator: Emulator) -> list[str]:
-    """Requests that change something on the Hub since the last counter reset (the daemon's
-    background polls and prefetches only read, so they cannot make this flaky)."""
-    return [route for route in emulator.counters() if not route.startswith(("GET ", "HEAD "))]
-
-
-def _finish(emulator: Emulator, daemon: Daemon, job_id: str, final: int = api.JOB_STATE_DONE) -> None:
-    """CREATED -> LINKING_MODELS -> DONE (or FAILED), each seen by the daemon."""
-    _step(emulator, daemon, job_id, api.JOB_STATE_LINKING_MODELS)
-    _step(emulator, daemon, job_id, final)
-
-
 def _submit(lib: Client, models: tuple[Path, Path], **kwargs: object) -> str:
     job = lib.submit_link_job(list(models), DEVICE, **kwargs)
     assert isinstance(job, LinkJob)
@@ -137,7 +88,7 @@ def _submit(lib: Client, models: tuple[Path, Path], **kwargs: object) -> str:
 def _finished(lib: Client, emulator: Emulator, daemon: Daemon, models: tuple[Path, Path],
               final: int = api.JOB_STATE_DONE) -> str:
     job_id = _submit(lib, models)
-    _finish(emulator, daemon, job_id, final)
+    finish_job(emulator, daemon, job_id, final)
     return job_id
 
 
@@ -177,7 +128,7 @@ def test_link_rejects_bad_models_before_sending_anything(served, hub_emulator, m
     bad = ctl(served, "link", str(models[0]), str(onnx), "-d", DEVICE)
     _clean_failure(bad, ExitCode.USAGE)
     assert "Input model must be a QNN DLC model." in bad.stderr
-    assert _writes(hub_emulator) == []  # nothing reached the Hub (background polls only read)
+    assert hub_writes(hub_emulator) == []  # nothing reached the Hub (background polls only read)
     assert ctl(served, "link", str(models[0])).returncode == ExitCode.USAGE  # --device missing
 
 
@@ -185,7 +136,7 @@ def test_jobs_table_and_json(served, hub_emulator, lib, models):
     tag = f"jobs-{os.getpid()}"
     running = _submit(lib, models, name=f"{tag} running")
     finished = _submit(lib, models, name=f"{tag} finished")
-    _finish(hub_emulator, served, finished)
+    finish_job(hub_emulator, served, finished)
 
     listed = ctl(served, "jobs", "--json", "--name", tag)
     assert listed.returncode == 0, listed.stderr
@@ -289,13 +240,13 @@ def _read_pty(fd: int, until: str, into: list[str]) -> None:
 def test_wait_on_a_terminal_shows_a_live_line_with_the_elapsed_time(served, hub_emulator, lib, models):
     job_id = _submit(lib, models)
     main, secondary = pty.openpty()
-    proc = subprocess.Popen([str(AIHUBCTL), "wait", job_id], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=secondary, text=True, env=_env(served.socket, TERM="xterm"))
+    proc = popen([str(AIHUBCTL), "wait", job_id], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                 stderr=secondary, text=True, env=_env(served.socket, TERM="xterm"))
     os.close(secondary)
     shown: list[str] = []
     try:
         _read_pty(main, "CREATED", shown)
-        _finish(hub_emulator, served, job_id)
+        finish_job(hub_emulator, served, job_id)
         out, _ = proc.communicate(timeout=60)
         _read_pty(main, "\x00never", shown)
     finally:
@@ -412,7 +363,7 @@ def test_download_waits_for_the_job(served, hub_emulator, lib, models, tmp_path)
     proc = started(served, "download", job_id, str(tmp_path), "--json")
     assert proc.stderr is not None
     assert proc.stderr.readline().split()[-1] == "CREATED"
-    _finish(hub_emulator, served, job_id)
+    finish_job(hub_emulator, served, job_id)
     code, out, err = ended(proc)
     assert code == 0, err
     assert [Path(p).name for p in json.loads(out)["paths"]] == [
@@ -449,7 +400,7 @@ def test_exit_codes_tell_usage_from_unreachable(served, tmp_path):
     unknown = ctl(served, "status", "jnosuchjob")
     _clean_failure(unknown, ExitCode.USAGE)
     env = clean_env(AIHUBD_SOCKET=str(tmp_path / "absent.sock"), NO_COLOR="1")
-    away = subprocess.run([str(AIHUBCTL), "jobs"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    away = run([str(AIHUBCTL), "jobs"], capture_output=True, text=True, env=env, timeout=60, check=False)
     _clean_failure(away, ExitCode.DAEMON_UNREACHABLE)
     assert "aihubd serve" in away.stderr
     helped = ctl(served, "--help")

@@ -13,7 +13,7 @@ import grpc
 import pytest
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
-from e2e_support import TEST_TOKEN, Daemon, Emulator, clean_env, refresh, start_daemon, stub
+from e2e_support import Daemon, Emulator, refresh, start_daemon, stub, token_env
 
 DEVICE = "Snapdragon 8 Elite QRD"
 
@@ -74,8 +74,7 @@ def small_disk(tmp_path: Path):
 def test_full_disk_gives_resource_exhausted_and_the_daemon_keeps_serving(
         emulator: Emulator, tmp_path: Path, small_disk: Path) -> None:
     daemon = start_daemon(tmp_path, ["--hub-url", emulator.base_url, "--cache-dir", str(small_disk)],
-                          env=clean_env(AIHUBD_HUB_TOKEN=TEST_TOKEN, QAIHUB_CLIENT_INI=str(tmp_path / "none.ini")),
-                          extra=["--poll-interval", "3600", "--no-prefetch"])
+                          env=token_env(tmp_path), extra=["--poll-interval", "3600", "--no-prefetch"])
     try:
         big = [tmp_path / "big_a.dlc", tmp_path / "big_b.dlc"]
         for p in big:

@@ -13,19 +13,10 @@ import qai_hub as hub
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_client import Client
 
-from e2e_support import TEST_TOKEN, Daemon, Emulator, Follower, refresh, stub
+from e2e_support import TEST_TOKEN, Daemon, Emulator, Follower, finish_job, refresh, stub
 
 DEVICE = "Snapdragon 8 Elite QRD"
 JOB_GET = "GET /api/v1/jobs/{job_id}/"
-
-
-def _finish(emulator: Emulator, daemon: Daemon, job_id: str, final: int = api.JOB_STATE_DONE) -> None:
-    """CREATED -> LINKING_MODELS -> DONE on the emulator, each seen by the daemon before going on."""
-    with stub(daemon.socket) as s:
-        for expected in (api.JOB_STATE_LINKING_MODELS, final):
-            emulator.advance(job_id)
-            refresh(daemon.socket)  # returns after a full cycle that started after the advance
-            assert s.GetJob(api.GetJobRequest(job_id=job_id), timeout=30).state == expected
 
 
 def test_submit_wait_download_matches_official_client(emulator: Emulator, daemon: Daemon,
@@ -37,7 +28,7 @@ def test_submit_wait_download_matches_official_client(emulator: Emulator, daemon
         follower = Follower(job)
         follower.start()
         assert follower.first.wait(30)
-        _finish(emulator, daemon, job.job_id)
+        finish_job(emulator, daemon, job.job_id)
         follower.join(30)
         assert follower.error is None
         assert follower.statuses == ["CREATED", "LINKING_MODELS", "SUCCESS"]
@@ -76,7 +67,7 @@ def test_waiters_never_add_hub_polls(emulator: Emulator, daemon: Daemon, dlcs: t
         f.start()
     for f in followers:
         assert f.first.wait(30)
-    _finish(emulator, daemon, job_id)
+    finish_job(emulator, daemon, job_id)
     for f in followers:
         f.join(30)
         assert f.error is None
@@ -105,7 +96,7 @@ def test_failed_link_has_no_target_model(emulator: Emulator, daemon: Daemon, tmp
     other.write_bytes(b"something")
     with Client(daemon.socket) as client:
         job = client.submit_link_job([str(empty), str(other)], DEVICE)
-        _finish(emulator, daemon, job.job_id, api.JOB_STATE_FAILED)
+        finish_job(emulator, daemon, job.job_id, api.JOB_STATE_FAILED)
         status = job.wait()
         assert status == "FAILED" and status.failure and status.message
         assert job.download_target_model(str(tmp_path / "x.bin")) is None
@@ -117,7 +108,7 @@ def test_download_to_memory_equals_file(emulator: Emulator, daemon: Daemon, dlcs
                                          tmp_path: Path) -> None:
     with Client(daemon.socket) as client:
         job = client.submit_link_job(list(dlcs), DEVICE)
-        _finish(emulator, daemon, job.job_id)
+        finish_job(emulator, daemon, job.job_id)
         data = job.download_target_model()
         path = job.download_target_model(str(tmp_path / "model"))
     assert isinstance(data, bytes) and len(data) > 0
@@ -161,12 +152,12 @@ def test_bad_input_gets_a_clear_status(emulator: Emulator, daemon: Daemon, dlcs:
 
 
 def test_serve_without_credentials_refuses_and_says_how_to_configure(tmp_path: Path) -> None:
-    import subprocess
     import sys
 
+    from child_procs import run
     from e2e_support import clean_env
 
-    result = subprocess.run(
+    result = run(
         [sys.executable, "-m", "aihubd", "serve", "--socket", str(tmp_path / "run" / "s.sock"),
          "--state-dir", str(tmp_path / "state")],
         capture_output=True, text=True, timeout=60, env=clean_env(QAIHUB_CLIENT_INI=str(tmp_path / "none.ini")),

@@ -13,7 +13,7 @@ import grpc
 import pytest
 import qai_hub as hub
 from aihubd_api.v1 import aihubd_pb2 as api
-from e2e_support import TEST_TOKEN, Emulator, clean_env, start_daemon, start_emulator, stop_process, stub
+from e2e_support import TEST_TOKEN, Emulator, start_daemon, start_emulator, stopping, stub, token_env
 
 DEVICE = "Snapdragon 8 Elite QRD"
 JOBS = 100
@@ -27,11 +27,8 @@ DEADLINE = 240.0
 
 @pytest.fixture
 def live_emulator(tmp_path: Path):
-    emu = start_emulator(tmp_path, "--link-seconds", "1")
-    try:
+    with stopping(start_emulator(tmp_path, "--link-seconds", "1")) as emu:
         yield emu
-    finally:
-        stop_process(emu.proc)
 
 
 def _retrying(call, request, errors: list[grpc.StatusCode], timeout: float = 120):
@@ -51,8 +48,7 @@ def _retrying(call, request, errors: list[grpc.StatusCode], timeout: float = 120
 def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: Path) -> None:
     daemon = start_daemon(tmp_path, ["--hub-url", live_emulator.base_url, "--hub-rate", "2000",
                                      "--poll-interval", "0.3", "--max-poll-interval", "1", "--no-prefetch"],
-                          env=clean_env(AIHUBD_HUB_TOKEN=TEST_TOKEN, QAIHUB_CLIENT_INI=str(tmp_path / "none.ini")),
-                          extra=[])
+                          env=token_env(tmp_path), extra=[])
     inputs = []
     for i in range(JOBS):
         pair = [tmp_path / f"in{i}_a.dlc", tmp_path / f"in{i}_b.dlc"]
@@ -116,8 +112,7 @@ def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: P
 
 def test_cached_reads_are_marked_stale_while_the_hub_is_down(emulator: Emulator, tmp_path: Path,
                                                              dlcs: tuple[Path, Path]) -> None:
-    daemon = start_daemon(tmp_path, ["--hub-url", emulator.base_url],
-                          env=clean_env(AIHUBD_HUB_TOKEN=TEST_TOKEN, QAIHUB_CLIENT_INI=str(tmp_path / "none.ini")))
+    daemon = start_daemon(tmp_path, ["--hub-url", emulator.base_url], env=token_env(tmp_path))
     try:
         with stub(daemon.socket) as s:
             job = s.SubmitLinkJob(api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in dlcs],

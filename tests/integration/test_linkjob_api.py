@@ -36,18 +36,7 @@ from aihubd_client import (
     TargetModel,
     UserError,
 )
-from e2e_support import (
-    TEST_TOKEN,
-    Daemon,
-    Emulator,
-    clean_env,
-    make_dlc,
-    refresh,
-    start_daemon,
-    start_emulator,
-    stop_process,
-    stub,
-)
+from e2e_support import TEST_TOKEN, Daemon, Emulator, finish_job, hub_writes, make_dlc, refresh, start_hub_daemon
 
 DEVICE = "Snapdragon 8 Elite QRD"
 OTHER_TOKEN = "test-token-second-user"
@@ -55,34 +44,7 @@ UNIQUIFIED = re.compile(r"job_\w+_optimized_bin_\d\d\.\d\d\.\d\d\.\d{6}\.bin")
 
 
 # ---------------------------------------------------------------------------- fixtures
-
-
-# Poll interval 1 h: the daemon sees a change only on refresh. The Hub rate limit is lifted
-# (the default 10 requests/s spaces out every test's calls; the emulator does not need it).
-DAEMON_FLAGS = ["--poll-interval", "3600", "--hub-rate", "1000"]
-
-
-def _daemon_env(base: Path) -> dict[str, str]:
-    return clean_env(AIHUBD_HUB_TOKEN=TEST_TOKEN, QAIHUB_CLIENT_INI=str(base / "none.ini"))
-
-
-@pytest.fixture(scope="module")
-def hub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    emu = start_emulator(tmp_path_factory.mktemp("emu"), "--manual")
-    try:
-        yield emu
-    finally:
-        stop_process(emu.proc)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, hub_emulator: Emulator) -> Iterator[Daemon]:
-    base = tmp_path_factory.mktemp("daemon")
-    daemon = start_daemon(base, ["--hub-url", hub_emulator.base_url], env=_daemon_env(base), extra=DAEMON_FLAGS)
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+# hub_emulator, served (the module's emulator and daemon) and broken come from conftest.py.
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +52,6 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("models")
     shared = bytes(range(256)) * 32
     return (make_dlc(base / "graph_a.dlc", b"A" + shared), make_dlc(base / "graph_b.dlc", b"B" + shared))
-
-
-@pytest.fixture(scope="module")
-def broken(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """An empty .dlc makes the emulated link fail."""
-    base = tmp_path_factory.mktemp("broken")
-    return make_dlc(base / "empty.dlc", b""), make_dlc(base / "fine.dlc", b"fine")
 
 
 @pytest.fixture(scope="module")
@@ -124,21 +79,6 @@ def _config(emulator: Emulator, token: str) -> hub.ClientConfig:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _writes(emulator: Emulator) -> list[str]:
-    """Requests that change something on the Hub since the last counter reset (the daemon's
-    background polls and prefetches only read, so they cannot make this flaky)."""
-    return [route for route in emulator.counters() if not route.startswith(("GET ", "HEAD "))]
-
-
-def _finish(emulator: Emulator, daemon: Daemon, job_id: str, final: int = api.JOB_STATE_DONE) -> None:
-    """CREATED -> LINKING_MODELS -> DONE (or FAILED) on the emulator, each seen by the daemon."""
-    with stub(daemon.socket) as s:
-        for expected in (api.JOB_STATE_LINKING_MODELS, final):
-            emulator.advance(job_id)
-            refresh(daemon.socket)
-            assert s.GetJob(api.GetJobRequest(job_id=job_id), timeout=30).state == expected
 
 
 class Call(threading.Thread):
@@ -178,7 +118,7 @@ def _submit(client: Client, models: tuple[Path, Path] | list[Any], **kwargs: Any
 def _finished_job(client: Client, emulator: Emulator, daemon: Daemon, models: Any,
                   final: int = api.JOB_STATE_DONE) -> LinkJob:
     job = _submit(client, models)
-    _finish(emulator, daemon, job.job_id, final)
+    finish_job(emulator, daemon, job.job_id, final)
     job.get_status()
     return job
 
@@ -216,7 +156,7 @@ def test_submit_checks_like_the_official_client_before_sending_anything(
     with Client(served.socket) as client, pytest.raises(UserError) as caught:
         client.submit_link_job(arguments(directory), DEVICE)
     assert str(caught.value).startswith(message)
-    assert _writes(hub_emulator) == []  # nothing reached the Hub (background polls only read)
+    assert hub_writes(hub_emulator) == []  # nothing reached the Hub (background polls only read)
     # ... nor the daemon: a client whose daemon does not exist raises the same error.
     with Client(tmp_path / "nobody.sock") as nowhere, pytest.raises(UserError, match=re.escape(message)):
         nowhere.submit_link_job(arguments(directory), DEVICE)
@@ -287,7 +227,7 @@ def test_wait_blocks_until_the_job_finishes(client, served, hub_emulator, models
     job = _submit(client, models)
     call = Call(job.wait)
     assert call.still_blocked()
-    _finish(hub_emulator, served, job.job_id)
+    finish_job(hub_emulator, served, job.job_id)
     status = call.value()
     assert status == "SUCCESS" and status.success and status.finished and status.message == ""
     assert job.target_model_id  # the attributes came along with the final status
@@ -306,7 +246,7 @@ def test_wait_raises_timeout_error_at_the_timeout(client, pending_job):
 
 def test_wait_on_a_failed_job_returns_failed(client, served, hub_emulator, broken):
     job = _submit(client, broken)
-    _finish(hub_emulator, served, job.job_id, api.JOB_STATE_FAILED)
+    finish_job(hub_emulator, served, job.job_id, api.JOB_STATE_FAILED)
     status = job.wait()
     assert status == "FAILED" and status.failure and status.finished and status.message
 
@@ -319,7 +259,7 @@ def test_get_jobs_filters_by_state_and_name_with_limit_and_offset(client, served
     first = _submit(client, models, name=f"{tag} one")
     second = _submit(client, models, name=f"{tag} two")
     third = _submit(client, models, name=f"{tag} THREE")
-    _finish(hub_emulator, served, second.job_id)
+    finish_job(hub_emulator, served, second.job_id)
 
     everything = client.get_jobs(name=tag.upper())
     assert [job.job_id for job in everything] == [third.job_id, second.job_id, first.job_id]
@@ -342,7 +282,7 @@ def test_track_job_adopts_a_job_submitted_by_the_official_client(client, served,
     assert [j.job_id for j in client.get_jobs(name="from qai_hub")] == [theirs.job_id]
     call = Call(job.wait)
     assert call.still_blocked()
-    _finish(hub_emulator, served, job.job_id)  # the daemon polls it: refresh sees each change
+    finish_job(hub_emulator, served, job.job_id)  # the daemon polls it: refresh sees each change
     assert call.value() == "SUCCESS"
     assert theirs.get_status().code == "SUCCESS"
 
@@ -408,7 +348,7 @@ def test_modify_sharing_checks_its_arguments_before_any_call(client, hub_emulato
     with pytest.raises(UserError) as caught:
         job.modify_sharing(add_emails=add, delete_emails=delete)
     assert str(caught.value) == message
-    assert _writes(hub_emulator) == []
+    assert hub_writes(hub_emulator) == []
 
 
 # ---------------------------------------------------------------------------- artifacts
@@ -418,7 +358,7 @@ def test_get_available_artifacts_blocks_until_finished(client, served, hub_emula
     job = _submit(client, models)
     call = Call(job.get_available_artifacts)
     assert call.still_blocked()
-    _finish(hub_emulator, served, job.job_id)
+    finish_job(hub_emulator, served, job.job_id)
     kinds = call.value()
     assert kinds == [ArtifactType.DEVICE_LOG, ArtifactType.HUB_LOG]
     assert kinds[0] is JobArtifactType.DEVICE_LOG and kinds[1].value == hub.JobArtifactType.HUB_LOG.value
@@ -429,7 +369,7 @@ def test_download_artifacts_for_type(client, served, hub_emulator, models, tmp_p
     out = tmp_path / "new" / "dir"
     call = Call(lambda: job.download_artifacts_for_type(str(out), hub.JobArtifactType.HUB_LOG))
     assert call.still_blocked()
-    _finish(hub_emulator, served, job.job_id)
+    finish_job(hub_emulator, served, job.job_id)
     (path,) = call.value()
     assert path == str(out / f"{job.job_id}_hub.log")  # created the directory
     fresh = Path(path).read_bytes()
@@ -448,7 +388,7 @@ def test_download_job_logs_device_then_hub(client, served, hub_emulator, models,
     job = _submit(client, models)
     call = Call(lambda: job.download_job_logs(str(tmp_path / "logs")))
     assert call.still_blocked()
-    _finish(hub_emulator, served, job.job_id)
+    finish_job(hub_emulator, served, job.job_id)
     paths = call.value()
     assert paths == [str(tmp_path / "logs" / f"{job.job_id}_device.log"),
                      str(tmp_path / "logs" / f"{job.job_id}_hub.log")]
@@ -460,7 +400,7 @@ def test_download_results(client, served, hub_emulator, models, tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     call = Call(lambda: job.download_results("results"))
     assert call.still_blocked()
-    _finish(hub_emulator, served, job.job_id)
+    finish_job(hub_emulator, served, job.job_id)
     result = call.value()
     assert isinstance(result, LinkJobResult)
     assert result.status == "SUCCESS" and result.url == job.url
@@ -476,7 +416,7 @@ def test_get_target_model_blocks_then_describes_it(client, served, hub_emulator,
     job = _submit(client, models)
     call = Call(job.get_target_model)
     assert call.still_blocked()
-    _finish(hub_emulator, served, job.job_id)
+    finish_job(hub_emulator, served, job.job_id)
     model = call.value()
     assert isinstance(model, TargetModel)
     assert model.model_id == client.get_job(job.job_id).target_model_id
@@ -491,7 +431,7 @@ def test_download_target_model_follows_the_official_naming_rules(client, served,
     job = _submit(client, models)
     call = Call(job.download_target_model)  # to memory: blocks like every other download
     assert call.still_blocked()
-    _finish(hub_emulator, served, job.job_id)
+    finish_job(hub_emulator, served, job.job_id)
     data = call.value()
     assert isinstance(data, bytes) and data
     filename = f"job_{job.job_id}_optimized_bin.bin"
@@ -527,7 +467,7 @@ def test_a_failed_job_has_no_target_model(client, served, hub_emulator, broken, 
     job = _submit(client, broken)
     call = Call(job.download_target_model)
     assert call.still_blocked()
-    _finish(hub_emulator, served, job.job_id, api.JOB_STATE_FAILED)
+    finish_job(hub_emulator, served, job.job_id, api.JOB_STATE_FAILED)
     assert call.value() is None
     assert job.get_target_model() is None
     assert job.download_target_model(str(tmp_path / "x.bin")) is None
@@ -564,7 +504,7 @@ def test_async_client_has_the_same_api(served, hub_emulator, models, pending_job
             target = asyncio.create_task(job.download_target_model())
             await asyncio.sleep(0.3)
             assert not waiting.done() and not target.done()
-            await asyncio.to_thread(_finish, hub_emulator, served, job.job_id)
+            await asyncio.to_thread(finish_job, hub_emulator, served, job.job_id)
             assert (await waiting) == "SUCCESS"
             data = await target
             assert isinstance(data, bytes) and data
@@ -614,12 +554,11 @@ def test_wait_resumes_after_a_daemon_restart(served, hub_emulator, models, stop)
     assert call.still_blocked()  # the stream ended (shutting down, or broken); wait() holds on
 
     base = served.state_dir.parent
-    restarted = start_daemon(base, ["--hub-url", hub_emulator.base_url], env=_daemon_env(base),
-                             extra=DAEMON_FLAGS)
+    restarted = start_hub_daemon(base, hub_emulator)
     served.proc = restarted.proc  # the fixture stops this one
     try:
         assert restarted.socket == served.socket
-        _finish(hub_emulator, restarted, job.job_id)
+        finish_job(hub_emulator, restarted, job.job_id)
         assert call.value() == "SUCCESS"
     finally:
         client.close()

@@ -2,7 +2,8 @@
 "Hub" proxy that records or rewrites the emulator's replies, and /proc socket inspection.
 
 Reuses ``tests/integration/e2e_support.py`` (imported through a sys.path entry) for the pieces it
-already has: a clean environment, the first-line handshake and stopping a child.
+already has: a clean environment, the first-line handshake and stopping a child; children are
+started with ``child_procs.popen`` (they die with the test process).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _INTEGRATION = Path(__file__).resolve().parents[1] / "integration"
 if str(_INTEGRATION) not in sys.path:
     sys.path.insert(0, str(_INTEGRATION))
 
+from child_procs import popen  # noqa: E402
 from e2e_support import START_TIMEOUT, Emulator, clean_env, first_line, stop_process  # noqa: E402
 
 __all__ = [
@@ -84,8 +86,8 @@ def spawn_daemon(socket: Path, state_dir: Path, log: Path, hub_args: list[str], 
     """Start ``aihubd serve`` and return once it printed its ready line (it fails loudly otherwise)."""
     argv = daemon_command(socket, state_dir, hub_args, extra, log_level)
     with log.open("a") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env or clean_env(),
-                                umask=umask, cwd=cwd, start_new_session=True)
+        proc = popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env or clean_env(),
+                     umask=umask, cwd=cwd, start_new_session=True)
     line = first_line(proc, "the daemon", log)
     if line != f"aihubd ready on unix:{socket}":
         proc.kill()
@@ -103,8 +105,8 @@ def run_refused(socket: Path, state_dir: Path, hub_args: list[str], *, env: dict
     """
     argv = daemon_command(socket, state_dir, hub_args, extra)
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env or clean_env(),
-                                umask=umask, start_new_session=True)
+        proc = popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env or clean_env(),
+                     umask=umask, start_new_session=True)
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()  # the ready line, or "" once the refused daemon exited
@@ -137,8 +139,8 @@ def start_emulator(workdir: Path, *, manual: bool = True, tokens: list[str] | No
         tokens_file.write_text("".join(f"{t}\n" for t in tokens))
         argv += ["--tokens-file", str(tokens_file)]
     with log.open("w") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
-                                start_new_session=True)
+        proc = popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
+                     start_new_session=True)
     return Emulator(first_line(proc, "the emulator", log), proc)
 
 

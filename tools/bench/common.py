@@ -32,7 +32,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                      "official_window": 2.0, "official_budget": 220.0, "page": 50, "settle": 0.75},
         "notify": {"waiters": [1, 100, 1000], "jobs_per_size": 1, "settle": 1.0},
         "reads": {"concurrency": [1, 16, 64], "duration": 2.0, "warmup": 0.2, "rounds": 2},
-        "delivery": {"size": 256 << 20, "repeat": 3},
+        "delivery": {"size": 256 << 20, "repeat": 5},
         "scale": {"in_flight": 10_000, "db_jobs": 100_000, "db_in_flight": 1000, "cycles": 2, "starts": 3},
     },
     "quick": {

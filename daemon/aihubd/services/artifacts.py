@@ -20,7 +20,7 @@ from ..errors import HubUnavailable, ResourceExhausted
 from ..hub.api import HubApi
 from ..model import LOG_TYPES, ArtifactType, Job, JobState, ModelInfo
 from ..store.artifacts import TARGET_MODEL, ArtifactIndex, CachedFile
-from ..store.blobs import BlobStore, Digest, IngestMismatch
+from ..store.blobs import BlobStore, Digest, IngestMismatch, temp_beside
 from .delivery import ensure_directory, safe_filename, target_model_path
 from .jobs import JobService
 from .validation import check_output_path
@@ -51,8 +51,9 @@ class ArtifactService:
     # -- start-up and background ---------------------------------------------------------------
 
     async def reconcile(self) -> None:
-        """Drop partial ingests, index rows whose blob is missing or the wrong size, and blobs
-        nobody indexed (a crash between commit and index)."""
+        """Drop delivery temp files and partial ingests a crash left, index rows whose blob is
+        missing or the wrong size, and blobs nobody indexed (a crash between commit and index)."""
+        temps = await self._index.deliveries.reconcile()
         partial = self._blobs.clean_partial_ingests()
         on_disk = self._blobs.on_disk()
         indexed = await self._index.indexed_blobs()
@@ -62,9 +63,9 @@ class ArtifactService:
         for digest in orphans:
             self._blobs.remove(digest)
         self.cached_bytes = await self._index.total_size()
-        if partial or broken or orphans:
-            log.info("cache reconciled: %d partial ingests, %d broken index rows, %d orphan blobs removed",
-                     partial, len(broken), len(orphans))
+        if temps or partial or broken or orphans:
+            log.info("cache reconciled: %d delivery temp files, %d partial ingests, %d broken index rows, "
+                     "%d orphan blobs removed", temps, partial, len(broken), len(orphans))
 
     def job_finished(self, job: Job) -> None:
         """Poller listener: prefetch a finished job's target model and logs (never raises)."""
@@ -161,9 +162,14 @@ class ArtifactService:
                     del self._pins[f.digest]
 
     async def _deliver(self, files: list[CachedFile], paths: list[Path]) -> None:
+        """Put each file at its path; each temp file is journaled until renamed (or removed)."""
         with self._pinned(files):
             for f, path in zip(files, paths):
-                self._blobs.deliver(Digest(f.digest, f.size), path, hardlink=self._hardlinks)
+                digest = Digest(f.digest, f.size)
+                if self._blobs.delivered(digest, path):
+                    continue
+                async with self._index.deliveries.pending(temp_beside(path)) as temp:
+                    self._blobs.deliver(digest, path, temp=temp, hardlink=self._hardlinks)
         await self._index.touch([f.digest for f in files])
 
     # -- what the RPCs ask for ------------------------------------------------------------------
@@ -193,9 +199,17 @@ class ArtifactService:
         return job, files[0], self._stream(files[0])
 
     async def _stream(self, file: CachedFile) -> AsyncIterator[bytes]:
+        """Chunks read in a worker thread, one ahead of the sender: a cold disk never stalls the
+        event loop (every other client's calls), and reading overlaps sending."""
+        loop = asyncio.get_running_loop()
         with self._pinned([file]), self._blobs.path_of(file.digest).open("rb") as f:
-            while chunk := f.read(CHUNK_SIZE):
-                yield chunk
+            ahead = loop.run_in_executor(None, f.read, CHUNK_SIZE)
+            try:
+                while chunk := await asyncio.shield(ahead):  # a cancel leaves the read running
+                    ahead = loop.run_in_executor(None, f.read, CHUNK_SIZE)
+                    yield chunk
+            finally:
+                await asyncio.wait([ahead])  # the file closes only once no read is pending on it
         await self._index.touch([file.digest])
 
     async def download_artifacts(self, job_id: str, output_dir: str, kind: ArtifactType) -> tuple[list[str], Job]:

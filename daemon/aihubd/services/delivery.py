@@ -1,6 +1,7 @@
 """Where delivered files go: the official naming rules, safe Hub names, usable directories.
 
-(The delivery itself, atomic by rename, is ``store.blobs.BlobStore.deliver``.)
+(The delivery itself, atomic by rename, is ``store.blobs.BlobStore.deliver``; its hidden temp
+file is journaled by ``store.deliveries`` so a restart after a crash removes it.)
 """
 
 from __future__ import annotations

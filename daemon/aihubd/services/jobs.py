@@ -96,7 +96,8 @@ class JobService:
                 if self._notifier.closed:
                     raise ShuttingDown("aihubd is shutting down; wait again once it is back")
                 try:
-                    await asyncio.wait_for(bell.wait(), timeout=self._keepalive)
+                    async with asyncio.timeout(self._keepalive):  # no task per wait, unlike wait_for
+                        await bell.wait()
                 except TimeoutError:
                     pass
 

@@ -4,7 +4,8 @@ An ingest is a temp file under ``ingest/`` on the same filesystem; commit checks
 digest, fsyncs, renames into place, fsyncs the directory and makes the blob read-only. A blob
 that already exists is success. Delivery puts a blob at a destination atomically: a hardlink
 when possible, else ``copy_file_range`` (reflink-capable filesystems may share extents) into a
-temp file beside the destination that is renamed into place.
+temp file beside the destination that is renamed into place. The caller may choose that temp
+name first (``temp_beside``) to journal it before it exists (``store.deliveries``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import errno
 import os
 import re
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -21,11 +23,16 @@ from pathlib import Path
 
 from ..errors import InvalidArgument, ResourceExhausted
 
-__all__ = ["BlobStore", "Digest", "IngestMismatch"]
+__all__ = ["BlobStore", "Digest", "IngestMismatch", "TEMP_PREFIX", "temp_beside"]
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 COPY_CHUNK = 64 << 20
 TEMP_PREFIX = ".aihubd-partial-"  # hidden temp files beside a destination, renamed into place
+
+
+def temp_beside(destination: Path) -> Path:
+    """A fresh hidden temp name in ``destination``'s directory (not created)."""
+    return destination.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
 
 
 class IngestMismatch(Exception):
@@ -130,37 +137,54 @@ class BlobStore:
                 found[entry.name] = entry.stat().st_size
         return found
 
-    def deliver(self, digest: Digest, destination: Path, *, hardlink: bool = True) -> str:
-        """Make ``destination`` hold the blob, atomically. Returns "hardlink", "copy" or "present"."""
-        source = self.path_of(digest)
-        with contextlib.suppress(OSError):
-            if os.path.samefile(source, destination):
-                return "present"  # already a link to this blob (rename onto it would be a no-op)
-        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=destination.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
+    def delivered(self, digest: Digest, destination: Path) -> bool:
+        """``destination`` already is a link to this blob (delivering again would be a no-op)."""
         try:
-            method = "copy"
-            if hardlink:
-                tmp.unlink()
-                try:
-                    os.link(source, tmp)
-                    method = "hardlink"
-                except OSError:  # another filesystem, or links not allowed
-                    pass
-            if method == "copy":
-                _copy(source, tmp)
-            os.replace(tmp, destination)
-            _fsync_dir(destination.parent)
-            return method
+            return os.path.samefile(self.path_of(digest), destination)
+        except OSError:
+            return False
+
+    def deliver(self, digest: Digest, destination: Path, *, temp: Path | None = None, hardlink: bool = True) -> str:
+        """Make ``destination`` hold the blob, atomically, through the temp file ``temp`` beside
+        it (default: a fresh ``temp_beside(destination)``), which must not exist yet and is
+        never left behind by a failure. Returns "hardlink", "copy" or "present"."""
+        if self.delivered(digest, destination):
+            return "present"
+        source = self.path_of(digest)
+        tmp = temp or temp_beside(destination)
+        try:  # create the temp exclusively: whatever the failure, only a file we made is removed
+            linked = hardlink and _link(source, tmp)
+            fd = None if linked else os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise _no_space(exc, destination.parent) from None
-        finally:
-            tmp.unlink(missing_ok=True)  # gone after a successful replace; never left behind
+        try:
+            if fd is not None:
+                _copy(source, fd)
+            os.replace(tmp, destination)
+            _fsync_dir(destination.parent)
+            return "hardlink" if linked else "copy"
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _no_space(exc, destination.parent) from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
-def _copy(source: Path, dest: Path) -> None:
-    with source.open("rb") as src, dest.open("wb") as dst:
+def _link(source: Path, tmp: Path) -> bool:
+    """Hardlink ``source`` as ``tmp``; False when links are impossible (another filesystem, not allowed)."""
+    try:
+        os.link(source, tmp)
+    except FileExistsError:
+        raise
+    except OSError:
+        return False
+    return True
+
+
+def _copy(source: Path, fd: int) -> None:
+    """Copy ``source`` into the new file open as ``fd`` (closed here), fsynced, mode 0644."""
+    with os.fdopen(fd, "wb") as dst, source.open("rb") as src:
         remaining = os.fstat(src.fileno()).st_size
         try:
             while remaining > 0:
@@ -176,4 +200,4 @@ def _copy(source: Path, dest: Path) -> None:
                 dst.write(chunk)
         dst.flush()
         os.fsync(dst.fileno())
-    os.chmod(dest, 0o644)
+        os.fchmod(dst.fileno(), 0o644)

@@ -77,6 +77,14 @@ MIGRATIONS: tuple[str, ...] = (
         job_id      TEXT
     );
     """,
+    # 4: delivery temp files being written beside their destinations (raw path bytes), recorded
+    #    before each is created so a start-up after a crash can remove what was left behind
+    """
+    CREATE TABLE pending_deliveries (
+        temp_path  BLOB PRIMARY KEY,
+        started_at REAL NOT NULL
+    );
+    """,
 )
 
 

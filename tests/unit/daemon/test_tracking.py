@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -122,3 +123,17 @@ async def test_shutdown_ends_waits_with_shutting_down(world: World) -> None:
     world.notifier.close()
     with pytest.raises(ShuttingDown):
         await asyncio.wait_for(task, 10)
+
+
+async def test_keepalive_rereads_a_change_whose_ring_was_missed(world: World) -> None:
+    """A waiter re-reads the store every ``keepalive`` seconds, so a change stored without a ring
+    (there is none today; this is the safety net) still reaches it."""
+    jobs = JobService(world.hub, world.store, world.notifier, world.poller, keepalive=0.01)
+    job = await jobs.get(world.hub.add_job().job_id)
+    first = asyncio.Event()
+    states: list[JobState] = []
+    task = asyncio.create_task(_collect(jobs, job.job_id, first, states))
+    await first.wait()
+    await world.store.save([dataclasses.replace(job, state=JobState.FAILED)])  # stored, never rung
+    await asyncio.wait_for(task, 10)
+    assert states == [JobState.CREATED, JobState.FAILED]
