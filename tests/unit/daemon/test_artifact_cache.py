@@ -26,10 +26,13 @@ from aihubd.tracking.schedule import Cadence, Schedule
 
 
 class World:
-    def __init__(self, db: Database, root: Path, cap: int = 1 << 30) -> None:
+    """The parts of one daemon life that cache and deliver artifacts, on the state in ``root``."""
+
+    def __init__(self, db: Database, root: Path, cap: int = 1 << 30, *, blobs: type[BlobStore] = BlobStore,
+                 hardlinks: bool = True) -> None:
         self.hub = FakeHub()
         self.index = ArtifactIndex(db)
-        self.blobs = BlobStore(root / "cache")
+        self.blobs = blobs(root / "cache")
         self.store = JobStore(db)
         notifier = Notifier()
         self.poller = Poller(self.hub, self.store, notifier, Schedule(Cadence(base=3600, cap=3600)))
@@ -37,7 +40,7 @@ class World:
         self.submitter = Submitter(self.hub, self.store, self.poller, UploadService(self.hub, self.index),
                                    SubmissionJournal(db))
         self.artifacts = ArtifactService(self.hub, self.jobs, self.index, self.blobs, cap_bytes=cap,
-                                         prefetch=False)
+                                         hardlinks=hardlinks, prefetch=False)
 
     async def done_job(self) -> str:
         job = self.hub.add_job(JobState.DONE)

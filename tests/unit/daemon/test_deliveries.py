@@ -4,48 +4,19 @@ and nothing else ever is."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
+from test_artifact_cache import World as Daemon  # one daemon life's artifact parts
 
 from aihubd.errors import InvalidArgument, ResourceExhausted
-from aihubd.model import ArtifactType, JobState
-from aihubd.services.artifacts import ArtifactService
-from aihubd.services.jobs import JobService
-from aihubd.store.artifacts import ArtifactIndex
+from aihubd.model import ArtifactType
 from aihubd.store.blobs import TEMP_PREFIX, BlobStore, Digest, temp_beside
 from aihubd.store.database import Database
 from aihubd.store.deliveries import DeliveryJournal
-from aihubd.store.jobs import JobStore
-from aihubd.tracking.notifier import Notifier
-from aihubd.tracking.poller import Poller
-from aihubd.tracking.schedule import Cadence, Schedule
-
-
-class Daemon:
-    """The parts of one daemon life that deliver artifacts, on the state in ``root``."""
-
-    def __init__(self, db: Database, root: Path, blobs: type[BlobStore] = BlobStore, hardlinks: bool = True) -> None:
-        self.hub = FakeHub()
-        self.index = ArtifactIndex(db)
-        self.blobs = blobs(root / "cache")
-        store, notifier = JobStore(db), Notifier()
-        poller = Poller(self.hub, store, notifier, Schedule(Cadence(base=3600, cap=3600)))
-        self.jobs = JobService(self.hub, store, notifier, poller, keepalive=3600)
-        self.artifacts = ArtifactService(self.hub, self.jobs, self.index, self.blobs, cap_bytes=1 << 30,
-                                         hardlinks=hardlinks, prefetch=False)
-
-    async def done_job(self) -> str:
-        job = self.hub.add_job(JobState.DONE)
-        self.hub.set_state(job.job_id, JobState.DONE)
-        self.hub.jobs[job.job_id] = dataclasses.replace(self.hub.jobs[job.job_id], target_model_id=f"mt{job.job_id}")
-        await self.jobs.get(job.job_id)
-        return job.job_id
 
 
 @pytest.fixture
