@@ -1,22 +1,23 @@
-"""``Client``: the entry point, talking to the aihubd daemon over its Unix socket."""
+"""``Client``: the entry point, talking to the aihubd daemon over its Unix socket.
+
+The calls are built in ``client_calls`` (shared with ``AsyncClient``); this class makes them.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
-from .errors import HubUnavailableError, UserError
-from .inputs import ModelArg, PathArg, absolute_path, check_job_type, state_values
+from .client_calls import ClientCalls
+from .errors import HubUnavailableError
+from .inputs import ModelArg
 from .job import LinkJob
-from .resume import DEFAULT_RECONNECT, ReconnectPolicy
-from .socket_path import default_socket_path
-from .submission import SUBMIT_BACKOFF, submit_requests
+from .submission import submit_requests
 from .transport import Connection
 from .values import DaemonInfo, RefreshResult
 
@@ -31,7 +32,7 @@ class JobPage:
     total: int
 
 
-class Client:
+class Client(ClientCalls):
     """A connection to the daemon; use it as a context manager or call ``close()``.
 
     ``socket`` defaults to ``default_socket_path()`` ($AIHUBD_SOCKET or the user runtime dir).
@@ -39,22 +40,10 @@ class Client:
     restart; ``submit_backoff`` the pauses between submit attempts while the Hub is unavailable.
     """
 
-    def __init__(
-        self,
-        socket: PathArg | None = None,
-        *,
-        reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
-        submit_backoff: Sequence[float] = SUBMIT_BACKOFF,
-    ) -> None:
-        path = Path(absolute_path(socket)) if socket is not None else default_socket_path()
-        self._connection = Connection(path)
-        self._reconnect = reconnect
-        self._submit_backoff = tuple(submit_backoff)
-
-    @property
-    def socket_path(self) -> Path:
-        """The daemon's socket this client talks to."""
-        return self._connection.socket_path
+    _connection: Connection
+    _connection_type = Connection
+    _job_type = LinkJob
+    _page_type = JobPage
 
     def __enter__(self) -> Client:
         return self
@@ -103,10 +92,7 @@ class Client:
         ``job_type`` (``qai_hub.JobType``) is accepted for compatibility: only link jobs exist
         here, so any other type raises ``ValueError`` like the official client's mismatch.
         """
-        _check_job_id(job_id)
-        check_job_type(job_type)
-        message = self._unary("GetJob", pb.GetJobRequest(job_id=job_id))
-        return self._job(message)
+        return self._connection.unary(self._get_job_call(job_id, job_type))
 
     def get_jobs(
         self,
@@ -136,54 +122,31 @@ class Client:
 
         ``limit`` 0: the daemon's default (50).
         """
-        if limit < 0 or offset < 0:
-            raise UserError("limit and offset must not be negative")
-        request = pb.ListJobsRequest(
-            states=state_values(states), name_contains=name_contains, limit=limit, offset=offset
-        )
-        response = self._unary("ListJobs", request)
-        return JobPage(jobs=[self._job(message) for message in response.jobs], total=response.total)
+        return self._connection.unary(self._list_jobs_call(states, name_contains, limit, offset))
 
     def track_job(self, job_id: str) -> LinkJob:
         """Have the daemon follow a job submitted elsewhere (web UI, the official client)."""
-        _check_job_id(job_id)
-        return self._job(self._unary("TrackJob", pb.TrackJobRequest(job_id=job_id)))
+        return self._connection.unary(self._track_job_call(job_id))
 
     def untrack_job(self, job_id: str) -> bool:
         """Stop following a job (the Hub job is untouched); False if it was not tracked."""
-        _check_job_id(job_id)
-        response = self._unary("UntrackJob", pb.UntrackJobRequest(job_id=job_id))
-        return response.was_tracked
+        return self._connection.unary(self._untrack_job_call(job_id))
 
     def refresh_jobs(self) -> RefreshResult:
         """Have the daemon's poller run one cycle now; returns when it is done."""
-        response = self._unary("RefreshJobs", pb.RefreshJobsRequest())
-        return RefreshResult(polled=response.polled, changed=response.changed)
+        return self._connection.unary(self._refresh_jobs_call())
 
     def daemon_info(self) -> DaemonInfo:
         """Version, Hub URL and reachability, account, job counts and cache size of the daemon."""
-        response = self._connection.unary(
-            self._connection.daemon.GetDaemonInfo, pb.GetDaemonInfoRequest()
-        )
-        return DaemonInfo.from_pb(response)
+        return self._connection.unary(self._daemon_info_call())
 
     def _submit(self, request: pb.SubmitLinkJobRequest) -> LinkJob:
-        for pause in (*self._submit_backoff, None):
+        call = self._submit_call(request)
+        for pause in self._submit_pauses():
             try:
-                return self._job(self._unary("SubmitLinkJob", request))
+                return self._connection.unary(call)
             except HubUnavailableError:
                 if pause is None:
                     raise
                 time.sleep(pause)
         raise AssertionError("unreachable")
-
-    def _unary(self, method: str, request: Any) -> Any:
-        return self._connection.unary(getattr(self._connection.jobs, method), request)
-
-    def _job(self, message: pb.Job) -> LinkJob:
-        return LinkJob(message, self._connection, self._reconnect)
-
-
-def _check_job_id(job_id: str) -> None:
-    if not job_id:
-        raise UserError(f"Invalid job_id: {job_id!r}")

@@ -23,6 +23,7 @@ __all__ = [
     "absolute_path",
     "artifact_type_value",
     "caller_style_path",
+    "check_job_id",
     "check_job_type",
     "check_sharing_change",
     "device_names",
@@ -132,6 +133,12 @@ def project_id(project: Any) -> str:
     if not isinstance(value, str):
         raise UserError(f"Not a project id: {project!r}")
     return value
+
+
+def check_job_id(job_id: str) -> None:
+    """A job id given to ``get_job``, ``track_job`` or ``untrack_job`` must not be empty."""
+    if not job_id:
+        raise UserError(f"Invalid job_id: {job_id!r}")
 
 
 def check_job_type(job_type: Any) -> None:

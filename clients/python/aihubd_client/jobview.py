@@ -1,6 +1,7 @@
 """``JobView``: a link job's attributes as the daemon last reported them (no calls).
 
-Shared by ``LinkJob`` (blocking) and ``AsyncLinkJob`` (asyncio), which add the methods.
+Shared by ``LinkJob`` (blocking) and ``AsyncLinkJob`` (asyncio), which add the methods (by way
+of ``job_calls.JobCalls``, where the calls are built).
 """
 
 from __future__ import annotations

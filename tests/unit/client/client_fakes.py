@@ -17,10 +17,22 @@ from aihubd_client import ReconnectPolicy
 # Unit tests do not wait a minute for a daemon that never comes back, nor for the Hub.
 FAST_RECONNECT = ReconnectPolicy(window=0.5, stable_after=5.0, first_pause=0.02, max_pause=0.1)
 FAST_BACKOFF = (0.01, 0.02, 0.03)
+# Reconnect pauses to check on a fake clock (``Clock``): 0.5, 1, 2, 2, ... for 10 seconds.
+SLOW_RECONNECT = ReconnectPolicy(window=10.0, stable_after=5.0, first_pause=0.5, max_pause=2.0)
 
 TARGET_FILENAME = "job_target.bin"
 CREATED_AT = 1_700_000_000
 FAILURE_REASON = "Link failed: graphs are incompatible"
+
+
+class Clock:
+    """A monotonic clock that moves only when a test moves it (``clock.now += seconds``)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @dataclass

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from aihubd_client.resume import Deadline, Outage, ReconnectPolicy
+from client_fakes import SLOW_RECONNECT, Clock
 
-POLICY = ReconnectPolicy(window=10.0, stable_after=5.0, first_pause=0.5, max_pause=2.0)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+POLICY = SLOW_RECONNECT
 
 
 def test_a_wait_that_never_connected_does_not_retry():

@@ -1,0 +1,250 @@
+"""``JobCalls``: what ``LinkJob`` and ``AsyncLinkJob`` share beyond ``JobView``; no I/O here.
+
+Each method that talks to the daemon is split in two. Here its ``Call`` is built: the arguments
+checked, the request, the timeout and its ``TimeoutError``, and what the answer becomes (the
+job's attributes updated, a path, a value). The twin only makes the call, blocking or awaited.
+Also here: the bookkeeping of a wait (its deadline, the pauses while the daemon restarts, the
+WaitJob messages), the assembly of a streamed target model, and the deadline arithmetic of
+``download_results``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from aihubd_api.v1 import aihubd_pb2 as pb
+
+from .channel import Call, ConnectionBase, TimeoutFactory, as_is
+from .errors import InternalError, daemon_unavailable, job_timeout
+from .inputs import (
+    PathArg,
+    absolute_path,
+    artifact_type_value,
+    caller_style_path,
+    check_sharing_change,
+)
+from .jobview import JobView
+from .resume import Deadline, Outage, ReconnectPolicy
+from .status import JobStatus
+from .values import LinkJobResult, ModelChunk, TargetModel
+
+__all__ = ["JobCalls", "ModelAssembly", "ReconnectPause", "model_chunk"]
+
+_RESULTS = "Downloading the results"
+
+
+class ReconnectPause(NamedTuple):
+    """How long a wait pauses before it reconnects to a restarted daemon."""
+
+    seconds: float
+    # The caller's deadline passes during the pause: raise its TimeoutError after the pause.
+    times_out: bool
+
+
+class JobCalls(JobView):
+    """The calls of a link job, built but not made; subclasses make them on ``_connection``."""
+
+    _connection: ConnectionBase
+
+    def __init__(self, message: pb.Job, reconnect: ReconnectPolicy) -> None:
+        self._reconnect = reconnect
+        super().__init__(message)
+
+    # unary calls (``self._connection.unary(call)`` returns what the public method returns)
+
+    def _get_status_call(self) -> Call:
+        return Call("GetJob", pb.GetJobRequest(job_id=self.job_id), reply=self._applied)
+
+    def _download_target_model_call(self, filename: PathArg, timeout: float | None) -> Call:
+        argument = os.path.expanduser(os.fspath(filename))
+        destination = absolute_path(argument)
+
+        def written(response: pb.DownloadResponse) -> str | None:
+            if not response.paths:
+                return None
+            return caller_style_path(argument, destination, response.paths[0])
+
+        request = pb.DownloadTargetModelRequest(job_id=self.job_id, destination=destination)
+        return self._call(
+            "DownloadTargetModel", request, timeout, "Downloading the target model", written
+        )
+
+    def _download_job_logs_call(self, output_dir: PathArg, timeout: float | None) -> Call:
+        request = pb.DownloadJobLogsRequest(
+            job_id=self.job_id, output_dir=absolute_path(output_dir)
+        )
+        return self._call("DownloadJobLogs", request, timeout, "Downloading the logs", _paths)
+
+    def _download_artifacts_call(
+        self, output_dir: PathArg, artifact_type: Any, timeout: float | None
+    ) -> Call:
+        request = pb.DownloadArtifactsRequest(
+            job_id=self.job_id,
+            output_dir=absolute_path(output_dir),
+            artifact_type=artifact_type_value(artifact_type),
+        )
+        return self._call("DownloadArtifacts", request, timeout, "Downloading artifacts", _paths)
+
+    def _get_target_model_call(self, timeout: float | None) -> Call:
+        request = pb.GetTargetModelRequest(job_id=self.job_id)
+        return self._call("GetTargetModel", request, timeout, reply=_target_model)
+
+    def _set_name_call(self, job_name: str) -> Call:
+        request = pb.SetJobNameRequest(job_id=self.job_id, name=job_name)
+        return Call("SetJobName", request, reply=self._apply)
+
+    def _get_sharing_call(self) -> Call:
+        return Call("GetSharing", pb.GetSharingRequest(job_id=self.job_id), reply=_emails)
+
+    def _modify_sharing_call(
+        self, add_emails: list[str] | None, delete_emails: list[str] | None
+    ) -> Call:
+        add, delete = check_sharing_change(add_emails, delete_emails)
+        request = pb.ModifySharingRequest(job_id=self.job_id, add_emails=add, delete_emails=delete)
+        return Call("ModifySharing", request)
+
+    def _disable_sharing_call(self) -> Call:
+        return Call("DisableSharing", pb.DisableSharingRequest(job_id=self.job_id))
+
+    # streams (``self._connection.stream(call)``; the twin reads the messages)
+
+    def _read_target_model_call(self, timeout: float | None) -> Call:
+        request = pb.ReadTargetModelRequest(job_id=self.job_id)
+        return self._call("ReadTargetModel", request, timeout, "Reading the target model")
+
+    def _wait_call(self, deadline: Deadline) -> Call:
+        """One WaitJob stream for the time left; raises the wait's TimeoutError when none is."""
+        remaining = deadline.remaining()
+        if remaining is not None and remaining <= 0:
+            raise self._wait_timeout(deadline)
+        return Call(
+            "WaitJob",
+            pb.WaitJobRequest(job_id=self.job_id),
+            timeout=remaining,
+            on_timeout=lambda: self._wait_timeout(deadline),
+        )
+
+    # waiting
+
+    def _take_wait_message(self, message: pb.Job, outage: Outage, first: bool) -> None:
+        """Apply one WaitJob message (``first`` of its stream); raises when the daemon stops."""
+        self._apply(message)
+        if first:
+            outage.connected()
+        if message.daemon_shutting_down:
+            raise daemon_unavailable(
+                self._connection.socket_path,
+                f"aihubd is shutting down; job {self.job_id} is still "
+                f"{self._status.code}, wait again once the daemon is back",
+            )
+
+    def _wait_ended_early(self) -> InternalError:
+        return InternalError(f"the daemon ended the wait for job {self.job_id} before it finished")
+
+    def _reconnect_pause(self, deadline: Deadline, outage: Outage) -> ReconnectPause | None:
+        """After the daemon went away mid-wait: the pause before reconnecting, None to give up."""
+        pause = outage.lost()
+        if pause is None:
+            return None
+        remaining = deadline.remaining()
+        if remaining is not None and remaining <= pause:
+            return ReconnectPause(remaining, times_out=True)
+        return ReconnectPause(pause, times_out=False)
+
+    def _wait_timeout(self, deadline: Deadline) -> TimeoutError:
+        return job_timeout(self.job_id, deadline.seconds or 0)
+
+    # download_results
+
+    def _results_directory(self, artifacts_dir: PathArg) -> str:
+        """``artifacts_dir`` made absolute, and created."""
+        directory = absolute_path(artifacts_dir)
+        os.makedirs(directory, exist_ok=True)
+        return directory
+
+    def _left(self, deadline: Deadline) -> float | None:
+        """The time left for the next download of ``download_results``; TimeoutError if none."""
+        remaining = deadline.remaining()
+        if remaining is not None and remaining <= 0:
+            raise job_timeout(self.job_id, deadline.seconds or 0, _RESULTS)
+        return remaining
+
+    def _results_timeout(self, timeout: float | None) -> TimeoutError:
+        return job_timeout(self.job_id, timeout or 0, _RESULTS)
+
+    def _results(self, status: JobStatus, directory: str) -> LinkJobResult:
+        return LinkJobResult(status=status, url=self.url, artifacts_dir=directory)
+
+    # plumbing
+
+    def _applied(self, message: pb.Job) -> JobStatus:
+        self._apply(message)
+        return self._status
+
+    def _call(
+        self,
+        method: str,
+        request: Any,
+        timeout: float | None,
+        doing: str = "",
+        reply: Callable[[Any], Any] = as_is,
+    ) -> Call:
+        """A call bounded by the caller's ``timeout`` (None or 0: none), ``doing`` what."""
+        return Call(
+            method,
+            request,
+            timeout=timeout or None,
+            on_timeout=self._timeout_factory(timeout, doing),
+            reply=reply,
+        )
+
+    def _timeout_factory(self, timeout: float | None, doing: str) -> TimeoutFactory | None:
+        if not timeout:
+            return None
+        return lambda: job_timeout(self.job_id, timeout, doing)
+
+
+class ModelAssembly:
+    """A target model read as a stream, put back together: ``add`` each chunk, then ``data()``."""
+
+    def __init__(self, job_id: str) -> None:
+        self._job_id = job_id
+        self._parts: list[bytes] = []
+        self._expected: int | None = None
+
+    def add(self, chunk: ModelChunk) -> None:
+        if self._expected is None:
+            self._expected = chunk.total_size
+        self._parts.append(chunk.data)
+
+    def data(self) -> bytes | None:
+        """The model; None when no chunk came (the job failed); InternalError when cut short."""
+        if self._expected is None:
+            return None
+        data = b"".join(self._parts)
+        if self._expected and len(data) != self._expected:
+            raise InternalError(
+                f"target model of job {self._job_id} truncated: "
+                f"{len(data)} of {self._expected} bytes"
+            )
+        return data
+
+
+def model_chunk(message: pb.Chunk) -> ModelChunk:
+    """A ReadTargetModel message as the ``ModelChunk`` the caller gets."""
+    return ModelChunk(message.data, message.filename, message.total_size)
+
+
+def _paths(response: pb.DownloadResponse) -> list[str]:
+    return list(response.paths)
+
+
+def _emails(sharing: pb.Sharing) -> list[str]:
+    return list(sharing.emails)
+
+
+def _target_model(message: pb.TargetModel) -> TargetModel | None:
+    return TargetModel.from_pb(message) if message.present else None
+
