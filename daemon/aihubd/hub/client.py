@@ -28,6 +28,7 @@ from qai_hub import public_api_pb2 as pb
 from .. import __version__
 from ..errors import AihubdError, HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound, PermissionDenied
 from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
+from ..threads import finish_in_thread
 from .convert import device_from_pb, device_to_pb, job_from_pb, time_from_pb
 from .credentials import HubCredentials
 from .budget import RequestBudget
@@ -298,7 +299,7 @@ class AiohttpHubClient:
                     await asyncio.sleep(exc.retry_after if exc.retry_after is not None
                                         else self._retry.delay(attempt))
             out.flush()
-            os.fsync(out.fileno())
+            await finish_in_thread(os.fsync, out.fileno())  # seconds for a big file: not on the loop
         return sink.size, sink.hash.hexdigest()
 
     async def _fetch_into(self, url: str, sink: _Sink) -> None:

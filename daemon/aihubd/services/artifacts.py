@@ -21,6 +21,7 @@ from ..hub.api import HubApi
 from ..model import LOG_TYPES, ArtifactType, Job, JobState, ModelInfo
 from ..store.artifacts import TARGET_MODEL, ArtifactIndex, CachedFile
 from ..store.blobs import BlobStore, Digest, IngestMismatch, temp_beside
+from ..threads import finish_in_thread
 from .delivery import ensure_directory, safe_filename, target_model_path
 from .jobs import JobService
 from .validation import check_output_path
@@ -117,7 +118,7 @@ class ArtifactService:
             with self._blobs.ingest_path() as tmp:  # removed on any failure: no partial blob stays
                 try:
                     size, hex_digest = await self._hub.download(target.url, tmp)
-                    self._blobs.commit(tmp, Digest(hex_digest, size))
+                    await finish_in_thread(self._blobs.commit, tmp, Digest(hex_digest, size))
                 except IngestMismatch as exc:
                     raise HubUnavailable(f"the Hub sent a damaged {name}: {exc}") from None
                 except OSError as exc:
@@ -169,7 +170,7 @@ class ArtifactService:
                 if self._blobs.delivered(digest, path):
                     continue
                 async with self._index.deliveries.pending(temp_beside(path)) as temp:
-                    self._blobs.deliver(digest, path, temp=temp, hardlink=self._hardlinks)
+                    await finish_in_thread(self._blobs.deliver, digest, path, temp=temp, hardlink=self._hardlinks)
         await self._index.touch([f.digest for f in files])
 
     # -- what the RPCs ask for ------------------------------------------------------------------
