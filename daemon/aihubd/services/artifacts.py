@@ -97,11 +97,16 @@ class ArtifactService:
     async def _cached(self, job: Job, kind: int) -> list[CachedFile]:
         """The job's files of ``kind`` in the cache, downloading them once if needed."""
         files = await self._index.files(job.job_id, kind)
-        if files and all(self._blobs.has(Digest(f.digest, f.size)) for f in files):
+        if files and all(self._blobs.intact(Digest(f.digest, f.size), f.mtime_ns) for f in files):
             return files
         key = (job.job_id, kind)
         task = self._fetches.get(key)
         if task is None:
+            for f in files:  # no fetch in flight: what is there now is old, not a fresh commit
+                if self._blobs.has_hex(f.digest) and not self._blobs.intact(Digest(f.digest, f.size), f.mtime_ns):
+                    log.warning("cached %s changed on disk (an edited hardlinked delivery?): fetching it again",
+                                f.filename)
+                    self._blobs.remove(f.digest)
             task = asyncio.create_task(self._fetch(job, kind), name=f"fetch-{job.job_id}-{kind}")
             self._fetches[key] = task
             task.add_done_callback(lambda _t: self._fetches.pop(key, None))
@@ -126,7 +131,7 @@ class ArtifactService:
                         raise ResourceExhausted(f"no space left for {name} in the artifact cache "
                                                 f"({self._blobs.root}); free some space or lower --cache-max-gib") from None
                     raise
-            files.append(CachedFile(name, hex_digest, size))
+            files.append(CachedFile(name, hex_digest, size, self._blobs.mtime_ns(Digest(hex_digest, size))))
         await self._index.record(job.job_id, kind, files)
         log.info("job %s: cached %s", job.job_id, ", ".join(f"{f.filename} ({f.size} B)" for f in files) or "nothing")
         await self._evict(keep={f.digest for f in files})

@@ -22,6 +22,7 @@ class CachedFile:
     filename: str
     digest: str
     size: int
+    mtime_ns: int | None = None  # the blob's when cached (None: cached before this was recorded)
 
 
 class ArtifactIndex:
@@ -31,7 +32,7 @@ class ArtifactIndex:
 
     async def files(self, job_id: str, kind: int) -> list[CachedFile]:
         async with self._db.conn.execute(
-            "SELECT a.filename, a.digest, b.size FROM artifacts a JOIN blobs b USING (digest) "
+            "SELECT a.filename, a.digest, b.size, b.mtime_ns FROM artifacts a JOIN blobs b USING (digest) "
             "WHERE a.job_id = ? AND a.kind = ? ORDER BY a.filename", (job_id, kind),
         ) as cur:
             return [CachedFile(*row) for row in await cur.fetchall()]
@@ -43,9 +44,9 @@ class ArtifactIndex:
         async def write() -> None:
             async with self._db.transaction() as conn:
                 await conn.executemany(
-                    "INSERT INTO blobs (digest, size, last_used) VALUES (?, ?, ?) "
-                    "ON CONFLICT(digest) DO UPDATE SET last_used = excluded.last_used",
-                    [(f.digest, f.size, now) for f in files],
+                    "INSERT INTO blobs (digest, size, last_used, mtime_ns) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(digest) DO UPDATE SET last_used = excluded.last_used, mtime_ns = excluded.mtime_ns",
+                    [(f.digest, f.size, now, f.mtime_ns) for f in files],
                 )
                 await conn.execute("DELETE FROM artifacts WHERE job_id = ? AND kind = ?", (job_id, kind))
                 await conn.executemany(

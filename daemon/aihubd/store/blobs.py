@@ -81,6 +81,18 @@ class BlobStore:
         except FileNotFoundError:
             return False
 
+    def mtime_ns(self, digest: Digest) -> int:
+        return self.path_of(digest).stat().st_mtime_ns
+
+    def intact(self, digest: Digest, mtime_ns: int | None) -> bool:
+        """The blob is there with its size and, when known, the modification time it was cached
+        with (a blob is read-only, but an owner can chmod a hardlinked delivery and edit it)."""
+        try:
+            st = self.path_of(digest).stat()
+        except FileNotFoundError:
+            return False
+        return st.st_size == digest.size and mtime_ns in (None, st.st_mtime_ns)
+
     def has_hex(self, hex_digest: str) -> bool:
         return self.path_of(hex_digest).exists()
 

@@ -85,6 +85,11 @@ MIGRATIONS: tuple[str, ...] = (
         started_at REAL NOT NULL
     );
     """,
+    # 5: each blob's modification time when cached, so a blob changed on disk (an edited hardlinked
+    #    delivery shares its inode) is noticed and fetched again instead of delivered
+    """
+    ALTER TABLE blobs ADD COLUMN mtime_ns INTEGER;
+    """,
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -151,3 +152,27 @@ async def test_lru_eviction_never_evicts_a_pinned_blob(tmp_path: Path) -> None:
         assert len(await world.index.indexed_blobs()) == 1 and world.artifacts.cached_bytes == 32_000
     finally:
         await db.close()
+
+
+async def test_an_edited_hardlinked_delivery_is_fetched_again(world: World, tmp_path: Path) -> None:
+    """A hardlinked delivery shares the cached blob's inode: if its owner makes it writable and
+    edits it, the change is noticed (size or mtime) and the next request fetches the blob again."""
+    job_id = await world.done_job()
+    (tmp_path / "a").mkdir()
+    (first,) = (await world.artifacts.download_target_model(job_id, str(tmp_path / "a")))[0]
+    original = Path(first).read_bytes()
+    assert os.stat(first).st_nlink == 2  # the delivery is the blob itself
+    os.chmod(first, 0o644)
+    with open(first, "r+b") as f:  # same size, other bytes
+        f.write(bytes(b ^ 0xFF for b in original[:16]))
+    os.utime(first, ns=(0, os.stat(first).st_mtime_ns + 1_000_000))  # a coarse clock may not tick
+    world.hub.calls.clear()
+
+    (tmp_path / "b").mkdir()
+    (second,) = (await world.artifacts.download_target_model(job_id, str(tmp_path / "b")))[0]
+    assert world.hub.calls["download"] == 1
+    assert Path(second).read_bytes() == original == world.hub.content(f"fake://model/mt{job_id}?sig=secret")
+    world.hub.calls.clear()
+    (tmp_path / "c").mkdir()
+    await world.artifacts.download_target_model(job_id, str(tmp_path / "c"))
+    assert sum(world.hub.calls.values()) == 0  # intact again: served from the cache
