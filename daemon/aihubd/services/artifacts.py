@@ -102,11 +102,11 @@ class ArtifactService:
         key = (job.job_id, kind)
         task = self._fetches.get(key)
         if task is None:
-            for f in files:  # no fetch in flight: what is there now is old, not a fresh commit
-                if self._blobs.has_hex(f.digest) and not self._blobs.intact(Digest(f.digest, f.size), f.mtime_ns):
-                    log.warning("cached %s changed on disk (an edited hardlinked delivery?): fetching it again",
-                                f.filename)
-                    self._blobs.remove(f.digest)
+            changed = [f.filename for f in files if self._blobs.has_hex(f.digest)
+                       and not self._blobs.intact(Digest(f.digest, f.size), f.mtime_ns)]
+            if changed:  # the fetch's commit replaces it (hardlinked deliveries keep the old inode)
+                log.warning("job %s: cached %s changed on disk (an edited hardlinked delivery?): fetching again",
+                            job.job_id, ", ".join(changed))
             task = asyncio.create_task(self._fetch(job, kind), name=f"fetch-{job.job_id}-{kind}")
             self._fetches[key] = task
             task.add_done_callback(lambda _t: self._fetches.pop(key, None))

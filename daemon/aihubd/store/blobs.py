@@ -1,8 +1,8 @@
 """A content-addressed file store: ``blobs/sha256/<hex>``, written only through ingests.
 
 An ingest is a temp file under ``ingest/`` on the same filesystem; commit checks the size and
-digest, fsyncs, renames into place, fsyncs the directory and makes the blob read-only. A blob
-that already exists is success. Delivery puts a blob at a destination atomically: a hardlink
+digest, fsyncs, renames into place, fsyncs the directory and makes the blob read-only (replacing
+a blob already there). Delivery puts a blob at a destination atomically: a hardlink
 when possible, else ``copy_file_range`` (reflink-capable filesystems may share extents) into a
 temp file beside the destination that is renamed into place. The caller may choose that temp
 name first (``temp_beside``) to journal it before it exists (``store.deliveries``).
@@ -75,12 +75,6 @@ class BlobStore:
     def path_of(self, digest: Digest | str) -> Path:
         return self._blobs / (digest.hex if isinstance(digest, Digest) else digest)
 
-    def has(self, digest: Digest) -> bool:
-        try:
-            return self.path_of(digest).stat().st_size == digest.size
-        except FileNotFoundError:
-            return False
-
     def mtime_ns(self, digest: Digest) -> int:
         return self.path_of(digest).stat().st_mtime_ns
 
@@ -110,14 +104,13 @@ class BlobStore:
     def commit(self, ingest: Path, digest: Digest) -> Digest:
         """Move a written, fsynced ingest into place as the blob ``digest`` (read-only).
 
-        The caller computed the digest while writing; the size is checked here. A blob that
-        already exists is success."""
+        The caller computed the digest while writing; the size is checked here. A blob already
+        there is replaced: it may have been changed on disk through a hardlinked delivery (whose
+        links keep that old inode)."""
         size = ingest.stat().st_size
         if size != digest.size:
             raise IngestMismatch(f"ingest holds {size} bytes, expected {digest.size}")
         final = self.path_of(digest)
-        if self.has(digest):
-            return digest
         os.chmod(ingest, 0o444)
         os.replace(ingest, final)
         _fsync_dir(final.parent)

@@ -34,7 +34,8 @@ def test_repeated_delivery_to_one_path_leaves_no_temp_files(tmp_path: Path, hard
 def test_commit_checks_the_size_and_is_idempotent(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "cache")
     digest = _blob(store, b"abc")
-    assert _blob(store, b"abc") == digest and store.has(digest)
+    assert _blob(store, b"abc") == digest and store.intact(digest, None)
+    assert store.path_of(digest).read_bytes() == b"abc"
     assert oct(store.path_of(digest).stat().st_mode & 0o777) == "0o444"
     with store.ingest_path() as tmp:
         tmp.write_bytes(b"abcd")
