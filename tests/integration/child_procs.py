@@ -1,10 +1,15 @@
-"""The one launcher for the tests' child processes (daemon, emulator, helpers).
+"""The one launcher for the tests' child processes (daemon, emulator, aihubctl, helpers).
 
-Every child asks the kernel, between fork and exec, to SIGKILL it when its parent dies
-(Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``), so a test run that is itself killed (SIGKILL,
-no ``finally`` runs) leaves no daemon or emulator behind. The child then checks that its parent
-is still the process that started it: if the parent died before the ``prctl`` took effect, the
-child kills itself at once.
+Every child first runs a tiny boot step (``python -c BOOT parent-pid argv...``) that asks the
+kernel to SIGKILL it when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, kept
+across ``execvp``), checks that its parent is still the process that started it (if the parent
+died before the ``prctl`` took effect, it kills itself at once) and then becomes the wanted
+program. So a test run that is itself killed (SIGKILL, no ``finally`` runs) leaves no daemon or
+emulator behind.
+
+Why a boot step and not ``preexec_fn``: ``preexec_fn`` makes subprocess ``fork()`` the whole
+(multi-threaded, gRPC-using) test process and run Python in the child, where gRPC's fork
+handlers can abort it before ``exec`` ("epoll_wait error: Bad file descriptor", exit -6).
 
 The signal comes when the *thread* that started the child ends, so start children from the
 main thread (as fixtures and tests do), not from a short-lived worker thread. The kernel also
@@ -15,53 +20,39 @@ Only the standard library is imported: a plain ``python -c`` parent can use it t
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["popen", "run"]
+__all__ = ["BOOT", "guarded", "popen", "run"]
 
-PR_SET_PDEATHSIG = 1
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    """libc's ``prctl``, resolved in the parent: nothing is loaded between fork and exec."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    prctl.restype = ctypes.c_int
-    return prctl
-
-
-_PRCTL = _load_prctl()
-_SIGKILL = ctypes.c_ulong(signal.SIGKILL)  # built in the parent too
+BOOT = """\
+import ctypes, os, signal, sys
+parent, argv = int(sys.argv[1]), sys.argv[2:]
+if sys.platform.startswith("linux"):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, ctypes.c_ulong(signal.SIGKILL)) != 0:  # PR_SET_PDEATHSIG
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+if os.getppid() != parent:  # the parent died before prctl: nobody would kill us later
+    os.kill(os.getpid(), signal.SIGKILL)
+os.execvp(argv[0], argv)
+"""
 
 
-def _die_with(parent: int) -> Callable[[], None]:
-    """The ``preexec_fn`` of a child of ``parent``: die with it, or now if it is already gone."""
-
-    def preexec() -> None:
-        if _PRCTL is not None and _PRCTL(PR_SET_PDEATHSIG, _SIGKILL) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")  # Popen raises it
-        if os.getppid() != parent:  # the parent died before prctl: nobody would kill us later
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return preexec
+def guarded(argv: Sequence[str], parent: int | None = None) -> list[str]:
+    """``argv`` run through the boot step, as a child of ``parent`` (default: this process)."""
+    if not argv:
+        raise ValueError("an empty command")
+    return [sys.executable, "-c", BOOT, str(os.getpid() if parent is None else parent), *map(str, argv)]
 
 
 def popen(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
     """``subprocess.Popen(argv, **kwargs)`` whose child dies with the calling process."""
-    if "preexec_fn" in kwargs:
-        raise TypeError("popen() sets preexec_fn itself")
-    return subprocess.Popen(argv, preexec_fn=_die_with(os.getpid()), **kwargs)
+    return subprocess.Popen(guarded(argv), **kwargs)
 
 
 def run(argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
     """``subprocess.run(argv, **kwargs)`` whose child dies with the calling process."""
-    if "preexec_fn" in kwargs:
-        raise TypeError("run() sets preexec_fn itself")
-    return subprocess.run(argv, preexec_fn=_die_with(os.getpid()), **kwargs)
+    return subprocess.run(guarded(argv), **kwargs)

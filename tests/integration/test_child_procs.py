@@ -146,9 +146,9 @@ def test_the_real_emulator_and_daemon_die_with_their_parent(parent_of: Start, tm
 
 def test_a_child_whose_parent_is_already_gone_kills_itself() -> None:
     """The race: if the parent dies before prctl takes effect, the child's pid check kills it."""
-    from child_procs import _die_with
+    from child_procs import guarded
 
-    proc = subprocess.Popen(SLEEPER, preexec_fn=_die_with(os.getpid() + 1_000_000))  # not our pid: "gone"
+    proc = subprocess.Popen(guarded(SLEEPER, parent=os.getpid() + 1_000_000))  # not our pid: "gone"
     try:
         assert proc.wait(timeout=DEADLINE) == -signal.SIGKILL
     finally:
