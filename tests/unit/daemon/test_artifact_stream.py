@@ -1,4 +1,4 @@
-"""Streaming a cached target model: read one chunk ahead in a worker thread, pinned while read."""
+"""Streaming a cached target model: bounded chunks, every byte, pinned only while read."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ async def test_an_abandoned_stream_unpins_its_blob(tmp_path: Path, small_chunks:
         world = World(db, tmp_path, cap=40_000)  # each fake blob is 32,000 bytes: one fits
         first = await world.done_job()
         _, _, stream = await world.artifacts.read_target_model(first)
-        assert len(await stream.__anext__()) == small_chunks  # a read of the next chunk is pending now
+        assert len(await stream.__anext__()) == small_chunks
         await stream.aclose()  # the client went away mid-stream
         second = await world.done_job()
         (tmp_path / "o").mkdir()
