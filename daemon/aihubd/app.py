@@ -28,6 +28,7 @@ from .services.uploads import UploadService
 from .store.artifacts import ArtifactIndex
 from .store.blobs import BlobStore
 from .store.database import Database
+from .store.deliveries import DeliveryJournal
 from .store.jobs import JobStore
 from .store.submissions import SubmissionJournal
 from .tracking.notifier import Notifier
@@ -97,7 +98,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             jobs = JobService(hub, store, notifier, poller)
             submitter = Submitter(hub, store, poller, UploadService(hub, index), SubmissionJournal(db),
                                   default_project=credentials.default_project)
-            artifacts = ArtifactService(hub, jobs, index, BlobStore(config.cache_dir),
+            artifacts = ArtifactService(hub, jobs, index, BlobStore(config.cache_dir), DeliveryJournal(db),
                                         cap_bytes=config.cache_max_bytes, hardlinks=config.hardlink_artifacts,
                                         prefetch=config.prefetch)
             await artifacts.reconcile()

@@ -21,6 +21,7 @@ from ..hub.api import HubApi
 from ..model import LOG_TYPES, ArtifactType, Job, JobState, ModelInfo
 from ..store.artifacts import TARGET_MODEL, ArtifactIndex, CachedFile
 from ..store.blobs import BlobStore, Digest, IngestMismatch, temp_beside
+from ..store.deliveries import DeliveryJournal
 from ..threads import finish_in_thread
 from .delivery import ensure_directory, safe_filename, target_model_path
 from .jobs import JobService
@@ -34,12 +35,14 @@ CHUNK_SIZE = 1 << 20
 
 
 class ArtifactService:
-    def __init__(self, hub: HubApi, jobs: JobService, index: ArtifactIndex, blobs: BlobStore, *,
-                 cap_bytes: int, hardlinks: bool = True, prefetch: bool = True) -> None:
+    def __init__(self, hub: HubApi, jobs: JobService, index: ArtifactIndex, blobs: BlobStore,
+                 deliveries: DeliveryJournal, *, cap_bytes: int, hardlinks: bool = True,
+                 prefetch: bool = True) -> None:
         self._hub = hub
         self._jobs = jobs
         self._index = index
         self._blobs = blobs
+        self._deliveries = deliveries
         self._cap = cap_bytes
         self._hardlinks = hardlinks
         self._prefetch = prefetch
@@ -54,7 +57,7 @@ class ArtifactService:
     async def reconcile(self) -> None:
         """Drop delivery temp files and partial ingests a crash left, index rows whose blob is
         missing or the wrong size, and blobs nobody indexed (a crash between commit and index)."""
-        temps = await self._index.deliveries.reconcile()
+        temps = await self._deliveries.reconcile()
         partial = self._blobs.clean_partial_ingests()
         on_disk = self._blobs.on_disk()
         indexed = await self._index.indexed_blobs()
@@ -174,7 +177,7 @@ class ArtifactService:
                 digest = Digest(f.digest, f.size)
                 if self._blobs.delivered(digest, path):
                     continue
-                async with self._index.deliveries.pending(temp_beside(path)) as temp:
+                async with self._deliveries.pending(temp_beside(path)) as temp:
                     await finish_in_thread(self._blobs.deliver, digest, path, temp=temp, hardlink=self._hardlinks)
         await self._index.touch([f.digest for f in files])
 

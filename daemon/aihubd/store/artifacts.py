@@ -1,5 +1,4 @@
-"""The artifact cache's index: which blob holds which job's file, LRU order, uploads made, and
-(``deliveries``) the journal of delivery temp files in progress."""
+"""The artifact cache's index: which blob holds which job's file, LRU order, uploads made."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .database import Database
-from .deliveries import DeliveryJournal
 
 __all__ = ["ArtifactIndex", "CachedFile", "TARGET_MODEL"]
 
@@ -28,7 +26,6 @@ class CachedFile:
 class ArtifactIndex:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self.deliveries = DeliveryJournal(db)
 
     async def files(self, job_id: str, kind: int) -> list[CachedFile]:
         async with self._db.conn.execute(

@@ -19,6 +19,7 @@ from aihubd.services.uploads import UploadService
 from aihubd.store.artifacts import TARGET_MODEL, ArtifactIndex
 from aihubd.store.blobs import BlobStore
 from aihubd.store.database import Database
+from aihubd.store.deliveries import DeliveryJournal
 from aihubd.store.jobs import JobStore
 from aihubd.store.submissions import SubmissionJournal
 from aihubd.tracking.notifier import Notifier
@@ -40,8 +41,9 @@ class World:
         self.jobs = JobService(self.hub, self.store, notifier, self.poller, keepalive=3600)
         self.submitter = Submitter(self.hub, self.store, self.poller, UploadService(self.hub, self.index),
                                    SubmissionJournal(db))
-        self.artifacts = ArtifactService(self.hub, self.jobs, self.index, self.blobs, cap_bytes=cap,
-                                         hardlinks=hardlinks, prefetch=False)
+        self.deliveries = DeliveryJournal(db)
+        self.artifacts = ArtifactService(self.hub, self.jobs, self.index, self.blobs, self.deliveries,
+                                         cap_bytes=cap, hardlinks=hardlinks, prefetch=False)
 
     async def done_job(self) -> str:
         job = self.hub.add_job(JobState.DONE)

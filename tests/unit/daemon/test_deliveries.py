@@ -107,7 +107,7 @@ async def test_normal_deliveries_leave_no_journal_rows_and_no_temp_files(db: Dat
         await daemon.artifacts.download_logs(job_id, str(tmp_path / "logs"))
     assert len(list((tmp_path / "model").iterdir())) == 2 and len(list((tmp_path / "logs").iterdir())) == 2
     assert _temps(tmp_path / "model") == _temps(tmp_path / "logs") == []
-    assert await daemon.index.deliveries.pending_paths() == []
+    assert await daemon.deliveries.pending_paths() == []
 
 
 async def test_the_temp_path_is_committed_before_the_temp_file_exists(db: Database, tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ async def test_a_failed_delivery_clears_its_row_and_its_temp_file(db: Database, 
     with pytest.raises(InvalidArgument):
         await daemon.artifacts.download_artifacts(job_id, str(logs), ArtifactType.DEVICE_LOG)
     assert _temps(logs) == []
-    assert await daemon.index.deliveries.pending_paths() == []
+    assert await daemon.deliveries.pending_paths() == []
 
 
 async def test_no_room_to_journal_is_resource_exhausted_and_creates_nothing(db: Database, tmp_path: Path) -> None:
