@@ -48,9 +48,20 @@ def main() -> int:
     say("starting aihubd on its embedded Hub emulator")
     with log_path.open("w") as log:
         daemon = subprocess.Popen(
-            [str(BIN / "aihubd"), "serve", "--hub", "emulator", "--state-dir", str(run_dir / "state"),
-             "--emulator-link-seconds", "4"],
-            stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+            [
+                str(BIN / "aihubd"),
+                "serve",
+                "--hub",
+                "emulator",
+                "--state-dir",
+                str(run_dir / "state"),
+                "--emulator-link-seconds",
+                "4",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
         )
     try:
         assert daemon.stdout is not None
@@ -65,9 +76,20 @@ def main() -> int:
         say(f"submitting a link job of {', '.join(p.name for p in inputs)} through aihubctl")
         results = OUT / "results"
         link = subprocess.run(
-            [str(BIN / "aihubctl"), "link", *map(str, inputs), "--device", DEVICE, "--name", "demo-link",
-             "--wait", "--download", str(results)],
-            env=env, check=False,
+            [
+                str(BIN / "aihubctl"),
+                "link",
+                *map(str, inputs),
+                "--device",
+                DEVICE,
+                "--name",
+                "demo-link",
+                "--wait",
+                "--download",
+                str(results),
+            ],
+            env=env,
+            check=False,
         )
         if link.returncode != 0:
             print(f"demo: aihubctl link exited {link.returncode}", file=sys.stderr)

@@ -28,37 +28,69 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the daemon on its Unix socket")
-    serve.add_argument("--socket", type=Path, help="socket path (default: $AIHUBD_SOCKET or "
-                       "<user runtime dir>/aihubd/aihubd.sock)")
+    serve.add_argument(
+        "--socket", type=Path, help="socket path (default: $AIHUBD_SOCKET or <user runtime dir>/aihubd/aihubd.sock)"
+    )
     serve.add_argument("--state-dir", type=Path, help="where the database lives (default: user state dir)")
-    serve.add_argument("--cache-dir", type=Path, help="the artifact cache (default: user cache dir, or "
-                       "<state dir>/cache when --state-dir is given)")
-    serve.add_argument("--cache-max-gib", type=float, default=20.0,
-                       help="evict least recently used artifacts past this size (default 20)")
-    serve.add_argument("--no-hardlinks", action="store_true",
-                       help="deliver private copies instead of read-only hardlinks to the cache")
-    serve.add_argument("--no-prefetch", action="store_true",
-                       help="do not download a finished job's target model and logs in the background")
-    serve.add_argument("--max-poll-interval", type=_positive, default=60.0,
-                       help="longest gap between looks at a job that sits unchanged (default 60)")
-    serve.add_argument("--tcp-port", type=int, default=None,
-                       help="also serve on 127.0.0.1:PORT (0: any free port) for callers presenting the bearer "
-                       "token written to tcp-token beside the socket; off by default")
-    serve.add_argument("--hub-rate", type=_positive, default=10.0,
-                       help="Hub API requests per second, all traffic together (default 10)")
+    serve.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="the artifact cache (default: user cache dir, or <state dir>/cache when --state-dir is given)",
+    )
+    serve.add_argument(
+        "--cache-max-gib",
+        type=float,
+        default=20.0,
+        help="evict least recently used artifacts past this size (default 20)",
+    )
+    serve.add_argument(
+        "--no-hardlinks", action="store_true", help="deliver private copies instead of read-only hardlinks to the cache"
+    )
+    serve.add_argument(
+        "--no-prefetch",
+        action="store_true",
+        help="do not download a finished job's target model and logs in the background",
+    )
+    serve.add_argument(
+        "--max-poll-interval",
+        type=_positive,
+        default=60.0,
+        help="longest gap between looks at a job that sits unchanged (default 60)",
+    )
+    serve.add_argument(
+        "--tcp-port",
+        type=int,
+        default=None,
+        help="also serve on 127.0.0.1:PORT (0: any free port) for callers presenting the bearer "
+        "token written to tcp-token beside the socket; off by default",
+    )
+    serve.add_argument(
+        "--hub-rate",
+        type=_positive,
+        default=10.0,
+        help="Hub API requests per second, all traffic together (default 10)",
+    )
     hub = serve.add_mutually_exclusive_group()
-    hub.add_argument("--hub", choices=["hub", "emulator"], default="hub",
-                     help="'emulator' embeds the Hub emulator (no account needed)")
+    hub.add_argument(
+        "--hub",
+        choices=["hub", "emulator"],
+        default="hub",
+        help="'emulator' embeds the Hub emulator (no account needed)",
+    )
     hub.add_argument("--hub-url", help="the Hub's API URL (default: api_url from qai-hub's client.ini)")
     serve.add_argument("--web-url", help="the Hub's web URL, for job links (default: from client.ini)")
-    serve.add_argument("--token-file", type=Path,
-                       help="a 0600 file holding only the Hub token (default: qai-hub's client.ini)")
-    serve.add_argument("--poll-interval", type=_positive, help="seconds between poll cycles "
-                       "(default 5; 0.5 with the emulator)")
-    serve.add_argument("--emulator-link-seconds", type=float, default=3.0,
-                       help="with --hub emulator: how long a link takes")
-    serve.add_argument("--emulator-manual", action="store_true",
-                       help="with --hub emulator: jobs advance only when told (tests)")
+    serve.add_argument(
+        "--token-file", type=Path, help="a 0600 file holding only the Hub token (default: qai-hub's client.ini)"
+    )
+    serve.add_argument(
+        "--poll-interval", type=_positive, help="seconds between poll cycles (default 5; 0.5 with the emulator)"
+    )
+    serve.add_argument(
+        "--emulator-link-seconds", type=float, default=3.0, help="with --hub emulator: how long a link takes"
+    )
+    serve.add_argument(
+        "--emulator-manual", action="store_true", help="with --hub emulator: jobs advance only when told (tests)"
+    )
 
     emulator = sub.add_parser("emulator", help="run the Hub emulator standalone (prints its URL first)")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -66,8 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--state-dir", type=Path)
     emulator.add_argument("--link-seconds", type=float, default=3.0)
     emulator.add_argument("--manual", action="store_true", help="jobs advance only via /_emulator/jobs/ID/advance")
-    emulator.add_argument("--tokens-file", type=Path,
-                          help="accept only these tokens (one per line, 'token' or 'token:email')")
+    emulator.add_argument(
+        "--tokens-file", type=Path, help="accept only these tokens (one per line, 'token' or 'token:email')"
+    )
     return parser
 
 
@@ -77,13 +110,22 @@ def _serve(args: argparse.Namespace) -> int:
 
     hub = "emulator" if args.hub == "emulator" else "hub"
     config = DaemonConfig.build(
-        socket_path=args.socket, state_dir=args.state_dir, cache_dir=args.cache_dir, hub=hub,
-        hub_url=args.hub_url, web_url=args.web_url, token_file=args.token_file,
+        socket_path=args.socket,
+        state_dir=args.state_dir,
+        cache_dir=args.cache_dir,
+        hub=hub,
+        hub_url=args.hub_url,
+        web_url=args.web_url,
+        token_file=args.token_file,
         poll_interval=args.poll_interval or (0.5 if hub == "emulator" else 5.0),
-        max_poll_interval=args.max_poll_interval, hub_requests_per_second=args.hub_rate,
-        cache_max_bytes=int(args.cache_max_gib * (1 << 30)), hardlink_artifacts=not args.no_hardlinks,
-        prefetch=not args.no_prefetch, tcp_port=args.tcp_port,
-        emulator_link_seconds=args.emulator_link_seconds, emulator_manual=args.emulator_manual,
+        max_poll_interval=args.max_poll_interval,
+        hub_requests_per_second=args.hub_rate,
+        cache_max_bytes=int(args.cache_max_gib * (1 << 30)),
+        hardlink_artifacts=not args.no_hardlinks,
+        prefetch=not args.no_prefetch,
+        tcp_port=args.tcp_port,
+        emulator_link_seconds=args.emulator_link_seconds,
+        emulator_manual=args.emulator_manual,
     )
 
     def ready(socket: str) -> None:
@@ -99,15 +141,15 @@ def _emulator(args: argparse.Namespace) -> int:
     tokens = None
     if args.tokens_file is not None:
         tokens = [line.strip() for line in args.tokens_file.read_text().splitlines() if line.strip()]
-    config = EmulatorConfig(link_seconds=args.link_seconds, manual=args.manual, state_dir=args.state_dir,
-                            tokens=tokens)
+    config = EmulatorConfig(link_seconds=args.link_seconds, manual=args.manual, state_dir=args.state_dir, tokens=tokens)
     return run_forever(config, host=args.host, port=args.port)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s aihubd %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s aihubd %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("aihubd").setLevel(args.log_level)  # DEBUG for our code only, not every library
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:

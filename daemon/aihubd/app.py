@@ -46,8 +46,13 @@ EMULATOR_TOKEN = "aihubd-embedded-emulator"
 async def _start_emulator(config: DaemonConfig, stack: contextlib.AsyncExitStack) -> HubCredentials:
     from .emulator import EmulatorConfig, HubEmulator
 
-    emulator = HubEmulator(EmulatorConfig(link_seconds=config.emulator_link_seconds, manual=config.emulator_manual,
-                                          state_dir=config.emulator_state_dir))
+    emulator = HubEmulator(
+        EmulatorConfig(
+            link_seconds=config.emulator_link_seconds,
+            manual=config.emulator_manual,
+            state_dir=config.emulator_state_dir,
+        )
+    )
     base_url = await emulator.start(host="127.0.0.1", port=0)
     stack.push_async_callback(emulator.stop)
     log.info("embedded Hub emulator at %s", base_url)
@@ -74,8 +79,9 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:
             if config.hub != "emulator":  # refuse early, before touching the socket
-                credentials = load_credentials(token_file=config.token_file, api_url=config.hub_url,
-                                               web_url=config.web_url)
+                credentials = load_credentials(
+                    token_file=config.token_file, api_url=config.hub_url, web_url=config.web_url
+                )
                 log.info("Hub %s (credentials from %s)", credentials.api_url, credentials.source)
             prepare_socket_dir(config.socket_path)
             stack.enter_context(claim_socket(config.socket_path))
@@ -84,10 +90,18 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
 
             db = await Database.open(config.database_path)
             stack.push_async_callback(db.close)
-            reload = None if config.hub == "emulator" else functools.partial(
-                load_credentials, token_file=config.token_file, api_url=config.hub_url, web_url=config.web_url)
-            hub = AiohttpHubClient(credentials, budget=RequestBudget(BudgetConfig(
-                rate=config.hub_requests_per_second, burst=config.hub_request_burst)), reload_credentials=reload)
+            reload = (
+                None
+                if config.hub == "emulator"
+                else functools.partial(
+                    load_credentials, token_file=config.token_file, api_url=config.hub_url, web_url=config.web_url
+                )
+            )
+            hub = AiohttpHubClient(
+                credentials,
+                budget=RequestBudget(BudgetConfig(rate=config.hub_requests_per_second, burst=config.hub_request_burst)),
+                reload_credentials=reload,
+            )
             stack.push_async_callback(hub.close)
             store = JobStore(db)
             resumed = await store.load_in_flight()
@@ -96,11 +110,24 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             poller = Poller(hub, store, notifier, Schedule(cadence), page_size=config.summaries_page_size)
             index = ArtifactIndex(db)
             jobs = JobService(hub, store, notifier, poller)
-            submitter = Submitter(hub, store, poller, UploadService(hub, index), SubmissionJournal(db),
-                                  default_project=credentials.default_project)
-            artifacts = ArtifactService(hub, jobs, index, BlobStore(config.cache_dir), DeliveryJournal(db),
-                                        cap_bytes=config.cache_max_bytes, hardlinks=config.hardlink_artifacts,
-                                        prefetch=config.prefetch)
+            submitter = Submitter(
+                hub,
+                store,
+                poller,
+                UploadService(hub, index),
+                SubmissionJournal(db),
+                default_project=credentials.default_project,
+            )
+            artifacts = ArtifactService(
+                hub,
+                jobs,
+                index,
+                BlobStore(config.cache_dir),
+                DeliveryJournal(db),
+                cap_bytes=config.cache_max_bytes,
+                hardlinks=config.hardlink_artifacts,
+                prefetch=config.prefetch,
+            )
             await artifacts.reconcile()
             stack.push_async_callback(artifacts.close)
             poller.on_finished(artifacts.job_finished)
@@ -110,8 +137,12 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             server = await start_server(
                 config.socket_path,
                 LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url),
-                DaemonServicer(DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes), credentials.api_url,
-                               credentials.web_url, config.hub),
+                DaemonServicer(
+                    DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes),
+                    credentials.api_url,
+                    credentials.web_url,
+                    config.hub,
+                ),
                 tcp_port=config.tcp_port,
             )
             stack.push_async_callback(_stop_server, server, notifier, config.shutdown_grace)

@@ -63,8 +63,15 @@ class DaemonConfig:
         return self.state_dir / "hub-emulator"
 
     @classmethod
-    def build(cls, *, socket_path: Path | None = None, state_dir: Path | None = None,
-              cache_dir: Path | None = None, hub: HubKind = "hub", **kwargs: object) -> DaemonConfig:
+    def build(
+        cls,
+        *,
+        socket_path: Path | None = None,
+        state_dir: Path | None = None,
+        cache_dir: Path | None = None,
+        hub: HubKind = "hub",
+        **kwargs: object,
+    ) -> DaemonConfig:
         """Defaults: the user's runtime/state/cache dirs. An explicit ``state_dir`` without a
         ``cache_dir`` keeps the cache inside it, so one directory holds a whole test or demo."""
         state = (state_dir or default_state_dir(hub)).expanduser().absolute()

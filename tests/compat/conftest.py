@@ -56,9 +56,7 @@ ClientFactory = Callable[[EmulatorThread, str], hub.Client]
 @pytest.fixture
 def make_client() -> ClientFactory:
     def factory(et: EmulatorThread, token: str) -> hub.Client:
-        config = hub.ClientConfig(
-            api_token=token, api_url=et.base_url, web_url=et.base_url + "/", verbose=False
-        )
+        config = hub.ClientConfig(api_token=token, api_url=et.base_url, web_url=et.base_url + "/", verbose=False)
         return hub.Client(config=config)
 
     return factory

@@ -172,9 +172,7 @@ def test_sharing(emu: EmulatorThread, make_client, dlc_pair, workdir: Path) -> N
         other.get_job(job.job_id)
 
 
-def test_failed_link_for_empty_input(
-    emu: EmulatorThread, make_client, dlc_pair, tmp_path: Path, workdir: Path
-) -> None:
+def test_failed_link_for_empty_input(emu: EmulatorThread, make_client, dlc_pair, tmp_path: Path, workdir: Path) -> None:
     empty = tmp_path / "empty.dlc"
     empty.write_bytes(b"")
     client = make_client(emu, TOKEN)
@@ -296,9 +294,7 @@ def test_counters_follow_client_calls(manual_emu: EmulatorThread, make_client, d
 
 def test_project_scoped_routes(manual_emu: EmulatorThread, make_client, dlc_pair) -> None:
     client = make_client(manual_emu, TOKEN)
-    job = client.submit_link_job(
-        models=[str(p) for p in dlc_pair], device=hub.Device(DEVICE), project="pdemo"
-    )
+    job = client.submit_link_job(models=[str(p) for p in dlc_pair], device=hub.Device(DEVICE), project="pdemo")
     assert job.project_id == "pdemo"
     assert [s.job_id for s in client.get_job_summaries(project="pdemo")] == [job.job_id]
     assert client.get_job_summaries(project="pother") == []

@@ -72,13 +72,19 @@ class Workload:
         for request_id in requests:
             if stop.is_set():
                 return
-            request = api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in self.requests[request_id]],
-                                               device=DEVICE, request_id=request_id)
+            request = api.SubmitLinkJobRequest(
+                models=[api.ModelInput(path=str(p)) for p in self.requests[request_id]],
+                device=DEVICE,
+                request_id=request_id,
+            )
             try:
                 self.acked[request_id] = stub.SubmitLinkJob(request, timeout=20).job_id
             except grpc.RpcError as exc:
-                assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
-                                      grpc.StatusCode.DEADLINE_EXCEEDED), exc
+                assert exc.code() in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.CANCELLED,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                ), exc
                 return
 
     def _download(self, stub: api_grpc.LinkJobServiceStub, stop: threading.Event) -> None:
@@ -88,11 +94,15 @@ class Workload:
                 continue
             job_id = self.rng.choice(list(self.acked.values()))
             try:
-                stub.DownloadTargetModel(api.DownloadTargetModelRequest(
-                    job_id=job_id, destination=str(self.out / job_id)), timeout=20)
+                stub.DownloadTargetModel(
+                    api.DownloadTargetModelRequest(job_id=job_id, destination=str(self.out / job_id)), timeout=20
+                )
             except grpc.RpcError as exc:
-                assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
-                                      grpc.StatusCode.DEADLINE_EXCEEDED), exc
+                assert exc.code() in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.CANCELLED,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                ), exc
                 return
 
     def _wait(self, stub: api_grpc.LinkJobServiceStub, stop: threading.Event) -> None:
@@ -101,12 +111,16 @@ class Workload:
                 stop.wait(0.05)
                 continue
             try:
-                for _ in stub.WaitJob(api.WaitJobRequest(job_id=self.rng.choice(list(self.acked.values()))),
-                                      timeout=20):
+                for _ in stub.WaitJob(
+                    api.WaitJobRequest(job_id=self.rng.choice(list(self.acked.values()))), timeout=20
+                ):
                     pass
             except grpc.RpcError as exc:
-                assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
-                                      grpc.StatusCode.DEADLINE_EXCEEDED), exc
+                assert exc.code() in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.CANCELLED,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                ), exc
                 return
 
 
@@ -145,7 +159,9 @@ def test_fifty_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
     planted: Path | None = None
     try:
         for number in range(ROUNDS):
-            daemon = start_daemon(tmp_path, args, env=env, extra=["--poll-interval", "0.2", "--max-poll-interval", "0.5"])
+            daemon = start_daemon(
+                tmp_path, args, env=env, extra=["--poll-interval", "0.2", "--max-poll-interval", "0.5"]
+            )
             assert planted is None or not planted.exists(), f"the start-up kept {planted}"
             assert workload.bystander.read_bytes() == b"keep me"
             stop = threading.Event()
@@ -165,9 +181,12 @@ def test_fifty_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
                 stub = api_grpc.LinkJobServiceStub(channel)
                 for request_id, pair in workload.requests.items():  # finish what never got an answer
                     if request_id not in workload.acked:
-                        workload.acked[request_id] = stub.SubmitLinkJob(api.SubmitLinkJobRequest(
-                            models=[api.ModelInput(path=str(p)) for p in pair], device=DEVICE,
-                            request_id=request_id), timeout=60).job_id
+                        workload.acked[request_id] = stub.SubmitLinkJob(
+                            api.SubmitLinkJobRequest(
+                                models=[api.ModelInput(path=str(p)) for p in pair], device=DEVICE, request_id=request_id
+                            ),
+                            timeout=60,
+                        ).job_id
                 finals = {}
                 for job_id in workload.acked.values():
                     for msg in stub.WaitJob(api.WaitJobRequest(job_id=job_id), timeout=120):
@@ -177,14 +196,18 @@ def test_fifty_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
                     if state == api.JOB_STATE_DONE:
                         out = tmp_path / "final" / job_id
                         out.mkdir(parents=True)
-                        path = stub.DownloadTargetModel(api.DownloadTargetModelRequest(
-                            job_id=job_id, destination=str(out)), timeout=60).paths[0]
+                        path = stub.DownloadTargetModel(
+                            api.DownloadTargetModelRequest(job_id=job_id, destination=str(out)), timeout=60
+                        ).paths[0]
                         good[job_id] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         finally:
             assert daemon.stop() == 0
 
-        official = hub.Client(config=hub.ClientConfig(api_token=TEST_TOKEN, api_url=emulator.base_url,
-                                                      web_url=emulator.base_url + "/", verbose=False))
+        official = hub.Client(
+            config=hub.ClientConfig(
+                api_token=TEST_TOKEN, api_url=emulator.base_url, web_url=emulator.base_url + "/", verbose=False
+            )
+        )
         hub_jobs = official.get_job_summaries(limit=1000, type=hub.JobType.LINK)
         assert len(hub_jobs) == REQUESTS  # each request id made exactly one Hub job
         assert {j.job_id for j in hub_jobs} == set(workload.acked.values())

@@ -33,8 +33,10 @@ def daemon(tmp_path: Path, emulator: Emulator) -> Iterator[Daemon]:
 @pytest.fixture
 def dlcs(tmp_path: Path) -> tuple[Path, Path]:
     shared = bytes(range(256)) * 64
-    return (make_dlc(tmp_path / "graph_a.dlc", b"A-graph" + shared + b"tail-a"),
-            make_dlc(tmp_path / "graph_b.dlc", b"B-graph" + shared + b"tail-b"))
+    return (
+        make_dlc(tmp_path / "graph_a.dlc", b"A-graph" + shared + b"tail-a"),
+        make_dlc(tmp_path / "graph_b.dlc", b"B-graph" + shared + b"tail-b"),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -69,8 +69,9 @@ class Emulator:
     proc: subprocess.Popen[str]
 
     def _admin(self, method: str, path: str) -> dict:
-        req = urllib.request.Request(f"{self.base_url}/_emulator/{path}", method=method,
-                                     data=b"" if method in ("POST", "DELETE") else None)
+        req = urllib.request.Request(
+            f"{self.base_url}/_emulator/{path}", method=method, data=b"" if method in ("POST", "DELETE") else None
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             body = resp.read()
         return json.loads(body) if body else {}
@@ -88,8 +89,12 @@ class Emulator:
         """PUT the emulator's fault config (see aihubd.emulator.faults.FaultConfig); None clears it."""
         if config is None:
             return self._admin("DELETE", "faults")
-        req = urllib.request.Request(f"{self.base_url}/_emulator/faults", method="PUT",
-                                     data=json.dumps(config).encode(), headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.base_url}/_emulator/faults",
+            method="PUT",
+            data=json.dumps(config).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
 
@@ -117,22 +122,39 @@ def start_emulator(tmp_path: Path, *args: str) -> Emulator:
     with log.open("w") as err:
         proc = popen(
             [sys.executable, "-m", "aihubd", "emulator", "--port", "0", "--state-dir", str(tmp_path / "emu"), *args],
-            stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=clean_env(),
         )
     return Emulator(first_line(proc, "the emulator", log), proc)
 
 
-def start_daemon(tmp_path: Path, hub_args: list[str], env: dict[str, str] | None = None,
-                 extra: list[str] | None = None) -> Daemon:
+def start_daemon(
+    tmp_path: Path, hub_args: list[str], env: dict[str, str] | None = None, extra: list[str] | None = None
+) -> Daemon:
     sock_dir = tmp_path / "run"
     socket = sock_dir / "aihubd.sock"
     state = tmp_path / "state"
     log = tmp_path / "daemon.log"
     with log.open("a") as err:
         proc = popen(
-            [sys.executable, "-m", "aihubd", "serve", "--socket", str(socket), "--state-dir", str(state),
-             *hub_args, *(extra if extra is not None else ["--poll-interval", "3600"])],
-            stdout=subprocess.PIPE, stderr=err, text=True, env=env or clean_env(),
+            [
+                sys.executable,
+                "-m",
+                "aihubd",
+                "serve",
+                "--socket",
+                str(socket),
+                "--state-dir",
+                str(state),
+                *hub_args,
+                *(extra if extra is not None else ["--poll-interval", "3600"]),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env or clean_env(),
         )
     line = first_line(proc, "the daemon", log)
     assert line == f"aihubd ready on unix:{socket}", line

@@ -61,7 +61,7 @@ def _stat(pid: int) -> tuple[str, int, int] | None:
         data = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    fields = data[data.rindex(")") + 2:].split()  # after "pid (comm) "
+    fields = data[data.rindex(")") + 2 :].split()  # after "pid (comm) "
     return fields[0], int(fields[1]), int(fields[19])
 
 
@@ -89,8 +89,13 @@ def parent_of() -> Iterator[Start]:
     started: list[tuple[subprocess.Popen[str], Children]] = []
 
     def start(body: str) -> tuple[subprocess.Popen[str], Children]:
-        proc = popen([sys.executable, "-c", PARENT.format(here=str(HERE), body=body)],
-                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = popen(
+            [sys.executable, "-c", PARENT.format(here=str(HERE), body=body)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         line = proc.stdout.readline()  # blocks until the children are up (or the parent failed)
         if not line.strip():

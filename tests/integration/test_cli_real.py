@@ -57,14 +57,27 @@ def _env(socket: Path, **extra: str) -> dict[str, str]:
 
 def ctl(daemon: Daemon, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run aihubctl to the end."""
-    return run([str(AIHUBCTL), *args], capture_output=True, text=True, timeout=60,
-               env=_env(daemon.socket), cwd=cwd, check=False)
+    return run(
+        [str(AIHUBCTL), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(daemon.socket),
+        cwd=cwd,
+        check=False,
+    )
 
 
 def started(daemon: Daemon, *args: str) -> subprocess.Popen[str]:
     """Start aihubctl (stdin closed, pipes for stdout and stderr)."""
-    return popen([str(AIHUBCTL), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                 stderr=subprocess.PIPE, text=True, env=_env(daemon.socket))
+    return popen(
+        [str(AIHUBCTL), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(daemon.socket),
+    )
 
 
 def ended(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
@@ -85,8 +98,9 @@ def _submit(lib: Client, models: tuple[Path, Path], **kwargs: object) -> str:
     return job.job_id
 
 
-def _finished(lib: Client, emulator: Emulator, daemon: Daemon, models: tuple[Path, Path],
-              final: int = api.JOB_STATE_DONE) -> str:
+def _finished(
+    lib: Client, emulator: Emulator, daemon: Daemon, models: tuple[Path, Path], final: int = api.JOB_STATE_DONE
+) -> str:
     job_id = _submit(lib, models)
     finish_job(emulator, daemon, job_id, final)
     return job_id
@@ -103,8 +117,7 @@ def _clean_failure(result: subprocess.CompletedProcess[str], code: int) -> None:
 
 
 def test_link_prints_the_job_id_and_status_json_parses_back(served, models):
-    done = ctl(served, "link", str(models[0]), str(models[1]), "-d", DEVICE, "--name", "cli link",
-               "--options=--foo")
+    done = ctl(served, "link", str(models[0]), str(models[1]), "-d", DEVICE, "--name", "cli link", "--options=--foo")
     assert done.returncode == 0, done.stderr
     job_id = done.stdout.strip()
     assert re.fullmatch(r"j\w+", job_id) and done.stdout == f"{job_id}\n"
@@ -194,7 +207,9 @@ def test_watch_without_a_terminal_prints_one_line_per_change(served, hub_emulato
     assert proc.stdout is not None
     # One line per job once its stream is open: no later change can be missed.
     assert {proc.stdout.readline(), proc.stdout.readline()} == {
-        f"{good}  CREATED  watch good\n", f"{bad}  CREATED  watch bad\n"}
+        f"{good}  CREATED  watch good\n",
+        f"{bad}  CREATED  watch bad\n",
+    }
     _step(hub_emulator, served, good, api.JOB_STATE_LINKING_MODELS)
     assert proc.stdout.readline() == f"{good}  LINKING_MODELS  watch good\n"
     _step(hub_emulator, served, good, api.JOB_STATE_DONE)
@@ -219,8 +234,7 @@ def test_watch_json_lines(served, hub_emulator, lib, models):
     _step(hub_emulator, served, job_id, api.JOB_STATE_DONE)
     code, out, err = ended(proc)
     assert code == 0, err
-    assert json.loads(out) == {"job_id": job_id, "name": "graph_b.dlc", "status": "SUCCESS", "state": 10,
-                               "message": ""}
+    assert json.loads(out) == {"job_id": job_id, "name": "graph_b.dlc", "status": "SUCCESS", "state": 10, "message": ""}
 
 
 def _read_pty(fd: int, until: str, into: list[str]) -> None:
@@ -240,8 +254,14 @@ def _read_pty(fd: int, until: str, into: list[str]) -> None:
 def test_wait_on_a_terminal_shows_a_live_line_with_the_elapsed_time(served, hub_emulator, lib, models):
     job_id = _submit(lib, models)
     main, secondary = pty.openpty()
-    proc = popen([str(AIHUBCTL), "wait", job_id], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                 stderr=secondary, text=True, env=_env(served.socket, TERM="xterm"))
+    proc = popen(
+        [str(AIHUBCTL), "wait", job_id],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        text=True,
+        env=_env(served.socket, TERM="xterm"),
+    )
     os.close(secondary)
     shown: list[str] = []
     try:
@@ -271,8 +291,9 @@ def test_name_changes_what_every_client_sees(served, lib, models):
 
 
 def test_share_adds_removes_and_disables(served, hub_emulator, lib, models):
-    config = hub.ClientConfig(api_token=OTHER_TOKEN, api_url=hub_emulator.base_url,
-                              web_url=hub_emulator.base_url + "/", verbose=False)
+    config = hub.ClientConfig(
+        api_token=OTHER_TOKEN, api_url=hub_emulator.base_url, web_url=hub_emulator.base_url + "/", verbose=False
+    )
     email = hub.public_rest_api.get_auth_user(config).email  # the Hub knows them from now on
     job_id = _submit(lib, models)
     added = ctl(served, "share", job_id, "--add", email)
@@ -292,8 +313,11 @@ def test_share_adds_removes_and_disables(served, hub_emulator, lib, models):
 
 
 def test_track_and_untrack_a_job_from_the_official_client(served, hub_emulator, models):
-    official = hub.Client(config=hub.ClientConfig(api_token=TEST_TOKEN, api_url=hub_emulator.base_url,
-                                                  web_url=hub_emulator.base_url + "/", verbose=False))
+    official = hub.Client(
+        config=hub.ClientConfig(
+            api_token=TEST_TOKEN, api_url=hub_emulator.base_url, web_url=hub_emulator.base_url + "/", verbose=False
+        )
+    )
     theirs = official.submit_link_job([str(p) for p in models], hub.Device(DEVICE), name="official cli")
     tracked = ctl(served, "track", theirs.job_id, "--json")
     assert tracked.returncode == 0, tracked.stderr
@@ -318,16 +342,22 @@ def test_artifacts_download_and_results(served, hub_emulator, lib, models, tmp_p
 
     done = ctl(served, "download", job_id, "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [os.path.join("out", target), str(tmp_path / "out" / f"{job_id}_device.log"),
-                                        str(tmp_path / "out" / f"{job_id}_hub.log")]
+    assert done.stdout.splitlines() == [
+        os.path.join("out", target),
+        str(tmp_path / "out" / f"{job_id}_device.log"),
+        str(tmp_path / "out" / f"{job_id}_hub.log"),
+    ]
     model = (tmp_path / "out" / target).read_bytes()
 
     logs = json.loads(ctl(served, "download", job_id, str(tmp_path / "logs"), "--logs", "--json").stdout)
-    assert logs == {"job_id": job_id, "status": "SUCCESS",
-                    "paths": [str(tmp_path / "logs" / f"{job_id}_device.log"),
-                              str(tmp_path / "logs" / f"{job_id}_hub.log")]}
-    typed = ctl(served, "download", job_id, str(tmp_path / "t"), "--type", "PROFILE_TRACE", "--type", "hub_log",
-                "--json")
+    assert logs == {
+        "job_id": job_id,
+        "status": "SUCCESS",
+        "paths": [str(tmp_path / "logs" / f"{job_id}_device.log"), str(tmp_path / "logs" / f"{job_id}_hub.log")],
+    }
+    typed = ctl(
+        served, "download", job_id, str(tmp_path / "t"), "--type", "PROFILE_TRACE", "--type", "hub_log", "--json"
+    )
     assert json.loads(typed.stdout)["paths"] == [str(tmp_path / "t" / f"{job_id}_hub.log")]  # none for the trace
 
     # The stream path (what a terminal gets) with its progress bar forced on: same bytes, same naming.
@@ -350,8 +380,10 @@ def test_download_of_a_failed_job_saves_logs_and_exits_1(served, hub_emulator, l
     job_id = _finished(lib, hub_emulator, served, broken, api.JOB_STATE_FAILED)
     done = ctl(served, "download", job_id, str(tmp_path / "out"))
     assert done.returncode == ExitCode.JOB_FAILED
-    assert done.stdout.splitlines() == [str(tmp_path / "out" / f"{job_id}_device.log"),
-                                        str(tmp_path / "out" / f"{job_id}_hub.log")]
+    assert done.stdout.splitlines() == [
+        str(tmp_path / "out" / f"{job_id}_device.log"),
+        str(tmp_path / "out" / f"{job_id}_hub.log"),
+    ]
     assert "FAILED" in done.stderr
     results = ctl(served, "results", job_id, str(tmp_path / "results"), "--json")
     assert results.returncode == ExitCode.JOB_FAILED
@@ -367,15 +399,19 @@ def test_download_waits_for_the_job(served, hub_emulator, lib, models, tmp_path)
     code, out, err = ended(proc)
     assert code == 0, err
     assert [Path(p).name for p in json.loads(out)["paths"]] == [
-        f"job_{job_id}_optimized_bin.bin", f"{job_id}_device.log", f"{job_id}_hub.log"]
+        f"job_{job_id}_optimized_bin.bin",
+        f"{job_id}_device.log",
+        f"{job_id}_hub.log",
+    ]
 
 
 # ---------------------------------------------------------------------------- the daemon, exit codes
 
 
 def test_daemon_status(served, hub_emulator, lib, models):
-    config = hub.ClientConfig(api_token=TEST_TOKEN, api_url=hub_emulator.base_url,
-                              web_url=hub_emulator.base_url + "/", verbose=False)
+    config = hub.ClientConfig(
+        api_token=TEST_TOKEN, api_url=hub_emulator.base_url, web_url=hub_emulator.base_url + "/", verbose=False
+    )
     job_id = _finished(lib, hub_emulator, served, models)
     assert lib.get_job(job_id).download_target_model()  # something in the daemon's cache
     tracked = lib.list_jobs(limit=1000)

@@ -20,8 +20,9 @@ DEVICE = "Snapdragon 8 Elite QRD"
 
 def _submit(daemon: Daemon, paths: list[Path]) -> str:
     with stub(daemon.socket) as s:
-        return s.SubmitLinkJob(api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in paths],
-                                                        device=DEVICE), timeout=30).job_id
+        return s.SubmitLinkJob(
+            api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in paths], device=DEVICE), timeout=30
+        ).job_id
 
 
 def test_sigterm_ends_open_waits_cleanly(emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path]) -> None:
@@ -61,8 +62,9 @@ def test_sigterm_ends_open_waits_cleanly(emulator: Emulator, daemon: Daemon, dlc
 def small_disk(tmp_path: Path):
     mount = tmp_path / "small"
     mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here ({result.stderr.strip() or 'not root'})")
     try:
@@ -72,9 +74,14 @@ def small_disk(tmp_path: Path):
 
 
 def test_full_disk_gives_resource_exhausted_and_the_daemon_keeps_serving(
-        emulator: Emulator, tmp_path: Path, small_disk: Path) -> None:
-    daemon = start_daemon(tmp_path, ["--hub-url", emulator.base_url, "--cache-dir", str(small_disk)],
-                          env=token_env(tmp_path), extra=["--poll-interval", "3600", "--no-prefetch"])
+    emulator: Emulator, tmp_path: Path, small_disk: Path
+) -> None:
+    daemon = start_daemon(
+        tmp_path,
+        ["--hub-url", emulator.base_url, "--cache-dir", str(small_disk)],
+        env=token_env(tmp_path),
+        extra=["--poll-interval", "3600", "--no-prefetch"],
+    )
     try:
         big = [tmp_path / "big_a.dlc", tmp_path / "big_b.dlc"]
         for p in big:
@@ -92,8 +99,9 @@ def test_full_disk_gives_resource_exhausted_and_the_daemon_keeps_serving(
             assert "no space" in info.value.details()
             assert list(out.iterdir()) == []  # nothing partial at the destination
             assert not [p for p in (small_disk / "ingest").iterdir()]  # nor in the cache
-            logs = s.DownloadJobLogs(api.DownloadJobLogsRequest(job_id=job_id, output_dir=str(tmp_path / "logs")),
-                                     timeout=60)  # small files still fit: the daemon keeps serving
+            logs = s.DownloadJobLogs(
+                api.DownloadJobLogsRequest(job_id=job_id, output_dir=str(tmp_path / "logs")), timeout=60
+            )  # small files still fit: the daemon keeps serving
             assert len(logs.paths) == 2
     finally:
         assert daemon.stop() == 0

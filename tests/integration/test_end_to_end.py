@@ -19,8 +19,9 @@ DEVICE = "Snapdragon 8 Elite QRD"
 JOB_GET = "GET /api/v1/jobs/{job_id}/"
 
 
-def test_submit_wait_download_matches_official_client(emulator: Emulator, daemon: Daemon,
-                                                       dlcs: tuple[Path, Path], tmp_path: Path) -> None:
+def test_submit_wait_download_matches_official_client(
+    emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path], tmp_path: Path
+) -> None:
     with Client(daemon.socket) as client:
         job = client.submit_link_job(list(dlcs), DEVICE, name="e2e link", options="--foo")
         assert job.job_id and job.name == "e2e link"
@@ -44,8 +45,11 @@ def test_submit_wait_download_matches_official_client(emulator: Emulator, daemon
     assert [Path(p).name for p in logs] == [f"{job.job_id}_device.log", f"{job.job_id}_hub.log"]
     assert all(Path(p).stat().st_size > 0 for p in logs)
 
-    official = hub.Client(config=hub.ClientConfig(api_token=TEST_TOKEN, api_url=emulator.base_url,
-                                                  web_url=emulator.base_url + "/", verbose=False))
+    official = hub.Client(
+        config=hub.ClientConfig(
+            api_token=TEST_TOKEN, api_url=emulator.base_url, web_url=emulator.base_url + "/", verbose=False
+        )
+    )
     (tmp_path / "official").mkdir()
     theirs = official.get_job(job.job_id).download_target_model(str(tmp_path / "official"))
     assert hashlib.sha256(Path(ours).read_bytes()).hexdigest() == hashlib.sha256(Path(theirs).read_bytes()).hexdigest()
@@ -53,8 +57,7 @@ def test_submit_wait_download_matches_official_client(emulator: Emulator, daemon
 
 
 @pytest.mark.parametrize("waiters", [1, 3])
-def test_waiters_never_add_hub_polls(emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path],
-                                     waiters: int) -> None:
+def test_waiters_never_add_hub_polls(emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path], waiters: int) -> None:
     """N clients waiting on one job cost the Hub exactly what one waiter costs: one GET per cycle."""
     with Client(daemon.socket) as submitter:
         job_id = submitter.submit_link_job(list(dlcs), DEVICE).job_id
@@ -104,8 +107,9 @@ def test_failed_link_has_no_target_model(emulator: Emulator, daemon: Daemon, tmp
         assert not (tmp_path / "x.bin").exists()
 
 
-def test_download_to_memory_equals_file(emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path],
-                                         tmp_path: Path) -> None:
+def test_download_to_memory_equals_file(
+    emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path], tmp_path: Path
+) -> None:
     with Client(daemon.socket) as client:
         job = client.submit_link_job(list(dlcs), DEVICE)
         finish_job(emulator, daemon, job.job_id)
@@ -119,24 +123,47 @@ def test_download_to_memory_equals_file(emulator: Emulator, daemon: Daemon, dlcs
 @pytest.mark.parametrize(
     ("make_request", "code", "words"),
     [
-        (lambda d: api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(d / "missing.dlc"))], device=DEVICE),
-         grpc.StatusCode.NOT_FOUND, "does not exist"),
-        (lambda d: api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(d / "model.onnx"))], device=DEVICE),
-         grpc.StatusCode.INVALID_ARGUMENT, "QNN DLC"),
-        (lambda d: api.SubmitLinkJobRequest(models=[api.ModelInput(path="relative.dlc")], device=DEVICE),
-         grpc.StatusCode.INVALID_ARGUMENT, "absolute"),
-        (lambda d: api.SubmitLinkJobRequest(models=[], device=DEVICE),
-         grpc.StatusCode.INVALID_ARGUMENT, "at least one"),
-        (lambda d: api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(d / "graph_a.dlc"))],
-                                            device="No Such Phone"),
-         grpc.StatusCode.NOT_FOUND, "No Such Phone"),
+        (
+            lambda d: api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(d / "missing.dlc"))], device=DEVICE),
+            grpc.StatusCode.NOT_FOUND,
+            "does not exist",
+        ),
+        (
+            lambda d: api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(d / "model.onnx"))], device=DEVICE),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "QNN DLC",
+        ),
+        (
+            lambda d: api.SubmitLinkJobRequest(models=[api.ModelInput(path="relative.dlc")], device=DEVICE),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "absolute",
+        ),
+        (
+            lambda d: api.SubmitLinkJobRequest(models=[], device=DEVICE),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "at least one",
+        ),
+        (
+            lambda d: api.SubmitLinkJobRequest(
+                models=[api.ModelInput(path=str(d / "graph_a.dlc"))], device="No Such Phone"
+            ),
+            grpc.StatusCode.NOT_FOUND,
+            "No Such Phone",
+        ),
         (lambda d: api.GetJobRequest(job_id="jdoesnotexist"), grpc.StatusCode.NOT_FOUND, "jdoesnotexist"),
         (lambda d: api.GetJobRequest(job_id="../etc"), grpc.StatusCode.INVALID_ARGUMENT, "not a job id"),
     ],
     ids=["missing-path", "not-dlc", "relative-path", "no-models", "unknown-device", "unknown-job", "bad-job-id"],
 )
-def test_bad_input_gets_a_clear_status(emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path],
-                                       tmp_path: Path, make_request, code: grpc.StatusCode, words: str) -> None:
+def test_bad_input_gets_a_clear_status(
+    emulator: Emulator,
+    daemon: Daemon,
+    dlcs: tuple[Path, Path],
+    tmp_path: Path,
+    make_request,
+    code: grpc.StatusCode,
+    words: str,
+) -> None:
     (tmp_path / "model.onnx").write_bytes(b"onnx")
     request = make_request(tmp_path)
     with stub(daemon.socket) as s:
@@ -146,8 +173,9 @@ def test_bad_input_gets_a_clear_status(emulator: Emulator, daemon: Daemon, dlcs:
         assert info.value.code() == code
         assert words in info.value.details()
         # ... and the daemon keeps serving.
-        job = s.SubmitLinkJob(api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in dlcs],
-                                                       device=DEVICE), timeout=30)
+        job = s.SubmitLinkJob(
+            api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in dlcs], device=DEVICE), timeout=30
+        )
         assert s.GetJob(api.GetJobRequest(job_id=job.job_id), timeout=30).state == api.JOB_STATE_CREATED
 
 
@@ -158,9 +186,20 @@ def test_serve_without_credentials_refuses_and_says_how_to_configure(tmp_path: P
     from e2e_support import clean_env
 
     result = run(
-        [sys.executable, "-m", "aihubd", "serve", "--socket", str(tmp_path / "run" / "s.sock"),
-         "--state-dir", str(tmp_path / "state")],
-        capture_output=True, text=True, timeout=60, env=clean_env(QAIHUB_CLIENT_INI=str(tmp_path / "none.ini")),
+        [
+            sys.executable,
+            "-m",
+            "aihubd",
+            "serve",
+            "--socket",
+            str(tmp_path / "run" / "s.sock"),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(QAIHUB_CLIENT_INI=str(tmp_path / "none.ini")),
         check=False,
     )
     assert result.returncode == 2
@@ -169,12 +208,14 @@ def test_serve_without_credentials_refuses_and_says_how_to_configure(tmp_path: P
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_embedded_emulator_mode_runs_a_job_and_stops_cleanly(tmp_path: Path, dlcs: tuple[Path, Path],
-                                                             sig: signal.Signals) -> None:
+def test_embedded_emulator_mode_runs_a_job_and_stops_cleanly(
+    tmp_path: Path, dlcs: tuple[Path, Path], sig: signal.Signals
+) -> None:
     from e2e_support import start_daemon
 
-    daemon = start_daemon(tmp_path, ["--hub", "emulator", "--emulator-link-seconds", "0.2"],
-                          extra=["--poll-interval", "0.1"])
+    daemon = start_daemon(
+        tmp_path, ["--hub", "emulator", "--emulator-link-seconds", "0.2"], extra=["--poll-interval", "0.1"]
+    )
     with Client(daemon.socket) as client:
         info = client.daemon_info()
         assert info.hub_kind == "emulator"

@@ -19,9 +19,15 @@ DEVICE = "Snapdragon 8 Elite QRD"
 JOBS = 100
 # Every kind the emulator has. The two that carry Retry-After are rarest: each one rightly pauses
 # *all* Hub traffic for a second, which would otherwise dominate the run time.
-FAULTS = {"rate": 0.3, "seed": 11, "slow_seconds": 0.2, "retry_after": 1,
-          "kinds": ["500", "502", "503"] * 8 + ["reset-mid-body", "drop-after-create", "429-no-retry-after", "slow"] * 2
-          + ["503-retry-after", "429"]}
+FAULTS = {
+    "rate": 0.3,
+    "seed": 11,
+    "slow_seconds": 0.2,
+    "retry_after": 1,
+    "kinds": ["500", "502", "503"] * 8
+    + ["reset-mid-body", "drop-after-create", "429-no-retry-after", "slow"] * 2
+    + ["503-retry-after", "429"],
+}
 DEADLINE = 240.0
 
 
@@ -46,9 +52,22 @@ def _retrying(call, request, errors: list[grpc.StatusCode], timeout: float = 120
 
 @pytest.mark.timeout(600)
 def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: Path) -> None:
-    daemon = start_daemon(tmp_path, ["--hub-url", live_emulator.base_url, "--hub-rate", "2000",
-                                     "--poll-interval", "0.3", "--max-poll-interval", "1", "--no-prefetch"],
-                          env=token_env(tmp_path), extra=[])
+    daemon = start_daemon(
+        tmp_path,
+        [
+            "--hub-url",
+            live_emulator.base_url,
+            "--hub-rate",
+            "2000",
+            "--poll-interval",
+            "0.3",
+            "--max-poll-interval",
+            "1",
+            "--no-prefetch",
+        ],
+        env=token_env(tmp_path),
+        extra=[],
+    )
     inputs = []
     for i in range(JOBS):
         pair = [tmp_path / f"in{i}_a.dlc", tmp_path / f"in{i}_b.dlc"]
@@ -59,9 +78,11 @@ def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: P
     live_emulator.set_faults(FAULTS)
     try:
         with stub(daemon.socket) as s:
+
             def submit(pair: list[Path]) -> str:
-                request = api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in pair],
-                                                   device=DEVICE, request_id=str(uuid.uuid4()))
+                request = api.SubmitLinkJobRequest(
+                    models=[api.ModelInput(path=str(p)) for p in pair], device=DEVICE, request_id=str(uuid.uuid4())
+                )
                 return _retrying(s.SubmitLinkJob, request, errors).job_id
 
             with ThreadPoolExecutor(8) as pool:
@@ -81,8 +102,12 @@ def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: P
             for job_id in sample:
                 out = tmp_path / "ours" / job_id
                 out.mkdir(parents=True)
-                path = _retrying(s.DownloadTargetModel, api.DownloadTargetModelRequest(
-                    job_id=job_id, destination=str(out)), errors, timeout=120).paths[0]
+                path = _retrying(
+                    s.DownloadTargetModel,
+                    api.DownloadTargetModelRequest(job_id=job_id, destination=str(out)),
+                    errors,
+                    timeout=120,
+                ).paths[0]
                 ours[job_id] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
             still_running = [j for j in job_ids if finals[j].state not in (api.JOB_STATE_DONE, api.JOB_STATE_FAILED)]
@@ -95,8 +120,11 @@ def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: P
     assert set(errors) <= {grpc.StatusCode.UNAVAILABLE}
     assert sum(v for k, v in faults_seen.items() if k not in ("down", "revoked-token")) > 100
 
-    official = hub.Client(config=hub.ClientConfig(api_token=TEST_TOKEN, api_url=live_emulator.base_url,
-                                                  web_url=live_emulator.base_url + "/", verbose=False))
+    official = hub.Client(
+        config=hub.ClientConfig(
+            api_token=TEST_TOKEN, api_url=live_emulator.base_url, web_url=live_emulator.base_url + "/", verbose=False
+        )
+    )
     truth = {j: official.get_job(j).get_status() for j in job_ids}
     for job_id, final in finals.items():
         assert final.state == (api.JOB_STATE_DONE if truth[job_id].success else api.JOB_STATE_FAILED), job_id
@@ -110,13 +138,15 @@ def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: P
     assert daemon.stop() == 0
 
 
-def test_cached_reads_are_marked_stale_while_the_hub_is_down(emulator: Emulator, tmp_path: Path,
-                                                             dlcs: tuple[Path, Path]) -> None:
+def test_cached_reads_are_marked_stale_while_the_hub_is_down(
+    emulator: Emulator, tmp_path: Path, dlcs: tuple[Path, Path]
+) -> None:
     daemon = start_daemon(tmp_path, ["--hub-url", emulator.base_url], env=token_env(tmp_path))
     try:
         with stub(daemon.socket) as s:
-            job = s.SubmitLinkJob(api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in dlcs],
-                                                           device=DEVICE), timeout=30)
+            job = s.SubmitLinkJob(
+                api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(p)) for p in dlcs], device=DEVICE), timeout=30
+            )
             s.RefreshJobs(api.RefreshJobsRequest(), timeout=30)
             fresh = s.GetJob(api.GetJobRequest(job_id=job.job_id), timeout=30)
             assert not fresh.stale and fresh.last_refresh_time.seconds > 0

@@ -74,8 +74,7 @@ def official(hub_emulator: Emulator) -> hub.Client:
 
 
 def _config(emulator: Emulator, token: str) -> hub.ClientConfig:
-    return hub.ClientConfig(api_token=token, api_url=emulator.base_url,
-                            web_url=emulator.base_url + "/", verbose=False)
+    return hub.ClientConfig(api_token=token, api_url=emulator.base_url, web_url=emulator.base_url + "/", verbose=False)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -115,8 +114,9 @@ def _submit(client: Client, models: tuple[Path, Path] | list[Any], **kwargs: Any
     return job
 
 
-def _finished_job(client: Client, emulator: Emulator, daemon: Daemon, models: Any,
-                  final: int = api.JOB_STATE_DONE) -> LinkJob:
+def _finished_job(
+    client: Client, emulator: Emulator, daemon: Daemon, models: Any, final: int = api.JOB_STATE_DONE
+) -> LinkJob:
     job = _submit(client, models)
     finish_job(emulator, daemon, job.job_id, final)
     job.get_status()
@@ -128,8 +128,7 @@ def _finished_job(client: Client, emulator: Emulator, daemon: Daemon, models: An
 
 def test_submit_takes_paths_ids_official_models_and_devices(client, served, hub_emulator, models, official):
     uploaded = official.upload_model(str(models[1]))  # a qai_hub.Model (type QNN_DLC)
-    job = client.submit_link_job([str(models[0]), uploaded], hub.Device(DEVICE), name="mixed",
-                                 options="  --foo  ")
+    job = client.submit_link_job([str(models[0]), uploaded], hub.Device(DEVICE), name="mixed", options="  --foo  ")
     assert isinstance(job, LinkJob)
     assert [m.model_id for m in job.models][1] == uploaded.model_id
     assert (job.name, job.options, job.device.name) == ("mixed", "--foo", DEVICE)
@@ -150,7 +149,8 @@ def test_submit_takes_paths_ids_official_models_and_devices(client, served, hub_
     ids=["onnx", "one-not-dlc", "empty", "duplicates", "none"],
 )
 def test_submit_checks_like_the_official_client_before_sending_anything(
-        served, hub_emulator, models, tmp_path, arguments, message):
+    served, hub_emulator, models, tmp_path, arguments, message
+):
     directory = models[0].parent
     hub_emulator.reset_counters()
     with Client(served.socket) as client, pytest.raises(UserError) as caught:
@@ -266,7 +266,9 @@ def test_get_jobs_filters_by_state_and_name_with_limit_and_offset(client, served
     assert all(isinstance(job, LinkJob) for job in everything)
     assert [j.job_id for j in client.get_jobs(states="SUCCESS", name=tag)] == [second.job_id]
     assert [j.job_id for j in client.get_jobs(states=[JobStatus.State.CREATED], name=tag)] == [
-        third.job_id, first.job_id]
+        third.job_id,
+        first.job_id,
+    ]
     assert [j.job_id for j in client.get_jobs(states=hub.JobStatus.State.SUCCESS, name=tag)] == [second.job_id]
     assert [j.job_id for j in client.get_jobs(name=tag, limit=1, offset=1)] == [second.job_id]
     assert client.get_jobs(name=tag, limit=0) == []
@@ -341,8 +343,7 @@ def test_sharing_round_trip(client, hub_emulator, models):
     ],
     ids=["empty", "none", "string", "tuple", "shape"],
 )
-def test_modify_sharing_checks_its_arguments_before_any_call(client, hub_emulator, pending_job, add, delete,
-                                                            message):
+def test_modify_sharing_checks_its_arguments_before_any_call(client, hub_emulator, pending_job, add, delete, message):
     job = client.get_job(pending_job)
     hub_emulator.reset_counters()
     with pytest.raises(UserError) as caught:
@@ -390,8 +391,10 @@ def test_download_job_logs_device_then_hub(client, served, hub_emulator, models,
     assert call.still_blocked()
     finish_job(hub_emulator, served, job.job_id)
     paths = call.value()
-    assert paths == [str(tmp_path / "logs" / f"{job.job_id}_device.log"),
-                     str(tmp_path / "logs" / f"{job.job_id}_hub.log")]
+    assert paths == [
+        str(tmp_path / "logs" / f"{job.job_id}_device.log"),
+        str(tmp_path / "logs" / f"{job.job_id}_hub.log"),
+    ]
     assert all(Path(p).stat().st_size > 0 for p in paths)
 
 
@@ -406,7 +409,8 @@ def test_download_results(client, served, hub_emulator, models, tmp_path, monkey
     assert result.status == "SUCCESS" and result.url == job.url
     assert result.artifacts_dir == str(tmp_path / "results")
     assert sorted(os.listdir(tmp_path / "results")) == sorted(
-        [f"{job.job_id}_device.log", f"{job.job_id}_hub.log", f"job_{job.job_id}_optimized_bin.bin"])
+        [f"{job.job_id}_device.log", f"{job.job_id}_hub.log", f"job_{job.job_id}_optimized_bin.bin"]
+    )
 
 
 # ---------------------------------------------------------------------------- the target model
@@ -426,8 +430,9 @@ def test_get_target_model_blocks_then_describes_it(client, served, hub_emulator,
     assert model.url.endswith(f"/models/{model.model_id}/")
 
 
-def test_download_target_model_follows_the_official_naming_rules(client, served, hub_emulator, models,
-                                                                  tmp_path, monkeypatch):
+def test_download_target_model_follows_the_official_naming_rules(
+    client, served, hub_emulator, models, tmp_path, monkeypatch
+):
     job = _submit(client, models)
     call = Call(job.download_target_model)  # to memory: blocks like every other download
     assert call.still_blocked()
@@ -456,8 +461,11 @@ def test_download_target_model_follows_the_official_naming_rules(client, served,
     monkeypatch.chdir(tmp_path)
     assert job.download_target_model("rel") == "rel.bin"
     relative = job.download_target_model("into")
-    assert isinstance(relative, str) and relative.startswith("into" + os.sep) and UNIQUIFIED.fullmatch(
-        os.path.basename(relative))
+    assert (
+        isinstance(relative, str)
+        and relative.startswith("into" + os.sep)
+        and UNIQUIFIED.fullmatch(os.path.basename(relative))
+    )
 
     with pytest.raises(UserError, match="does not exist"):
         job.download_target_model(str(tmp_path / "missing" / "x.bin"))

@@ -59,7 +59,8 @@ TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
 PRINTABLE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=40)
 CONTROL = st.text(alphabet=st.characters(codec="utf-8", max_codepoint=0x1F), min_size=1, max_size=5)
 LONG = st.sampled_from([255, 256, 257, 300, 1000, 4096, 4097, 70_000]).flatmap(
-    lambda n: st.sampled_from(["a" * n, "é" * n, ("ab/" * n)[:n], "\x00" * min(n, 300)]))
+    lambda n: st.sampled_from(["a" * n, "é" * n, ("ab/" * n)[:n], "\x00" * min(n, 300)])
+)
 
 
 def weighted(*choices: tuple[int, st.SearchStrategy[str]]) -> st.SearchStrategy[str]:
@@ -75,7 +76,7 @@ def _with_junk(base: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         base,
         st.tuples(base, CONTROL).map(lambda t: t[0] + t[1]),
         st.tuples(CONTROL, base).map(lambda t: t[0] + t[1]),
-        base.map(lambda s: s[: len(s) // 2] + "\x00" + s[len(s) // 2:]),
+        base.map(lambda s: s[: len(s) // 2] + "\x00" + s[len(s) // 2 :]),
         base.map(lambda s: f"  {s}\t"),
     )
 
@@ -86,8 +87,32 @@ def job_ids(k: Known) -> st.SearchStrategy[str]:
         (6, real),
         (1, st.just(k.pending_job)),
         (1, real.map(str.upper)),
-        (2, st.sampled_from(["", " ", "-", "_", ".", "..", "a" * 64, "a" * 65, "j" + "0" * 63, "jnosuchjob",
-                             "../../etc/passwd", "j\x00", "ＪＯＢ", "job id", "%00", "j;rm -rf", "\n", "*", "%"])),
+        (
+            2,
+            st.sampled_from(
+                [
+                    "",
+                    " ",
+                    "-",
+                    "_",
+                    ".",
+                    "..",
+                    "a" * 64,
+                    "a" * 65,
+                    "j" + "0" * 63,
+                    "jnosuchjob",
+                    "../../etc/passwd",
+                    "j\x00",
+                    "ＪＯＢ",
+                    "job id",
+                    "%00",
+                    "j;rm -rf",
+                    "\n",
+                    "*",
+                    "%",
+                ]
+            ),
+        ),
         (2, st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")),
         (1, _with_junk(TEXT)),
         (1, LONG),
@@ -95,15 +120,36 @@ def job_ids(k: Known) -> st.SearchStrategy[str]:
 
 
 def model_ids(k: Known) -> st.SearchStrategy[str]:
-    return weighted((4, st.sampled_from(k.model_ids)), (1, st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")),
-                    (1, _with_junk(TEXT)), (1, LONG), (1, st.just("")))
+    return weighted(
+        (4, st.sampled_from(k.model_ids)),
+        (1, st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")),
+        (1, _with_junk(TEXT)),
+        (1, LONG),
+        (1, st.just("")),
+    )
 
 
 def emails() -> st.SearchStrategy[str]:
     return weighted(
         (3, st.sampled_from(["friend@example.com", "a@b.co", "test@example.com", "ünï@cödé.example"])),
-        (2, st.sampled_from(["", "@", "a@", "@b.c", "a@@b.c", "a b@c.d", "a@b", "x@y.z,w@v.u", "a@b.c\x00",
-                             "<a@b.c>", "a@b.c;DROP TABLE"])),
+        (
+            2,
+            st.sampled_from(
+                [
+                    "",
+                    "@",
+                    "a@",
+                    "@b.c",
+                    "a@@b.c",
+                    "a b@c.d",
+                    "a@b",
+                    "x@y.z,w@v.u",
+                    "a@b.c\x00",
+                    "<a@b.c>",
+                    "a@b.c;DROP TABLE",
+                ]
+            ),
+        ),
         (2, st.emails().map(str)),
         (1, st.integers(60, 70_000).map(lambda n: "a" * n + "@example.com")),
         (1, _with_junk(TEXT)),
@@ -111,20 +157,33 @@ def emails() -> st.SearchStrategy[str]:
 
 
 def devices(k: Known) -> st.SearchStrategy[str]:
-    return weighted((6, st.just(k.device)), (1, st.sampled_from([k.device.upper(), k.device + "\x00", k.device + " "])),
-                    (1, st.sampled_from(["", " ", "Samsung Galaxy S24 (Family)", "No Such Device", "*", "%"])),
-                    (1, _with_junk(TEXT)), (1, LONG))
+    return weighted(
+        (6, st.just(k.device)),
+        (1, st.sampled_from([k.device.upper(), k.device + "\x00", k.device + " "])),
+        (1, st.sampled_from(["", " ", "Samsung Galaxy S24 (Family)", "No Such Device", "*", "%"])),
+        (1, _with_junk(TEXT)),
+        (1, LONG),
+    )
 
 
 def names() -> st.SearchStrategy[str]:
-    return weighted((2, st.just("")), (4, PRINTABLE), (2, _with_junk(TEXT)), (1, LONG),
-                    (1, st.sampled_from(["a" * 256, "a" * 257, "名前", "🙂" * 70, "%", "_", "\\"])))
+    return weighted(
+        (2, st.just("")),
+        (4, PRINTABLE),
+        (2, _with_junk(TEXT)),
+        (1, LONG),
+        (1, st.sampled_from(["a" * 256, "a" * 257, "名前", "🙂" * 70, "%", "_", "\\"])),
+    )
 
 
 def options() -> st.SearchStrategy[str]:
-    return weighted((3, st.just("")), (3, PRINTABLE),
-                    (2, st.sampled_from(["--foo", "--x " * 1000, "a" * 4096, "a" * 4097, "\x00"])),
-                    (1, _with_junk(TEXT)), (1, LONG))
+    return weighted(
+        (3, st.just("")),
+        (3, PRINTABLE),
+        (2, st.sampled_from(["--foo", "--x " * 1000, "a" * 4096, "a" * 4097, "\x00"])),
+        (1, _with_junk(TEXT)),
+        (1, LONG),
+    )
 
 
 def paths(k: Known) -> st.SearchStrategy[str]:
@@ -133,22 +192,72 @@ def paths(k: Known) -> st.SearchStrategy[str]:
     inside = st.lists(component, min_size=0, max_size=4).map(lambda parts: "/".join([root, "out", *parts]))
     return weighted(
         (6, inside),
-        (3, st.sampled_from([root, f"{root}/existing", f"{root}/afile", f"{root}/afile/sub", f"{root}/dir.dlc",
-                             f"{root}/out/{'a' * 300}", f"{root}/out" + "/a" * 2100, f"{root}/out/./x",
-                             f"{root}/out//x", f"{root}/out/x/", f"{root}/ne/ne/ne", *k.dlc_files, *k.other_files,
-                             *SAFE_ABSOLUTE])),
-        (2, st.sampled_from(["", ".", "..", "relative/dir", "~/x", "./x", "x.dlc", " /x", "\x00", "/\x00",
-                             f"{root}/out/x\x00y", "file:///etc"])),
+        (
+            3,
+            st.sampled_from(
+                [
+                    root,
+                    f"{root}/existing",
+                    f"{root}/afile",
+                    f"{root}/afile/sub",
+                    f"{root}/dir.dlc",
+                    f"{root}/out/{'a' * 300}",
+                    f"{root}/out" + "/a" * 2100,
+                    f"{root}/out/./x",
+                    f"{root}/out//x",
+                    f"{root}/out/x/",
+                    f"{root}/ne/ne/ne",
+                    *k.dlc_files,
+                    *k.other_files,
+                    *SAFE_ABSOLUTE,
+                ]
+            ),
+        ),
+        (
+            2,
+            st.sampled_from(
+                [
+                    "",
+                    ".",
+                    "..",
+                    "relative/dir",
+                    "~/x",
+                    "./x",
+                    "x.dlc",
+                    " /x",
+                    "\x00",
+                    "/\x00",
+                    f"{root}/out/x\x00y",
+                    "file:///etc",
+                ]
+            ),
+        ),
         (1, _with_junk(TEXT)),
     )
 
 
 def local_models(k: Known) -> st.SearchStrategy[str]:
     root = str(k.sandbox)
-    return weighted((6, st.sampled_from(k.dlc_files)), (1, st.sampled_from(k.other_files)),
-                    (2, st.sampled_from([f"{root}/nonexistent.dlc", f"{root}/dir.dlc", f"{root}/x.DLC", "model.dlc",
-                                         "", f"{root}/a\x00.dlc", f"{root}/{'a' * 300}.dlc", "/dev/null/x.dlc"])),
-                    (1, paths(k)))
+    return weighted(
+        (6, st.sampled_from(k.dlc_files)),
+        (1, st.sampled_from(k.other_files)),
+        (
+            2,
+            st.sampled_from(
+                [
+                    f"{root}/nonexistent.dlc",
+                    f"{root}/dir.dlc",
+                    f"{root}/x.DLC",
+                    "model.dlc",
+                    "",
+                    f"{root}/a\x00.dlc",
+                    f"{root}/{'a' * 300}.dlc",
+                    "/dev/null/x.dlc",
+                ]
+            ),
+        ),
+        (1, paths(k)),
+    )
 
 
 def generic(k: Known) -> st.SearchStrategy[str]:
@@ -184,8 +293,11 @@ def string_for(f: FieldDescriptor, k: Known) -> st.SearchStrategy[str]:
 
 def _integers(low: int, high: int) -> st.SearchStrategy[int]:
     edges = sorted({low, low + 1, -1, 0, 1, 2, 49, 50, 51, 999, 1000, 1001, 2**31 - 1, 2**32 - 1, high - 1, high})
-    return st.one_of(st.sampled_from([e for e in edges if low <= e <= high]), st.integers(low, high),
-                     st.integers(max(low, 0), min(high, 100)))
+    return st.one_of(
+        st.sampled_from([e for e in edges if low <= e <= high]),
+        st.integers(low, high),
+        st.integers(max(low, 0), min(high, 100)),
+    )
 
 
 def scalar(f: FieldDescriptor, k: Known) -> st.SearchStrategy[object]:
@@ -219,8 +331,9 @@ def _repeated(element: st.SearchStrategy[object]) -> st.SearchStrategy[list[obje
     return weighted((6, few), (1, many), (1, st.just([])))
 
 
-def request_strategy(descriptor: Descriptor, message_class: type[Message], k: Known,
-                     depth: int = 0) -> st.SearchStrategy[Message]:
+def request_strategy(
+    descriptor: Descriptor, message_class: type[Message], k: Known, depth: int = 0
+) -> st.SearchStrategy[Message]:
     """Requests of ``message_class``: each field absent or set to a random/boundary value."""
     fields: dict[str, st.SearchStrategy[object]] = {}
     for f in descriptor.fields:
@@ -255,5 +368,6 @@ def request_strategy(descriptor: Descriptor, message_class: type[Message], k: Kn
 
 
 def _message_class(parent: type[Message], f: FieldDescriptor) -> type[Message]:
-    return type(getattr(parent(), f.name).add() if f.label == FieldDescriptor.LABEL_REPEATED
-                else getattr(parent(), f.name))
+    return type(
+        getattr(parent(), f.name).add() if f.label == FieldDescriptor.LABEL_REPEATED else getattr(parent(), f.name)
+    )

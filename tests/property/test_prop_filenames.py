@@ -16,17 +16,43 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=400, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
-HOSTILE = ["../x", "../../x", "/etc/passwd", "a/b", "a/../../x", "evil\x00.bin", "a" * 300, "é" * 128, ".", "..",
-           "", "x/", "/", "//", "..\\..\\x", "\\", "./x", "x/.", "~/.ssh/authorized_keys", "\x00"]
+HOSTILE = [
+    "../x",
+    "../../x",
+    "/etc/passwd",
+    "a/b",
+    "a/../../x",
+    "evil\x00.bin",
+    "a" * 300,
+    "é" * 128,
+    ".",
+    "..",
+    "",
+    "x/",
+    "/",
+    "//",
+    "..\\..\\x",
+    "\\",
+    "./x",
+    "x/.",
+    "~/.ssh/authorized_keys",
+    "\x00",
+]
 
 # Names built from the characters that matter for paths, plus anything printable.
 PATHISH = st.text(alphabet=st.sampled_from(["/", ".", "\\", "\x00", "a", "b", "é", "~", " ", "\n"]), max_size=12)
 ANY = st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
-NAMES = st.one_of(st.sampled_from(HOSTILE), PATHISH, ANY,
-                  st.integers(250, 260).map(lambda n: "n" * n), st.integers(120, 130).map(lambda n: "é" * n))
+NAMES = st.one_of(
+    st.sampled_from(HOSTILE),
+    PATHISH,
+    ANY,
+    st.integers(250, 260).map(lambda n: "n" * n),
+    st.integers(120, 130).map(lambda n: "é" * n),
+)
 
 
 @contextmanager

@@ -48,8 +48,9 @@ class Live:
     cwd: Path
     channel: grpc.Channel
 
-    def call(self, method: MethodDescriptor, request: Message, timeout: float | None = None
-             ) -> tuple[grpc.StatusCode, str, list[Message]]:
+    def call(
+        self, method: MethodDescriptor, request: Message, timeout: float | None = None
+    ) -> tuple[grpc.StatusCode, str, list[Message]]:
         """Any method by its descriptor; (status, details, responses)."""
         path = f"/{method.containing_service.full_name}/{method.name}"
         out = _class(method.output_type.full_name)
@@ -96,27 +97,38 @@ def live() -> Iterator[Live]:
         cwd.mkdir()
         emulator = start_emulator(base)
         try:
-            d = spawn_daemon(base / "run" / "aihubd.sock", base / "state", base / "daemon.log",
-                             ["--hub-url", emulator.base_url], cwd=cwd,
-                             # the Hub budget (10 requests/s by default) would make each Hub call ~0.1 s
-                             extra=["--poll-interval", "3600", "--hub-rate", "2000"],
-                             env=clean_env(AIHUBD_HUB_TOKEN="test-token-fuzz",
-                                           QAIHUB_CLIENT_INI=str(base / "absent.ini")))
+            d = spawn_daemon(
+                base / "run" / "aihubd.sock",
+                base / "state",
+                base / "daemon.log",
+                ["--hub-url", emulator.base_url],
+                cwd=cwd,
+                # the Hub budget (10 requests/s by default) would make each Hub call ~0.1 s
+                extra=["--poll-interval", "3600", "--hub-rate", "2000"],
+                env=clean_env(AIHUBD_HUB_TOKEN="test-token-fuzz", QAIHUB_CLIENT_INI=str(base / "absent.ini")),
+            )
             try:
                 with grpc.insecure_channel(f"unix:{d.socket}") as channel:
                     jobs = api_grpc.LinkJobServiceStub(channel)
 
                     def submit(paths: list[str]) -> api.Job:
-                        return jobs.SubmitLinkJob(api.SubmitLinkJobRequest(
-                            models=[api.ModelInput(path=p) for p in paths], device=DEVICE), timeout=60)
+                        return jobs.SubmitLinkJob(
+                            api.SubmitLinkJobRequest(models=[api.ModelInput(path=p) for p in paths], device=DEVICE),
+                            timeout=60,
+                        )
 
                     done, failed, pending = submit(dlcs[:2]), submit([str(empty)]), submit(dlcs[2:])
                     _advance_until(emulator, channel, done.job_id, {api.JOB_STATE_DONE})
                     _advance_until(emulator, channel, failed.job_id, {api.JOB_STATE_FAILED})
                     known = Known(
-                        sandbox=sandbox, done_job=done.job_id, failed_job=failed.job_id, pending_job=pending.job_id,
+                        sandbox=sandbox,
+                        done_job=done.job_id,
+                        failed_job=failed.job_id,
+                        pending_job=pending.job_id,
                         model_ids=sorted({m.model_id for j in (done, failed, pending) for m in j.models}),
-                        dlc_files=[*dlcs, str(empty)], other_files=[str(sandbox / "notes.txt")], device=DEVICE,
+                        dlc_files=[*dlcs, str(empty)],
+                        other_files=[str(sandbox / "notes.txt")],
+                        device=DEVICE,
                     )
                     yield Live(d, emulator, known, cwd, channel)
             finally:
@@ -139,15 +151,24 @@ _STRATEGIES: dict[str, st.SearchStrategy[Message]] = {}
 
 def _strategy(method: MethodDescriptor, known: Known) -> st.SearchStrategy[Message]:
     if method.full_name not in _STRATEGIES:
-        _STRATEGIES[method.full_name] = request_strategy(method.input_type, _class(method.input_type.full_name),
-                                                         known)
+        _STRATEGIES[method.full_name] = request_strategy(method.input_type, _class(method.input_type.full_name), known)
     return _STRATEGIES[method.full_name]
 
 
 @pytest.mark.parametrize("method", METHODS, ids=[m.name for m in METHODS])
-@settings(max_examples=EXAMPLES_PER_METHOD, deadline=None, derandomize=True, database=None, print_blob=False,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-                                 HealthCheck.large_base_example])
+@settings(
+    max_examples=EXAMPLES_PER_METHOD,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=False,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(data=st.data())
 def test_random_requests_never_crash_an_rpc(live: Live, method: MethodDescriptor, data: st.DataObject) -> None:
     request = data.draw(_strategy(method, live.known), label="request")
@@ -155,12 +176,14 @@ def test_random_requests_never_crash_an_rpc(live: Live, method: MethodDescriptor
     event(code.name)  # --hypothesis-show-statistics shows how deep the requests got
     assert code not in FORBIDDEN, f"{method.name} answered {code.name}: {details!r}"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        assert getattr(request, "job_id", None) == live.known.pending_job, \
+        assert getattr(request, "job_id", None) == live.known.pending_job, (
             f"{method.name} hit its {LONG_DEADLINE}s deadline on a request that should not block"
+        )
     _check_written_paths(live, method, responses)
 
 
 # ------------------------------------------------------------------ size limits, deterministically
+
 
 def _padded(method: MethodDescriptor, size: int) -> Message:
     """An otherwise empty request whose serialized size is exactly ``size`` (an unknown field)."""
@@ -196,8 +219,9 @@ def test_a_request_of_exactly_1_mib_is_handled(live: Live, method: MethodDescrip
     assert code not in FORBIDDEN | {grpc.StatusCode.RESOURCE_EXHAUSTED}, (code, details)
 
 
-@pytest.mark.parametrize("method", [m for m in METHODS if "job_id" in m.input_type.fields_by_name],
-                         ids=lambda m: m.name)
+@pytest.mark.parametrize(
+    "method", [m for m in METHODS if "job_id" in m.input_type.fields_by_name], ids=lambda m: m.name
+)
 def test_a_huge_job_id_is_invalid_and_not_echoed_back(live: Live, method: MethodDescriptor) -> None:
     request = _class(method.input_type.full_name)(job_id="j" * (MAX_REQUEST - 64))
     code, details, _ = live.call(method, request, timeout=LONG_DEADLINE)
@@ -207,13 +231,17 @@ def test_a_huge_job_id_is_invalid_and_not_echoed_back(live: Live, method: Method
 
 # ------------------------------------------------------------------ bugs the fuzzer found (fixed; kept as regressions)
 
+
 def _regressions(k: Known) -> list[tuple[str, Message]]:
     root = str(k.sandbox)
     long_name, over_max = f"{root}/out/{'a' * 300}", root + "/a" * 2100
     submit = lambda path: api.SubmitLinkJobRequest(models=[api.ModelInput(path=path)], device=DEVICE)  # noqa: E731
     logs = lambda d: api.DownloadJobLogsRequest(job_id=k.done_job, output_dir=d)  # noqa: E731
-    arts = lambda d: api.DownloadArtifactsRequest(job_id=k.done_job, output_dir=d,  # noqa: E731
-                                                  artifact_type=api.ARTIFACT_TYPE_DEVICE_LOG)
+    arts = lambda d: api.DownloadArtifactsRequest(
+        job_id=k.done_job,
+        output_dir=d,  # noqa: E731
+        artifact_type=api.ARTIFACT_TYPE_DEVICE_LOG,
+    )
     target = lambda d: api.DownloadTargetModelRequest(job_id=k.done_job, destination=d)  # noqa: E731
     return [
         ("SubmitLinkJob", submit(f"{long_name}.dlc")),
@@ -231,9 +259,17 @@ def _regressions(k: Known) -> list[tuple[str, Message]]:
 
 
 REGRESSION_IDS = [
-    "submit-300-byte-name", "submit-over-path-max", "logs-under-a-file", "logs-under-dev-null", "logs-300-byte-name",
-    "logs-over-path-max", "artifacts-under-a-file", "artifacts-300-byte-name", "target-300-byte-name",
-    "target-over-path-max", "target-name-plus-suffix-over-255",
+    "submit-300-byte-name",
+    "submit-over-path-max",
+    "logs-under-a-file",
+    "logs-under-dev-null",
+    "logs-300-byte-name",
+    "logs-over-path-max",
+    "artifacts-under-a-file",
+    "artifacts-300-byte-name",
+    "target-300-byte-name",
+    "target-over-path-max",
+    "target-name-plus-suffix-over-255",
 ]
 
 
@@ -248,6 +284,7 @@ def test_found_by_the_fuzzer_a_bad_local_path_is_not_internal(live: Live, index:
 
 
 # ------------------------------------------------------------------ and afterwards
+
 
 def test_the_daemon_is_healthy_afterwards(live: Live) -> None:
     """Last in this module (pytest keeps file order): after every request above."""
@@ -269,4 +306,3 @@ def _around(log: str, needle: str, lines: int = 30) -> str:
     at = log.index(needle)
     start = log.rfind("\n", 0, max(0, at - 2000))
     return "\n".join(log[start:].splitlines()[:lines])
-

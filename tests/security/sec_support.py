@@ -30,9 +30,20 @@ from child_procs import popen  # noqa: E402
 from e2e_support import START_TIMEOUT, Emulator, clean_env, first_line, stop_process  # noqa: E402
 
 __all__ = [
-    "DEVICE", "START_TIMEOUT", "DaemonProc", "Emulator", "HubProxy", "Listener", "clean_env", "is_loopback",
+    "DEVICE",
+    "START_TIMEOUT",
+    "DaemonProc",
+    "Emulator",
+    "HubProxy",
+    "Listener",
+    "clean_env",
+    "is_loopback",
     "listening_sockets",
-    "private_dir", "run_refused", "spawn_daemon", "start_emulator", "stop_process",
+    "private_dir",
+    "run_refused",
+    "spawn_daemon",
+    "start_emulator",
+    "stop_process",
 ]
 
 DEVICE = "Snapdragon 8 Elite QRD"
@@ -52,10 +63,24 @@ def private_dir(prefix: str = "aihubd-sec-", mode: int = 0o700) -> Iterator[Path
 
 # -------------------------------------------------------------------------------- processes
 
-def daemon_command(socket: Path, state_dir: Path, hub_args: list[str], extra: list[str] | None = None,
-                   log_level: str = "INFO") -> list[str]:
-    return [sys.executable, "-m", "aihubd", "--log-level", log_level, "serve", "--socket", str(socket),
-            "--state-dir", str(state_dir), *hub_args, *(extra if extra is not None else ["--poll-interval", "3600"])]
+
+def daemon_command(
+    socket: Path, state_dir: Path, hub_args: list[str], extra: list[str] | None = None, log_level: str = "INFO"
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "aihubd",
+        "--log-level",
+        log_level,
+        "serve",
+        "--socket",
+        str(socket),
+        "--state-dir",
+        str(state_dir),
+        *hub_args,
+        *(extra if extra is not None else ["--poll-interval", "3600"]),
+    ]
 
 
 @dataclass
@@ -80,14 +105,31 @@ class DaemonProc:
         return self.log.read_text(errors="replace")
 
 
-def spawn_daemon(socket: Path, state_dir: Path, log: Path, hub_args: list[str], *, env: dict[str, str] | None = None,
-                 extra: list[str] | None = None, umask: int = -1, cwd: Path | None = None,
-                 log_level: str = "INFO") -> DaemonProc:
+def spawn_daemon(
+    socket: Path,
+    state_dir: Path,
+    log: Path,
+    hub_args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    extra: list[str] | None = None,
+    umask: int = -1,
+    cwd: Path | None = None,
+    log_level: str = "INFO",
+) -> DaemonProc:
     """Start ``aihubd serve`` and return once it printed its ready line (it fails loudly otherwise)."""
     argv = daemon_command(socket, state_dir, hub_args, extra, log_level)
     with log.open("a") as err:
-        proc = popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env or clean_env(),
-                     umask=umask, cwd=cwd, start_new_session=True)
+        proc = popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env or clean_env(),
+            umask=umask,
+            cwd=cwd,
+            start_new_session=True,
+        )
     line = first_line(proc, "the daemon", log)
     if line != f"aihubd ready on unix:{socket}":
         proc.kill()
@@ -96,8 +138,15 @@ def spawn_daemon(socket: Path, state_dir: Path, log: Path, hub_args: list[str], 
     return DaemonProc(socket, state_dir, proc, log, argv)
 
 
-def run_refused(socket: Path, state_dir: Path, hub_args: list[str], *, env: dict[str, str] | None = None,
-                extra: list[str] | None = None, umask: int = -1) -> subprocess.CompletedProcess[str]:
+def run_refused(
+    socket: Path,
+    state_dir: Path,
+    hub_args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    extra: list[str] | None = None,
+    umask: int = -1,
+) -> subprocess.CompletedProcess[str]:
     """Run ``aihubd serve`` expecting it to refuse; returns its exit status and output.
 
     If it starts serving instead, it is stopped at once (exit status 0, stdout holding the ready
@@ -105,8 +154,15 @@ def run_refused(socket: Path, state_dir: Path, hub_args: list[str], *, env: dict
     """
     argv = daemon_command(socket, state_dir, hub_args, extra)
     with tempfile.TemporaryFile("w+") as err:
-        proc = popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env or clean_env(),
-                     umask=umask, start_new_session=True)
+        proc = popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env or clean_env(),
+            umask=umask,
+            start_new_session=True,
+        )
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()  # the ready line, or "" once the refused daemon exited
@@ -125,8 +181,9 @@ def run_refused(socket: Path, state_dir: Path, hub_args: list[str], *, env: dict
         return subprocess.CompletedProcess(argv, returncode, line, err.read())
 
 
-def start_emulator(workdir: Path, *, manual: bool = True, tokens: list[str] | None = None,
-                   link_seconds: float | None = None) -> Emulator:
+def start_emulator(
+    workdir: Path, *, manual: bool = True, tokens: list[str] | None = None, link_seconds: float | None = None
+) -> Emulator:
     """A standalone ``aihubd emulator`` on a free loopback port (stop it with ``stop_process``)."""
     log = workdir / "emulator.log"
     argv = [sys.executable, "-m", "aihubd", "emulator", "--port", "0", "--state-dir", str(workdir / "emu")]
@@ -139,12 +196,12 @@ def start_emulator(workdir: Path, *, manual: bool = True, tokens: list[str] | No
         tokens_file.write_text("".join(f"{t}\n" for t in tokens))
         argv += ["--tokens-file", str(tokens_file)]
     with log.open("w") as err:
-        proc = popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
-                     start_new_session=True)
+        proc = popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(), start_new_session=True)
     return Emulator(first_line(proc, "the emulator", log), proc)
 
 
 # -------------------------------------------------------------------------------- /proc
+
 
 @dataclass(frozen=True)
 class Listener:
@@ -159,7 +216,7 @@ def _socket_inodes(pid: int) -> set[str]:
         with contextlib.suppress(OSError):
             target = os.readlink(fd)
             if target.startswith("socket:["):
-                inodes.add(target[len("socket:["):-1])
+                inodes.add(target[len("socket:[") : -1])
     return inodes
 
 
@@ -190,7 +247,7 @@ def _tcp_address(raw: str, family: str) -> str:
     port = int(port_hex, 16)
     packed = bytes.fromhex(host_hex)
     # the kernel prints each 32-bit word in host (little-endian) order
-    packed = b"".join(packed[i:i + 4][::-1] for i in range(0, len(packed), 4))
+    packed = b"".join(packed[i : i + 4][::-1] for i in range(0, len(packed), 4))
     address = ipaddress.ip_address(packed)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
@@ -266,16 +323,23 @@ class HubProxy:
         from aiohttp import web
 
         body = await request.read()
-        headers = {k: v for k, v in request.headers.items()
-                   if k.lower() not in ("host", "content-length", "transfer-encoding", "accept-encoding")}
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in ("host", "content-length", "transfer-encoding", "accept-encoding")
+        }
         url = self.upstream + str(request.rel_url)
         assert self._session is not None
-        async with self._session.request(request.method, url, data=body, headers=headers,
-                                         allow_redirects=False) as upstream:
+        async with self._session.request(
+            request.method, url, data=body, headers=headers, allow_redirects=False
+        ) as upstream:
             payload = await upstream.read()
             status = upstream.status
-            keep = {k: v for k, v in upstream.headers.items()
-                    if k.lower() in ("content-type", "etag", "retry-after", "content-range", "accept-ranges")}
+            keep = {
+                k: v
+                for k, v in upstream.headers.items()
+                if k.lower() in ("content-type", "etag", "retry-after", "content-range", "accept-ranges")
+            }
         with self._lock:
             self.bodies.append(payload)
             self.requests.append(f"{request.method} {request.rel_url}")

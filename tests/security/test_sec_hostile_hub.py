@@ -77,16 +77,20 @@ def world() -> Iterator[World]:
         names = HostileNames()
         try:
             with HubProxy(emulator.base_url, names) as proxy:
-                d = spawn_daemon(base / "run" / "aihubd.sock", base / "state", base / "daemon.log",
-                                 ["--hub-url", proxy.base_url],
-                                 env=clean_env(AIHUBD_HUB_TOKEN="test-token-hostile",
-                                               QAIHUB_CLIENT_INI=str(base / "absent.ini")))
+                d = spawn_daemon(
+                    base / "run" / "aihubd.sock",
+                    base / "state",
+                    base / "daemon.log",
+                    ["--hub-url", proxy.base_url],
+                    env=clean_env(AIHUBD_HUB_TOKEN="test-token-hostile", QAIHUB_CLIENT_INI=str(base / "absent.ini")),
+                )
                 try:
                     dlc = base / "graph.dlc"
                     dlc.write_bytes(b"hostile-hub-graph" + bytes(range(256)) * 16)
                     with grpc.insecure_channel(f"unix:{d.socket}") as channel:
-                        job = api_grpc.LinkJobServiceStub(channel).SubmitLinkJob(api.SubmitLinkJobRequest(
-                            models=[api.ModelInput(path=str(dlc))], device=DEVICE), timeout=60)
+                        job = api_grpc.LinkJobServiceStub(channel).SubmitLinkJob(
+                            api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(dlc))], device=DEVICE), timeout=60
+                        )
                     sandbox = base / "sandbox"
                     sandbox.mkdir()
                     yield World(base, sandbox, emulator, names, d, job.models[0].model_id)
@@ -100,8 +104,9 @@ def _finished_job(w: World) -> str:
     """A fresh DONE job (so no earlier name sits in the daemon's artifact cache for it)."""
     with grpc.insecure_channel(f"unix:{w.daemon.socket}") as channel:
         jobs = api_grpc.LinkJobServiceStub(channel)
-        job = jobs.SubmitLinkJob(api.SubmitLinkJobRequest(models=[api.ModelInput(model_id=w.model_id)],
-                                                          device=DEVICE), timeout=60)
+        job = jobs.SubmitLinkJob(
+            api.SubmitLinkJobRequest(models=[api.ModelInput(model_id=w.model_id)], device=DEVICE), timeout=60
+        )
         for _ in range(2):
             w.emulator.advance(job.job_id)
             jobs.RefreshJobs(api.RefreshJobsRequest(), timeout=60)
@@ -153,8 +158,12 @@ def test_hostile_file_names_never_write_outside_the_requested_directory(world: W
     victim.parent.mkdir(parents=True)
     victim.write_text("root:x:0:0:root:/root:/bin/bash\n")
     requested = case / "req" / "deeper"
-    dirs = {"model": requested / "model", "file": requested / "file", "logs": requested / "logs",
-            "art": requested / "art"}
+    dirs = {
+        "model": requested / "model",
+        "file": requested / "file",
+        "logs": requested / "logs",
+        "art": requested / "art",
+    }
     for d in (dirs["model"], dirs["file"], requested / "model" / "a"):
         d.mkdir(parents=True, exist_ok=True)
     for sentinel in (case / "x", case / "req" / "x", requested / "x", case / "victim" / "x"):
@@ -168,19 +177,29 @@ def test_hostile_file_names_never_write_outside_the_requested_directory(world: W
         with grpc.insecure_channel(f"unix:{w.daemon.socket}") as channel:
             jobs = api_grpc.LinkJobServiceStub(channel)
             calls = {
-                "DownloadTargetModel(dir)": lambda: jobs.DownloadTargetModel(api.DownloadTargetModelRequest(
-                    job_id=job_id, destination=str(dirs["model"])), timeout=60).paths,
-                "DownloadTargetModel(file)": lambda: jobs.DownloadTargetModel(api.DownloadTargetModelRequest(
-                    job_id=job_id, destination=str(dirs["file"] / "mine")), timeout=60).paths,
-                "DownloadJobLogs": lambda: jobs.DownloadJobLogs(api.DownloadJobLogsRequest(
-                    job_id=job_id, output_dir=str(dirs["logs"])), timeout=60).paths,
-                "DownloadArtifacts": lambda: jobs.DownloadArtifacts(api.DownloadArtifactsRequest(
-                    job_id=job_id, output_dir=str(dirs["art"]), artifact_type=api.ARTIFACT_TYPE_DEVICE_LOG),
-                    timeout=60).paths,
-                "ReadTargetModel": lambda: [c.filename for c in jobs.ReadTargetModel(
-                    api.ReadTargetModelRequest(job_id=job_id), timeout=60) if c.filename],
-                "GetTargetModel": lambda: [jobs.GetTargetModel(api.GetTargetModelRequest(job_id=job_id),
-                                                               timeout=60).filename],
+                "DownloadTargetModel(dir)": lambda: jobs.DownloadTargetModel(
+                    api.DownloadTargetModelRequest(job_id=job_id, destination=str(dirs["model"])), timeout=60
+                ).paths,
+                "DownloadTargetModel(file)": lambda: jobs.DownloadTargetModel(
+                    api.DownloadTargetModelRequest(job_id=job_id, destination=str(dirs["file"] / "mine")), timeout=60
+                ).paths,
+                "DownloadJobLogs": lambda: jobs.DownloadJobLogs(
+                    api.DownloadJobLogsRequest(job_id=job_id, output_dir=str(dirs["logs"])), timeout=60
+                ).paths,
+                "DownloadArtifacts": lambda: jobs.DownloadArtifacts(
+                    api.DownloadArtifactsRequest(
+                        job_id=job_id, output_dir=str(dirs["art"]), artifact_type=api.ARTIFACT_TYPE_DEVICE_LOG
+                    ),
+                    timeout=60,
+                ).paths,
+                "ReadTargetModel": lambda: [
+                    c.filename
+                    for c in jobs.ReadTargetModel(api.ReadTargetModelRequest(job_id=job_id), timeout=60)
+                    if c.filename
+                ],
+                "GetTargetModel": lambda: [
+                    jobs.GetTargetModel(api.GetTargetModelRequest(job_id=job_id), timeout=60).filename
+                ],
             }
             for name, call in calls.items():
                 try:
@@ -199,8 +218,10 @@ def test_hostile_file_names_never_write_outside_the_requested_directory(world: W
         assert code == grpc.StatusCode.OK and [Path(p).name for p in paths] == [HOSTILE[kind]], outcomes
         assert outcomes["GetTargetModel"] == (grpc.StatusCode.OK, [HOSTILE[kind]])
     written = {
-        "DownloadTargetModel(dir)": dirs["model"], "DownloadTargetModel(file)": dirs["file"],
-        "DownloadJobLogs": dirs["logs"], "DownloadArtifacts": dirs["art"],
+        "DownloadTargetModel(dir)": dirs["model"],
+        "DownloadTargetModel(file)": dirs["file"],
+        "DownloadJobLogs": dirs["logs"],
+        "DownloadArtifacts": dirs["art"],
     }
     for name, directory in written.items():
         code, paths = outcomes[name]

@@ -56,8 +56,10 @@ print(json.dumps(result))
 
 def _as_nobody() -> list[str]:
     if os.getuid() != 0:
-        pytest.skip("needs root to run a client as another uid (setpriv/runuser); tests run as uid "
-                    f"{os.getuid()}, so the other-uid refusal is NOT tested here")
+        pytest.skip(
+            "needs root to run a client as another uid (setpriv/runuser); tests run as uid "
+            f"{os.getuid()}, so the other-uid refusal is NOT tested here"
+        )
     if shutil.which("setpriv"):
         return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
     if shutil.which("runuser"):
@@ -72,8 +74,13 @@ def _interpreter(prefix: list[str]) -> tuple[str, list[str]]:
     for candidate in (sys.executable, shutil.which("python3"), "/usr/bin/python3", "/usr/local/bin/python3"):
         if not candidate:
             continue
-        probe = subprocess.run([*prefix, candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True, timeout=30, check=False)
+        probe = subprocess.run(
+            [*prefix, candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         if probe.returncode == 0:
             same = probe.stdout.strip() == "%d.%d" % sys.version_info[:2]
             return candidate, paths if same else []
@@ -83,8 +90,14 @@ def _interpreter(prefix: list[str]) -> tuple[str, list[str]]:
 def _connect_as_nobody(socket: Path) -> dict[str, str]:
     prefix = _as_nobody()
     python, paths = _interpreter(prefix)
-    done = subprocess.run([*prefix, python, "-c", CLIENT, str(socket), *paths], capture_output=True, text=True,
-                          timeout=60, check=False, cwd="/")
+    done = subprocess.run(
+        [*prefix, python, "-c", CLIENT, str(socket), *paths],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd="/",
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -94,8 +107,12 @@ def daemon() -> Iterator[DaemonProc]:
     _as_nobody()  # skip before starting anything
     # The base is 0711: another user may traverse it (as in /run/user/<uid> or /tmp), nothing more.
     with private_dir(mode=0o711) as base:
-        d = spawn_daemon(base / "run" / "aihubd.sock", base / "state", base / "daemon.log",
-                         ["--hub", "emulator", "--emulator-manual"])
+        d = spawn_daemon(
+            base / "run" / "aihubd.sock",
+            base / "state",
+            base / "daemon.log",
+            ["--hub", "emulator", "--emulator-manual"],
+        )
         try:
             yield d
         finally:

@@ -44,6 +44,7 @@ RPC_TIMEOUT = 60
 
 # ------------------------------------------------------------------ a transcript of everything seen
 
+
 class Transcript:
     """Everything a client or an operator could see, as bytes, labelled by where it came from."""
 
@@ -58,8 +59,15 @@ class Transcript:
         self.add(where, str(message))
         self.add(where, message.SerializeToString())
 
-    def call(self, where: str, method: Callable[..., Any], request: Any, *, stream: bool = False,
-             timeout: float = RPC_TIMEOUT) -> Any:
+    def call(
+        self,
+        where: str,
+        method: Callable[..., Any],
+        request: Any,
+        *,
+        stream: bool = False,
+        timeout: float = RPC_TIMEOUT,
+    ) -> Any:
         """Make one RPC; record its responses or its error in full (details, debug string, trailers)."""
         try:
             if stream:
@@ -86,6 +94,7 @@ class Transcript:
 
 
 # ------------------------------------------------------------------ the canary-carrying Hub
+
 
 def _with_canary(url: str, canary: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{CANARY_PARAM}={canary}"
@@ -124,14 +133,16 @@ def canary_rewrite(canary: str) -> Callable[[str, str, bytes], bytes]:
 
 def _admin(emulator: Emulator, method: str, path: str, body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PUT") else None)
-    req = urllib.request.Request(f"{emulator.base_url}/_emulator/{path}", method=method, data=data,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{emulator.base_url}/_emulator/{path}", method=method, data=data, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         raw = resp.read()
     return json.loads(raw) if raw else {}
 
 
 # ------------------------------------------------------------------ fixtures
+
 
 class Setup:
     def __init__(self, base: Path, token: str, url_canary: str, emulator: Emulator, proxy: HubProxy) -> None:
@@ -170,11 +181,18 @@ def _give_token(how: str, s: Setup) -> tuple[list[str], dict[str, str]]:
 
 # ------------------------------------------------------------------ the workflow
 
+
 def _aihubctl(socket: Path, *args: str) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).with_name("aihubctl")
     argv = [str(script)] if script.exists() else [sys.executable, "-c", "from aihubd_client.cli import main; main()"]
-    return subprocess.run([*argv, "--socket", str(socket), *args], capture_output=True, text=True, timeout=120,
-                          check=False, env=clean_env(NO_COLOR="1"))
+    return subprocess.run(
+        [*argv, "--socket", str(socket), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=clean_env(NO_COLOR="1"),
+    )
 
 
 def _finish(s: Setup, socket: Path, job_id: str, t: Transcript, where: str) -> None:
@@ -200,9 +218,16 @@ def run_workflow(s: Setup, d: DaemonProc, t: Transcript) -> str:
         jobs = api_grpc.LinkJobServiceStub(channel)
         daemon = api_grpc.DaemonServiceStub(channel)
         t.call("GetDaemonInfo", daemon.GetDaemonInfo, api.GetDaemonInfoRequest())
-        job = t.call("SubmitLinkJob", jobs.SubmitLinkJob, api.SubmitLinkJobRequest(
-            models=[api.ModelInput(path=str(a)), api.ModelInput(path=str(b))], device=DEVICE, name="canary job",
-            options="--canary"))
+        job = t.call(
+            "SubmitLinkJob",
+            jobs.SubmitLinkJob,
+            api.SubmitLinkJobRequest(
+                models=[api.ModelInput(path=str(a)), api.ModelInput(path=str(b))],
+                device=DEVICE,
+                name="canary job",
+                options="--canary",
+            ),
+        )
         assert isinstance(job, api.Job), f"the workflow could not even submit: {job}"
         job_id = job.job_id
         t.call("GetJob", jobs.GetJob, api.GetJobRequest(job_id=job_id))
@@ -211,17 +236,30 @@ def run_workflow(s: Setup, d: DaemonProc, t: Transcript) -> str:
         t.call("WaitJob", jobs.WaitJob, api.WaitJobRequest(job_id=job_id), stream=True)
         t.call("GetTargetModel", jobs.GetTargetModel, api.GetTargetModelRequest(job_id=job_id))
         (out / "model").mkdir()
-        t.call("DownloadTargetModel", jobs.DownloadTargetModel,
-               api.DownloadTargetModelRequest(job_id=job_id, destination=str(out / "model")))
-        chunks = t.call("ReadTargetModel", jobs.ReadTargetModel, api.ReadTargetModelRequest(job_id=job_id),
-                        stream=True)
-        t.call("DownloadJobLogs", jobs.DownloadJobLogs,
-               api.DownloadJobLogsRequest(job_id=job_id, output_dir=str(out / "logs")))
-        t.call("DownloadArtifacts", jobs.DownloadArtifacts, api.DownloadArtifactsRequest(
-            job_id=job_id, output_dir=str(out / "artifacts"), artifact_type=api.ARTIFACT_TYPE_HUB_LOG))
+        t.call(
+            "DownloadTargetModel",
+            jobs.DownloadTargetModel,
+            api.DownloadTargetModelRequest(job_id=job_id, destination=str(out / "model")),
+        )
+        chunks = t.call("ReadTargetModel", jobs.ReadTargetModel, api.ReadTargetModelRequest(job_id=job_id), stream=True)
+        t.call(
+            "DownloadJobLogs",
+            jobs.DownloadJobLogs,
+            api.DownloadJobLogsRequest(job_id=job_id, output_dir=str(out / "logs")),
+        )
+        t.call(
+            "DownloadArtifacts",
+            jobs.DownloadArtifacts,
+            api.DownloadArtifactsRequest(
+                job_id=job_id, output_dir=str(out / "artifacts"), artifact_type=api.ARTIFACT_TYPE_HUB_LOG
+            ),
+        )
         t.call("SetJobName", jobs.SetJobName, api.SetJobNameRequest(job_id=job_id, name="renamed canary job"))
-        t.call("ModifySharing", jobs.ModifySharing, api.ModifySharingRequest(job_id=job_id,
-                                                                            add_emails=["friend@example.com"]))
+        t.call(
+            "ModifySharing",
+            jobs.ModifySharing,
+            api.ModifySharingRequest(job_id=job_id, add_emails=["friend@example.com"]),
+        )
         t.call("GetSharing", jobs.GetSharing, api.GetSharingRequest(job_id=job_id))
         t.call("DisableSharing", jobs.DisableSharing, api.DisableSharingRequest(job_id=job_id))
         t.call("GetJob after", jobs.GetJob, api.GetJobRequest(job_id=job_id))
@@ -231,22 +269,45 @@ def run_workflow(s: Setup, d: DaemonProc, t: Transcript) -> str:
         t.call("GetJob unknown", jobs.GetJob, api.GetJobRequest(job_id="jnosuchjob1"))
         t.call("GetJob malformed", jobs.GetJob, api.GetJobRequest(job_id="not a job id!"))
         t.call("TrackJob unknown", jobs.TrackJob, api.TrackJobRequest(job_id="jnosuchjob2"))
-        t.call("Submit bad device", jobs.SubmitLinkJob, api.SubmitLinkJobRequest(
-            models=[api.ModelInput(path=str(a))], device="No Such Device 9000"))
-        t.call("Submit missing file", jobs.SubmitLinkJob, api.SubmitLinkJobRequest(
-            models=[api.ModelInput(path=str(out / "missing.dlc"))], device=DEVICE))
-        t.call("Submit unknown model", jobs.SubmitLinkJob, api.SubmitLinkJobRequest(
-            models=[api.ModelInput(model_id="mnosuchmodel")], device=DEVICE))
-        t.call("Download relative", jobs.DownloadTargetModel,
-               api.DownloadTargetModelRequest(job_id=job_id, destination="relative/dir"))
-        t.call("Sharing bad email", jobs.ModifySharing, api.ModifySharingRequest(job_id=job_id,
-                                                                                add_emails=["not-an-email"]))
+        t.call(
+            "Submit bad device",
+            jobs.SubmitLinkJob,
+            api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(a))], device="No Such Device 9000"),
+        )
+        t.call(
+            "Submit missing file",
+            jobs.SubmitLinkJob,
+            api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(out / "missing.dlc"))], device=DEVICE),
+        )
+        t.call(
+            "Submit unknown model",
+            jobs.SubmitLinkJob,
+            api.SubmitLinkJobRequest(models=[api.ModelInput(model_id="mnosuchmodel")], device=DEVICE),
+        )
+        t.call(
+            "Download relative",
+            jobs.DownloadTargetModel,
+            api.DownloadTargetModelRequest(job_id=job_id, destination="relative/dir"),
+        )
+        t.call(
+            "Sharing bad email",
+            jobs.ModifySharing,
+            api.ModifySharingRequest(job_id=job_id, add_emails=["not-an-email"]),
+        )
         t.call("Sharing unknown job", jobs.GetSharing, api.GetSharingRequest(job_id="jnosuchjob3"))
 
     # The command line, as a person would use it.
-    for args in (["info"], ["info", "--json"], ["status", job_id], ["status", job_id, "--json", "--refresh"],
-                 ["wait", job_id], ["download", job_id, str(out / "cli")], ["status", "jnosuchjob4"],
-                 ["status", "bad id!"], ["link", str(a), "--device", "No Such Device 9000"]):
+    for args in (
+        ["info"],
+        ["info", "--json"],
+        ["status", job_id],
+        ["status", job_id, "--json", "--refresh"],
+        ["wait", job_id],
+        ["download", job_id, str(out / "cli")],
+        ["status", "jnosuchjob4"],
+        ["status", "bad id!"],
+        ["link", str(a), "--device", "No Such Device 9000"],
+    ):
         done = _aihubctl(d.socket, *args)
         t.add(f"aihubctl {' '.join(args)} (stdout)", done.stdout)
         t.add(f"aihubctl {' '.join(args)} (stderr)", done.stderr)
@@ -256,24 +317,40 @@ def run_workflow(s: Setup, d: DaemonProc, t: Transcript) -> str:
     with grpc.insecure_channel(f"unix:{d.socket}") as channel:
         jobs = api_grpc.LinkJobServiceStub(channel)
         daemon = api_grpc.DaemonServiceStub(channel)
-        job2 = t.call("SubmitLinkJob 2", jobs.SubmitLinkJob, api.SubmitLinkJobRequest(
-            models=[api.ModelInput(path=str(c))], device=DEVICE))
+        job2 = t.call(
+            "SubmitLinkJob 2",
+            jobs.SubmitLinkJob,
+            api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(c))], device=DEVICE),
+        )
         if isinstance(job2, api.Job):
             _admin(s.emulator, "PUT", "faults", {"down": True, "paths": ["/blobs/"]})
             _finish(s, d.socket, job2.job_id, t, "job 2")
             (out / "model2").mkdir()
-            t.call("DownloadTargetModel blobs down", jobs.DownloadTargetModel,
-                   api.DownloadTargetModelRequest(job_id=job2.job_id, destination=str(out / "model2")))
-            t.call("ReadTargetModel blobs down", jobs.ReadTargetModel,
-                   api.ReadTargetModelRequest(job_id=job2.job_id), stream=True)
-            t.call("DownloadJobLogs blobs down", jobs.DownloadJobLogs,
-                   api.DownloadJobLogsRequest(job_id=job2.job_id, output_dir=str(out / "logs2")))
+            t.call(
+                "DownloadTargetModel blobs down",
+                jobs.DownloadTargetModel,
+                api.DownloadTargetModelRequest(job_id=job2.job_id, destination=str(out / "model2")),
+            )
+            t.call(
+                "ReadTargetModel blobs down",
+                jobs.ReadTargetModel,
+                api.ReadTargetModelRequest(job_id=job2.job_id),
+                stream=True,
+            )
+            t.call(
+                "DownloadJobLogs blobs down",
+                jobs.DownloadJobLogs,
+                api.DownloadJobLogsRequest(job_id=job2.job_id, output_dir=str(out / "logs2")),
+            )
             _admin(s.emulator, "DELETE", "faults")
         _admin(s.emulator, "POST", "tokens/revoke", {"token": s.token})
         t.call("TrackJob revoked", jobs.TrackJob, api.TrackJobRequest(job_id="jnosuchjob5"))
         t.call("RefreshJobs revoked", jobs.RefreshJobs, api.RefreshJobsRequest())
-        t.call("Submit revoked", jobs.SubmitLinkJob, api.SubmitLinkJobRequest(
-            models=[api.ModelInput(path=str(a))], device=DEVICE))
+        t.call(
+            "Submit revoked",
+            jobs.SubmitLinkJob,
+            api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(a))], device=DEVICE),
+        )
         t.call("GetDaemonInfo revoked", daemon.GetDaemonInfo, api.GetDaemonInfoRequest())
         t.call("GetSharing revoked", jobs.GetSharing, api.GetSharingRequest(job_id=job_id))
         _admin(s.emulator, "POST", "tokens/restore", {"token": s.token})
@@ -313,8 +390,9 @@ def test_no_token_or_signed_url_leaks_anywhere(setup: Setup, how: str) -> None:
     assert any(p.name.startswith(f"job_{job_id}") for p in (s.base / "out" / "model").iterdir())
     assert t.codes["GetJob unknown"] == grpc.StatusCode.NOT_FOUND
     assert t.codes["Submit bad device"] in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
-    assert t.codes["aihubctl info --json"] == 0 and t.codes[f"aihubctl status {job_id} --json --refresh"] == 0, \
+    assert t.codes["aihubctl info --json"] == 0 and t.codes[f"aihubctl status {job_id} --json --refresh"] == 0, (
         "aihubctl did not run: its output would prove nothing"
+    )
 
     leaks = {name: t.hits(secret) for name, secret in [("token", s.token), ("url canary", s.url_canary)]}
     leaks.update({f"signature {sig[:12]}...": t.hits(sig) for sig in signatures})
@@ -324,14 +402,19 @@ def test_no_token_or_signed_url_leaks_anywhere(setup: Setup, how: str) -> None:
 
 # ------------------------------------------------------------------ token file and client.ini modes
 
+
 @pytest.mark.parametrize("mode", [0o600, 0o400], ids=lambda m: f"{m:04o}")
 def test_a_private_token_file_is_accepted(base: Path, emulator: Emulator, mode: int) -> None:
     path = base / "hub-token"
     path.write_text("test-token-security\n")
     os.chmod(path, mode)
-    d = spawn_daemon(base / "run" / "aihubd.sock", base / "state", base / "daemon.log",
-                     ["--hub-url", emulator.base_url, "--token-file", str(path)],
-                     env=clean_env(QAIHUB_CLIENT_INI=str(base / "absent.ini")))
+    d = spawn_daemon(
+        base / "run" / "aihubd.sock",
+        base / "state",
+        base / "daemon.log",
+        ["--hub-url", emulator.base_url, "--token-file", str(path)],
+        env=clean_env(QAIHUB_CLIENT_INI=str(base / "absent.ini")),
+    )
     try:
         with grpc.insecure_channel(f"unix:{d.socket}") as channel:
             info = api_grpc.DaemonServiceStub(channel).GetDaemonInfo(api.GetDaemonInfoRequest(), timeout=30)
@@ -347,11 +430,16 @@ def test_an_unprotected_token_file_is_refused(base: Path, emulator: Emulator, mo
     path.write_text(token + "\n")
     os.chmod(path, mode)
     socket = base / "run" / "aihubd.sock"
-    result = run_refused(socket, base / "state", ["--hub-url", emulator.base_url, "--token-file", str(path)],
-                         env=clean_env(QAIHUB_CLIENT_INI=str(base / "absent.ini")))
+    result = run_refused(
+        socket,
+        base / "state",
+        ["--hub-url", emulator.base_url, "--token-file", str(path)],
+        env=clean_env(QAIHUB_CLIENT_INI=str(base / "absent.ini")),
+    )
     assert result.returncode != 0
-    assert "too open" in result.stderr.lower() and f"{mode:04o}" in result.stderr and str(path) in result.stderr, \
+    assert "too open" in result.stderr.lower() and f"{mode:04o}" in result.stderr and str(path) in result.stderr, (
         result.stderr
+    )
     assert token not in result.stderr + result.stdout
     assert not socket.exists()
 
@@ -362,8 +450,9 @@ def test_a_world_readable_client_ini_is_a_warning_not_a_refusal(base: Path, emul
     ini = base / "client.ini"
     ini.write_text(f"[api]\napi_token = {token}\napi_url = {emulator.base_url}\n")
     os.chmod(ini, 0o644)
-    d = spawn_daemon(base / "run" / "aihubd.sock", base / "state", base / "daemon.log", [],
-                     env=clean_env(QAIHUB_CLIENT_INI=str(ini)))
+    d = spawn_daemon(
+        base / "run" / "aihubd.sock", base / "state", base / "daemon.log", [], env=clean_env(QAIHUB_CLIENT_INI=str(ini))
+    )
     try:
         with grpc.insecure_channel(f"unix:{d.socket}") as channel:
             api_grpc.DaemonServiceStub(channel).GetDaemonInfo(api.GetDaemonInfoRequest(), timeout=30)

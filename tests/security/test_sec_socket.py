@@ -39,6 +39,7 @@ def _hub_env(base: Path) -> dict[str, str]:
 
 # ------------------------------------------------------------------ directory and socket modes
 
+
 @pytest.mark.parametrize("umask", [0o000, 0o022, 0o077], ids=["umask000", "umask022", "umask077"])
 def test_creates_private_dirs_and_a_0600_socket_whatever_the_umask(base: Path, umask: int) -> None:
     socket = base / "a" / "b" / "run" / "aihubd.sock"
@@ -98,6 +99,7 @@ UNSAFE = {
 def test_refuses_an_unsafe_socket_directory_and_creates_no_socket(base: Path, kind: str) -> None:
     run = base / "run"
     _make_unsafe(kind, run, base)
+
     def around() -> list[str]:  # everything in and around the socket dir (the state dir is the daemon's)
         return sorted(str(p.relative_to(base)) for p in base.rglob("*") if "state" not in p.relative_to(base).parts)
 
@@ -124,6 +126,7 @@ def test_refuses_a_socket_path_too_long_for_sun_path(base: Path) -> None:
 
 
 # ------------------------------------------------------------------ one daemon per socket
+
 
 @pytest.mark.parametrize("hub", ["embedded", "hub"])
 def test_second_daemon_names_the_running_pid_and_leaves_it_serving(base: Path, emulator: Emulator, hub: str) -> None:
@@ -217,11 +220,11 @@ def test_something_else_at_the_socket_path_is_left_alone(base: Path) -> None:
 
 # ------------------------------------------------------------------ nothing but the socket
 
+
 def test_listens_on_its_unix_socket_only(base: Path, emulator: Emulator) -> None:
     """No abstract socket, no TCP port unless asked: checked in /proc, not in the source."""
     socket = base / "run" / "aihubd.sock"
-    d = spawn_daemon(socket, base / "state", base / "daemon.log", ["--hub-url", emulator.base_url],
-                     env=_hub_env(base))
+    d = spawn_daemon(socket, base / "state", base / "daemon.log", ["--hub-url", emulator.base_url], env=_hub_env(base))
     try:
         assert _daemon_info(socket).hub_reachable
         assert listening_sockets(d.pid) == [Listener("unix", str(socket))]

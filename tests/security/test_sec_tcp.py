@@ -36,8 +36,9 @@ class _Daemon(api_grpc.DaemonServiceServicer):
     def __init__(self) -> None:
         self.calls = 0
 
-    async def GetDaemonInfo(self, request: api.GetDaemonInfoRequest, context: grpc.aio.ServicerContext
-                            ) -> api.DaemonInfo:
+    async def GetDaemonInfo(
+        self, request: api.GetDaemonInfoRequest, context: grpc.aio.ServicerContext
+    ) -> api.DaemonInfo:
         self.calls += 1
         return api.DaemonInfo(version="stand-in")
 
@@ -52,16 +53,16 @@ class _LinkJobs(api_grpc.LinkJobServiceServicer):
         self.calls += 1
         return api.Job(job_id=request.job_id)
 
-    async def WaitJob(self, request: api.WaitJobRequest, context: grpc.aio.ServicerContext
-                      ) -> AsyncIterator[api.Job]:
+    async def WaitJob(self, request: api.WaitJobRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[api.Job]:
         self.calls += 1
         yield api.Job(job_id=request.job_id, state=api.JOB_STATE_CREATED)
         yield api.Job(job_id=request.job_id, state=api.JOB_STATE_DONE)
 
 
 class Served:
-    def __init__(self, socket: Path, port: int | None, server: grpc.aio.Server, daemon: _Daemon,
-                 linkjobs: _LinkJobs) -> None:
+    def __init__(
+        self, socket: Path, port: int | None, server: grpc.aio.Server, daemon: _Daemon, linkjobs: _LinkJobs
+    ) -> None:
         self.socket, self.port, self.server, self.daemon, self.linkjobs = socket, port, server, daemon, linkjobs
 
     @property
@@ -100,15 +101,19 @@ def _request_class(method) -> type:  # type: ignore[no-untyped-def]
 async def _call(channel: grpc.aio.Channel, method, metadata=None, timeout: float = 10):  # type: ignore[no-untyped-def]
     """Call any method of the contract; returns (status code, responses)."""
     path = f"/{method.containing_service.full_name}/{method.name}"
-    request = _request_class(method)(job_id="j1") if "job_id" in method.input_type.fields_by_name \
+    request = (
+        _request_class(method)(job_id="j1")
+        if "job_id" in method.input_type.fields_by_name
         else _request_class(method)()
+    )
     kwargs = {"request_serializer": type(request).SerializeToString, "response_deserializer": lambda b: b}
     try:
         if method.server_streaming:
             call = channel.unary_stream(path, **kwargs)(request, metadata=metadata, timeout=timeout)
             return grpc.StatusCode.OK, [r async for r in call]
-        return grpc.StatusCode.OK, [await channel.unary_unary(path, **kwargs)(request, metadata=metadata,
-                                                                              timeout=timeout)]
+        return grpc.StatusCode.OK, [
+            await channel.unary_unary(path, **kwargs)(request, metadata=metadata, timeout=timeout)
+        ]
     except grpc.aio.AioRpcError as exc:
         return exc.code(), exc.details()
 
@@ -139,15 +144,19 @@ async def test_every_method_over_tcp_without_the_token_is_unauthenticated(served
     assert served.ran() == 0, "servicer code ran for an unauthenticated TCP call"
 
 
-@pytest.mark.parametrize("make", [
-    lambda t: [("authorization", f"Bearer {t}x")],
-    lambda t: [("authorization", f"Bearer {t[:-1]}")],
-    lambda t: [("authorization", "Bearer ")],
-    lambda t: [("authorization", f"Basic {t}")],
-    lambda t: [("authorization", t)],
-    lambda t: [("x-authorization", f"Bearer {t}")],
-    lambda t: [("authorization", f"Bearer {t.upper() if t.upper() != t else t.lower()}")],
-], ids=["suffix", "prefix", "empty", "basic", "no-scheme", "other-key", "case-changed"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda t: [("authorization", f"Bearer {t}x")],
+        lambda t: [("authorization", f"Bearer {t[:-1]}")],
+        lambda t: [("authorization", "Bearer ")],
+        lambda t: [("authorization", f"Basic {t}")],
+        lambda t: [("authorization", t)],
+        lambda t: [("x-authorization", f"Bearer {t}")],
+        lambda t: [("authorization", f"Bearer {t.upper() if t.upper() != t else t.lower()}")],
+    ],
+    ids=["suffix", "prefix", "empty", "basic", "no-scheme", "other-key", "case-changed"],
+)
 async def test_a_wrong_token_is_unauthenticated(served: Served, make) -> None:  # type: ignore[no-untyped-def]
     metadata = make(served.token())
     async with grpc.aio.insecure_channel(f"127.0.0.1:{served.port}") as channel:
@@ -163,8 +172,7 @@ async def test_the_token_opens_tcp(served: Served) -> None:
         daemon = api_grpc.DaemonServiceStub(channel)
         assert (await daemon.GetDaemonInfo(api.GetDaemonInfoRequest(), metadata=metadata, timeout=10)).version
         jobs = api_grpc.LinkJobServiceStub(channel)
-        states = [j.state async for j in jobs.WaitJob(api.WaitJobRequest(job_id="j1"), metadata=metadata,
-                                                        timeout=10)]
+        states = [j.state async for j in jobs.WaitJob(api.WaitJobRequest(job_id="j1"), metadata=metadata, timeout=10)]
         assert states == [api.JOB_STATE_CREATED, api.JOB_STATE_DONE]
         lower = [("authorization", f"bearer {served.token()}")]  # the scheme is case-insensitive (RFC 6750)
         assert (await jobs.GetJob(api.GetJobRequest(job_id="j2"), metadata=lower, timeout=10)).job_id == "j2"
@@ -176,8 +184,7 @@ async def test_the_token_opens_tcp(served: Served) -> None:
 
 async def test_the_unix_socket_needs_no_token(served: Served) -> None:
     async with grpc.aio.insecure_channel(f"unix:{served.socket}") as channel:
-        assert (await api_grpc.DaemonServiceStub(channel).GetDaemonInfo(api.GetDaemonInfoRequest(),
-                                                                         timeout=10)).version
+        assert (await api_grpc.DaemonServiceStub(channel).GetDaemonInfo(api.GetDaemonInfoRequest(), timeout=10)).version
         jobs = api_grpc.LinkJobServiceStub(channel)
         assert len([j async for j in jobs.WaitJob(api.WaitJobRequest(job_id="j1"), timeout=10)]) == 2
 
@@ -197,8 +204,11 @@ async def test_each_start_has_a_new_token(base: Path) -> None:
     try:
         assert second.token() != old
         async with grpc.aio.insecure_channel(f"127.0.0.1:{second.port}") as channel:
-            code, _ = await _call(channel, SERVICES["DaemonService"].methods_by_name["GetDaemonInfo"],
-                                  [("authorization", f"Bearer {old}")])
+            code, _ = await _call(
+                channel,
+                SERVICES["DaemonService"].methods_by_name["GetDaemonInfo"],
+                [("authorization", f"Bearer {old}")],
+            )
             assert code == grpc.StatusCode.UNAUTHENTICATED
     finally:
         await second.server.stop(None)
@@ -214,8 +224,9 @@ async def test_no_tcp_unless_asked(base: Path) -> None:
         assert not served.token_file.exists()
         assert tcp() == before
         async with grpc.aio.insecure_channel(f"unix:{served.socket}") as channel:
-            assert (await api_grpc.DaemonServiceStub(channel).GetDaemonInfo(api.GetDaemonInfoRequest(),
-                                                                             timeout=10)).version
+            assert (
+                await api_grpc.DaemonServiceStub(channel).GetDaemonInfo(api.GetDaemonInfoRequest(), timeout=10)
+            ).version
     finally:
         await served.server.stop(None)
 
@@ -241,11 +252,18 @@ async def test_a_bad_port_number_is_refused(base: Path, port: int) -> None:
 
 # ------------------------------------------------------------------ end to end
 
+
 def test_aihubd_serve_tcp_port_end_to_end(base: Path) -> None:
     socket = base / "run" / "aihubd.sock"
     port = _free_port()
-    d = spawn_daemon(socket, base / "state", base / "daemon.log", ["--hub", "emulator", "--emulator-manual"],
-                     env=clean_env(), extra=["--poll-interval", "3600", "--tcp-port", str(port)])
+    d = spawn_daemon(
+        socket,
+        base / "state",
+        base / "daemon.log",
+        ["--hub", "emulator", "--emulator-manual"],
+        env=clean_env(),
+        extra=["--poll-interval", "3600", "--tcp-port", str(port)],
+    )
     try:
         token_file = socket.parent / TOKEN_FILE_NAME
         assert stat.S_IMODE(os.lstat(token_file).st_mode) == 0o600
@@ -262,7 +280,11 @@ def test_aihubd_serve_tcp_port_end_to_end(base: Path) -> None:
             with pytest.raises(grpc.RpcError) as info:
                 stub.GetDaemonInfo(api.GetDaemonInfoRequest(), timeout=10)
             assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-            assert stub.GetDaemonInfo(api.GetDaemonInfoRequest(), timeout=10,
-                                      metadata=[("authorization", f"Bearer {token}")]).hub_kind == "emulator"
+            assert (
+                stub.GetDaemonInfo(
+                    api.GetDaemonInfoRequest(), timeout=10, metadata=[("authorization", f"Bearer {token}")]
+                ).hub_kind
+                == "emulator"
+            )
     finally:
         d.stop()

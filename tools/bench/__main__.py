@@ -30,14 +30,28 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="reduced sizes (about a minute)")
-    size.add_argument("--smoke", action="store_true", help="toy sizes for the harness's own tests (verdicts "
-                      "mean nothing)")
-    parser.add_argument("--only", action="append", choices=SCENARIOS, metavar="NAME",
-                        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}")
-    parser.add_argument("--json", type=Path, default=Path("bench-results.json"),
-                        help="where to write the results (default: ./bench-results.json)")
-    parser.add_argument("--workdir", type=Path, help="parent of the bench's scratch dir (default: the system "
-                        "temp dir); big files go there, so keep it on a real disk")
+    size.add_argument(
+        "--smoke", action="store_true", help="toy sizes for the harness's own tests (verdicts mean nothing)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SCENARIOS,
+        metavar="NAME",
+        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("bench-results.json"),
+        help="where to write the results (default: ./bench-results.json)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="parent of the bench's scratch dir (default: the system "
+        "temp dir); big files go there, so keep it on a real disk",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch dir (logs, databases)")
     parser.add_argument("--strict", action="store_true", help="exit 2 when any target FAILs")
     return parser
@@ -74,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             except Exception as exc:
                 report.error(module.TITLE, exc, traceback.format_exc())
-                console.print(f"[magenta]{module.TITLE} did not complete: {type(exc).__name__}: {exc}[/]",
-                              highlight=False)
+                console.print(
+                    f"[magenta]{module.TITLE} did not complete: {type(exc).__name__}: {exc}[/]", highlight=False
+                )
             finally:
                 procs.stop_all()  # nothing of one scenario outlives it
                 report.timings[name] = round(time.monotonic() - t0, 1)

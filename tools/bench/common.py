@@ -28,24 +28,48 @@ T = TypeVar("T")
 # toy size the unit tests run (seconds, proves the harness works, its verdicts mean nothing).
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "full": {
-        "requests": {"clients": [1, 10, 50], "jobs": [1, 20, 200], "interval": 1.0, "daemon_window": 6.0,
-                     "official_window": 2.0, "official_budget": 220.0, "page": 50, "settle": 0.75},
+        "requests": {
+            "clients": [1, 10, 50],
+            "jobs": [1, 20, 200],
+            "interval": 1.0,
+            "daemon_window": 6.0,
+            "official_window": 2.0,
+            "official_budget": 220.0,
+            "page": 50,
+            "settle": 0.75,
+        },
         "notify": {"waiters": [1, 100, 1000], "jobs_per_size": 1, "settle": 1.0},
         "reads": {"concurrency": [1, 16, 64], "duration": 2.0, "warmup": 0.2, "rounds": 2},
         "delivery": {"size": 256 << 20, "repeat": 5},
         "scale": {"in_flight": 10_000, "db_jobs": 100_000, "db_in_flight": 1000, "cycles": 2, "starts": 3},
     },
     "quick": {
-        "requests": {"clients": [1, 10], "jobs": [1, 20], "interval": 1.0, "daemon_window": 4.0,
-                     "official_window": 2.0, "official_budget": 220.0, "page": 50, "settle": 1.0},
+        "requests": {
+            "clients": [1, 10],
+            "jobs": [1, 20],
+            "interval": 1.0,
+            "daemon_window": 4.0,
+            "official_window": 2.0,
+            "official_budget": 220.0,
+            "page": 50,
+            "settle": 1.0,
+        },
         "notify": {"waiters": [1, 100, 1000], "jobs_per_size": 1, "settle": 1.0},
         "reads": {"concurrency": [1, 16, 64], "duration": 1.0, "warmup": 0.2, "rounds": 2},
         "delivery": {"size": 64 << 20, "repeat": 2},
         "scale": {"in_flight": 2000, "db_jobs": 100_000, "db_in_flight": 200, "cycles": 2, "starts": 1},
     },
     "smoke": {
-        "requests": {"clients": [1, 2], "jobs": [2], "interval": 0.5, "daemon_window": 1.0,
-                     "official_window": 0.5, "official_budget": 220.0, "page": 50, "settle": 0.5},
+        "requests": {
+            "clients": [1, 2],
+            "jobs": [2],
+            "interval": 0.5,
+            "daemon_window": 1.0,
+            "official_window": 0.5,
+            "official_budget": 220.0,
+            "page": 50,
+            "settle": 0.5,
+        },
         "notify": {"waiters": [1, 20], "jobs_per_size": 1, "settle": 0.3},
         "reads": {"concurrency": [1, 4], "duration": 0.4, "warmup": 0.1, "rounds": 1},
         "delivery": {"size": 2 << 20, "repeat": 1},
@@ -78,8 +102,14 @@ class Ctx:
     def serve_flags(self) -> set[str]:
         """The long options ``aihubd serve --help`` lists (the daemon evolves; never pass unknown ones)."""
         if self._serve_flags is None:
-            out = subprocess.run([sys.executable, "-m", "aihubd", "serve", "--help"], capture_output=True,
-                                 text=True, timeout=60, env=procs.child_env(), cwd=str(procs.REPO))
+            out = subprocess.run(
+                [sys.executable, "-m", "aihubd", "serve", "--help"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=procs.child_env(),
+                cwd=str(procs.REPO),
+            )
             self._serve_flags = set(re.findall(r"(--[a-z][a-z0-9-]*)", out.stdout))
         return self._serve_flags
 
@@ -115,8 +145,9 @@ def median(values: Sequence[float]) -> float:
 
 
 def aio_stub(target: str) -> tuple[grpc.aio.Channel, api_grpc.LinkJobServiceStub, api_grpc.DaemonServiceStub]:
-    channel = grpc.aio.insecure_channel(target, options=[("grpc.enable_http_proxy", 0),
-                                                         ("grpc.max_receive_message_length", 8 << 20)])
+    channel = grpc.aio.insecure_channel(
+        target, options=[("grpc.enable_http_proxy", 0), ("grpc.max_receive_message_length", 8 << 20)]
+    )
     return channel, api_grpc.LinkJobServiceStub(channel), api_grpc.DaemonServiceStub(channel)
 
 

@@ -99,20 +99,29 @@ def _handlers(job: api.Job, stream_bytes: int) -> grpc.GenericRpcHandler:
                 yield api.Chunk(data=block[:n]).SerializeToString()
             left -= n
 
-    return grpc.method_handlers_generic_handler(SERVICE, {
-        "GetJob": grpc.unary_unary_rpc_method_handler(
-            get_job, request_deserializer=api.GetJobRequest.FromString,
-            response_serializer=api.Job.SerializeToString),
-        "ReadTargetModel": grpc.unary_stream_rpc_method_handler(
-            read_target_model, request_deserializer=api.ReadTargetModelRequest.FromString,
-            response_serializer=None),  # already serialized Chunk messages
-        "WaitJob": grpc.unary_stream_rpc_method_handler(
-            wait_job, request_deserializer=api.WaitJobRequest.FromString,
-            response_serializer=api.Job.SerializeToString),
-        "RefreshJobs": grpc.unary_unary_rpc_method_handler(
-            refresh_jobs, request_deserializer=api.RefreshJobsRequest.FromString,
-            response_serializer=api.RefreshJobsResponse.SerializeToString),
-    })
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "GetJob": grpc.unary_unary_rpc_method_handler(
+                get_job,
+                request_deserializer=api.GetJobRequest.FromString,
+                response_serializer=api.Job.SerializeToString,
+            ),
+            "ReadTargetModel": grpc.unary_stream_rpc_method_handler(
+                read_target_model, request_deserializer=api.ReadTargetModelRequest.FromString, response_serializer=None
+            ),  # already serialized Chunk messages
+            "WaitJob": grpc.unary_stream_rpc_method_handler(
+                wait_job,
+                request_deserializer=api.WaitJobRequest.FromString,
+                response_serializer=api.Job.SerializeToString,
+            ),
+            "RefreshJobs": grpc.unary_unary_rpc_method_handler(
+                refresh_jobs,
+                request_deserializer=api.RefreshJobsRequest.FromString,
+                response_serializer=api.RefreshJobsResponse.SerializeToString,
+            ),
+        },
+    )
 
 
 async def _serve(socket: Path, job: api.Job, stream_bytes: int) -> None:

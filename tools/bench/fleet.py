@@ -123,8 +123,9 @@ class _Tally:
             self._check()
 
 
-def _run_threads(conn: multiprocessing.connection.Connection, seq: int, job_ids: Sequence[str], timeout: float,
-                 body: Any) -> None:
+def _run_threads(
+    conn: multiprocessing.connection.Connection, seq: int, job_ids: Sequence[str], timeout: float, body: Any
+) -> None:
     tally = _Tally(len(job_ids))
     threads = [threading.Thread(target=body, args=(job_id, tally), daemon=True) for job_id in job_ids]
     for thread in threads:
@@ -137,8 +138,9 @@ def _run_threads(conn: multiprocessing.connection.Connection, seq: int, job_ids:
     conn.send(("done", seq, tally.finished, list(tally.errors)))
 
 
-def _daemon_waits(conn: multiprocessing.connection.Connection, seq: int, socket: str, job_ids: Sequence[str],
-                  timeout: float) -> None:
+def _daemon_waits(
+    conn: multiprocessing.connection.Connection, seq: int, socket: str, job_ids: Sequence[str], timeout: float
+) -> None:
     client = Client(socket)
 
     def body(job_id: str, tally: _Tally) -> None:
@@ -161,8 +163,15 @@ def _daemon_waits(conn: multiprocessing.connection.Connection, seq: int, socket:
         client.close()
 
 
-def _official_waits(conn: multiprocessing.connection.Connection, seq: int, api_url: str, token: str,
-                    interval: float, job_ids: Sequence[str], timeout: float) -> None:
+def _official_waits(
+    conn: multiprocessing.connection.Connection,
+    seq: int,
+    api_url: str,
+    token: str,
+    interval: float,
+    job_ids: Sequence[str],
+    timeout: float,
+) -> None:
     qai_hub.client.Job._polling_interval = interval  # type: ignore[assignment]
     config = qai_hub.ClientConfig(api_token=token, api_url=api_url, web_url=api_url + "/", verbose=False)
     client = qai_hub.Client(config=config)

@@ -35,8 +35,9 @@ class HubRest:
         self._gate = asyncio.Semaphore(concurrency)
 
     async def __aenter__(self) -> HubRest:
-        self._session = aiohttp.ClientSession(timeout=_TIMEOUT, trust_env=False,
-                                              connector=aiohttp.TCPConnector(limit=64))
+        self._session = aiohttp.ClientSession(
+            timeout=_TIMEOUT, trust_env=False, connector=aiohttp.TCPConnector(limit=64)
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -50,8 +51,11 @@ class HubRest:
 
     async def _post_pb(self, path: str, message: object, reply_type: type) -> object:
         async with self._gate:
-            async with self.session.post(f"{self.base_url}{path}", data=message.SerializeToString(),  # type: ignore[attr-defined]
-                                         headers=self._headers) as resp:
+            async with self.session.post(
+                f"{self.base_url}{path}",
+                data=message.SerializeToString(),  # type: ignore[attr-defined]
+                headers=self._headers,
+            ) as resp:
                 body = await resp.read()
                 if resp.status >= 300:
                     raise RuntimeError(f"POST {path}: HTTP {resp.status}: {body[:200]!r}")
@@ -61,13 +65,17 @@ class HubRest:
 
     async def create_model(self, name: str = "bench.dlc") -> str:
         """A QNN DLC model record without content (jobs on it are planned to fail, no link runs)."""
-        reply = await self._post_pb("/api/v1/models/", pb.Model(name=name, model_type=MODEL_TYPE_QNN_DLC),
-                                    pb.CreateUpdateResponse)
+        reply = await self._post_pb(
+            "/api/v1/models/", pb.Model(name=name, model_type=MODEL_TYPE_QNN_DLC), pb.CreateUpdateResponse
+        )
         return reply.id  # type: ignore[attr-defined]
 
     async def create_link_job(self, model_ids: Iterable[str], name: str = "") -> str:
-        link = pb.LinkJob(models=pb.ModelList(models=[pb.Model(model_id=m) for m in model_ids]),
-                          device=pb.Device(name=DEVICE), name=name)
+        link = pb.LinkJob(
+            models=pb.ModelList(models=[pb.Model(model_id=m) for m in model_ids]),
+            device=pb.Device(name=DEVICE),
+            name=name,
+        )
         reply = await self._post_pb("/api/v1/jobs/", pb.Job(link_job=link), pb.CreateUpdateResponse)
         return reply.id  # type: ignore[attr-defined]
 
@@ -187,4 +195,4 @@ class Window:
             return 0.0
         mean = sum(gaps) / len(gaps)
         var = sum((g - mean) ** 2 for g in gaps) / (len(gaps) - 1)
-        return (var ** 0.5) / mean / len(gaps) ** 0.5 if mean > 0 else 0.0
+        return (var**0.5) / mean / len(gaps) ** 0.5 if mean > 0 else 0.0

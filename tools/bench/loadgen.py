@@ -56,8 +56,11 @@ async def unary(cmd: dict[str, Any]) -> dict[str, Any]:
     duration = float(cmd["duration"])
     request = api.GetJobRequest(job_id=cmd["job_id"])
     async with _channel(cmd["target"]) as channel:
-        call = channel.unary_unary(SERVICE + "GetJob", request_serializer=api.GetJobRequest.SerializeToString,
-                                   response_deserializer=api.Job.FromString)
+        call = channel.unary_unary(
+            SERVICE + "GetJob",
+            request_serializer=api.GetJobRequest.SerializeToString,
+            response_deserializer=api.Job.FromString,
+        )
         await call(request, timeout=30)  # connect before the clock starts
         delay = start_at - time.time()
         if delay > 0:
@@ -86,10 +89,14 @@ async def unary(cmd: dict[str, Any]) -> dict[str, Any]:
                 if begin <= t1 <= end:
                     lat.append(int((t1 - t0) * 1e6))
 
-        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))),
-                               timeout=duration + warmup + 60)
-    return {"calls": len(lat), "seconds": duration, "errors": len(errors),
-            "error_samples": [e for e in errors if e][:5], "lat_us": lat}
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout=duration + warmup + 60)
+    return {
+        "calls": len(lat),
+        "seconds": duration,
+        "errors": len(errors),
+        "error_samples": [e for e in errors if e][:5],
+        "lat_us": lat,
+    }
 
 
 async def stream(cmd: dict[str, Any]) -> dict[str, Any]:
@@ -97,9 +104,11 @@ async def stream(cmd: dict[str, Any]) -> dict[str, Any]:
     errors: list[str] = []
     request = api.ReadTargetModelRequest(job_id=cmd["job_id"])
     async with _channel(cmd["target"]) as channel:
-        method = channel.unary_stream(SERVICE + "ReadTargetModel",
-                                      request_serializer=api.ReadTargetModelRequest.SerializeToString,
-                                      response_deserializer=api.Chunk.FromString)
+        method = channel.unary_stream(
+            SERVICE + "ReadTargetModel",
+            request_serializer=api.ReadTargetModelRequest.SerializeToString,
+            response_deserializer=api.Chunk.FromString,
+        )
         warmup = int(cmd.get("warmup", 1))
         for i in range(warmup + int(cmd.get("repeat", 1))):
             size = 0
@@ -126,8 +135,14 @@ async def waiters(cmd: dict[str, Any]) -> dict[str, Any]:
     connections = max(1, min(int(cmd.get("connections", 1)), count))
     channels = [_channel(cmd["target"], own_connection=True) for _ in range(connections)]
     request = api.WaitJobRequest(job_id=cmd["job_id"])
-    methods = [ch.unary_stream(SERVICE + "WaitJob", request_serializer=api.WaitJobRequest.SerializeToString,
-                               response_deserializer=api.Job.FromString) for ch in channels]
+    methods = [
+        ch.unary_stream(
+            SERVICE + "WaitJob",
+            request_serializer=api.WaitJobRequest.SerializeToString,
+            response_deserializer=api.Job.FromString,
+        )
+        for ch in channels
+    ]
     receipts: list[list[float]] = []
     got = [0] * (changes + 1)  # got[k]: streams that received their k-th change
     opened = 0
@@ -184,8 +199,15 @@ async def waiters(cmd: dict[str, Any]) -> dict[str, Any]:
         await asyncio.wait_for(all_open.wait(), timeout=timeout)
     except TimeoutError:
         pass
-    _emit({"event": "open", "accepted": opened, "failed": len(failed) + (count - settled),
-           "errors": failed[:5], "open_seconds": time.perf_counter() - t0})
+    _emit(
+        {
+            "event": "open",
+            "accepted": opened,
+            "failed": len(failed) + (count - settled),
+            "errors": failed[:5],
+            "open_seconds": time.perf_counter() - t0,
+        }
+    )
     deadline = time.monotonic() + timeout
     for k in range(1, changes + 1):
         while got[k] < opened - dropped and time.monotonic() < deadline:

@@ -108,8 +108,9 @@ class Proc:
             self.kill()
             raise BenchError(f"{self.name} did not start within {timeout:.0f}s:\n{self.log_tail()}")
         if not self.interactive:
-            self._drain = threading.Thread(target=_drain, args=(self.popen, self.log, bytes(self._buf)),
-                                           name=f"drain-{self.name}", daemon=True)
+            self._drain = threading.Thread(
+                target=_drain, args=(self.popen, self.log, bytes(self._buf)), name=f"drain-{self.name}", daemon=True
+            )
             self._drain.start()
         return self.first_line
 
@@ -137,8 +138,9 @@ class Proc:
         """The next JSON line of an interactive child; BenchError when none comes in time."""
         line = _read_line(self.popen, self._buf, timeout)
         if line is None:
-            raise BenchError(f"{self.name}: no answer within {timeout:.0f}s (exit code {self.popen.poll()}):\n"
-                             f"{self.log_tail()}")
+            raise BenchError(
+                f"{self.name}: no answer within {timeout:.0f}s (exit code {self.popen.poll()}):\n{self.log_tail()}"
+            )
         return json.loads(line)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
@@ -246,9 +248,18 @@ def _drain(popen: subprocess.Popen[bytes], log: Path, pending: bytes) -> None:
         pass
 
 
-def start_module(name: str, module: str, args: list[str], *, logdir: Path,
-                 env: dict[str, str] | None = None, wait_line: bool = True, interactive: bool = False,
-                 timeout: float = DEFAULT_START_TIMEOUT, cwd: Path | None = None) -> Proc:
+def start_module(
+    name: str,
+    module: str,
+    args: list[str],
+    *,
+    logdir: Path,
+    env: dict[str, str] | None = None,
+    wait_line: bool = True,
+    interactive: bool = False,
+    timeout: float = DEFAULT_START_TIMEOUT,
+    cwd: Path | None = None,
+) -> Proc:
     """Run ``python -m module args`` as a guarded child. With ``wait_line``, block until it prints
     its first stdout line (its "ready" line) and keep that line in ``first_line``. ``interactive``
     children get a stdin pipe and keep their stdout for ``send``/``receive``."""
@@ -260,8 +271,12 @@ def start_module(name: str, module: str, args: list[str], *, logdir: Path,
         started = time.monotonic()
         popen = subprocess.Popen(
             [sys.executable, "-c", _BOOT, module, *args],
-            stdin=subprocess.PIPE if interactive else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-            env=full_env, cwd=str(cwd or REPO), close_fds=True,
+            stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=full_env,
+            cwd=str(cwd or REPO),
+            close_fds=True,
         )
     proc = Proc(name=name, popen=popen, log=log, started_at=started, interactive=interactive)
     _register(proc)
@@ -282,8 +297,9 @@ class Emulator:
     token: str = "aihubd-bench-token"
 
     def _admin(self, method: str, path: str, timeout: float = 30.0) -> dict:
-        req = urllib.request.Request(f"{self.base_url}/_emulator/{path}", method=method,
-                                     data=b"" if method == "POST" else None)
+        req = urllib.request.Request(
+            f"{self.base_url}/_emulator/{path}", method=method, data=b"" if method == "POST" else None
+        )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(req, timeout=timeout) as resp:
             body = resp.read()
@@ -305,8 +321,9 @@ class Emulator:
         self.proc.stop()
 
 
-def start_emulators(workdir: Path, names: list[str], *, manual: bool = True,
-                    link_seconds: float = 3.0) -> list[Emulator]:
+def start_emulators(
+    workdir: Path, names: list[str], *, manual: bool = True, link_seconds: float = 3.0
+) -> list[Emulator]:
     """``aihubd emulator`` processes on free loopback ports, started in parallel. Their blobs live
     in temp dirs inside ``workdir`` (no ``--state-dir``: that would persist the whole state to JSON
     every 0.2 s)."""
@@ -317,8 +334,16 @@ def start_emulators(workdir: Path, names: list[str], *, manual: bool = True,
         args = ["emulator", "--host", "127.0.0.1", "--port", "0", "--link-seconds", str(link_seconds)]
         if manual:
             args.append("--manual")
-        started.append(start_module(name, "aihubd", ["--log-level", "WARNING", *args], logdir=workdir / "logs",
-                                    env=child_env(TMPDIR=str(tmp)), wait_line=False))
+        started.append(
+            start_module(
+                name,
+                "aihubd",
+                ["--log-level", "WARNING", *args],
+                logdir=workdir / "logs",
+                env=child_env(TMPDIR=str(tmp)),
+                wait_line=False,
+            )
+        )
     emulators = []
     for proc in started:
         url = proc.wait_first_line()
@@ -329,8 +354,9 @@ def start_emulators(workdir: Path, names: list[str], *, manual: bool = True,
     return emulators
 
 
-def start_emulator(workdir: Path, *, manual: bool = True, link_seconds: float = 3.0,
-                   name: str = "emulator") -> Emulator:
+def start_emulator(
+    workdir: Path, *, manual: bool = True, link_seconds: float = 3.0, name: str = "emulator"
+) -> Emulator:
     """One emulator (see ``start_emulators``)."""
     return start_emulators(workdir, [name], manual=manual, link_seconds=link_seconds)[0]
 
@@ -387,10 +413,18 @@ def write_token_file(path: Path, token: str) -> Path:
     return path
 
 
-def start_daemon(workdir: Path, emulator: Emulator, *, name: str = "daemon", poll_interval: float = 3600.0,
-                 state_dir: Path | None = None, extra: list[str] | None = None,
-                 timeout: float = DEFAULT_START_TIMEOUT, log_level: str = "WARNING",
-                 token: str | None = None) -> Daemon:
+def start_daemon(
+    workdir: Path,
+    emulator: Emulator,
+    *,
+    name: str = "daemon",
+    poll_interval: float = 3600.0,
+    state_dir: Path | None = None,
+    extra: list[str] | None = None,
+    timeout: float = DEFAULT_START_TIMEOUT,
+    log_level: str = "WARNING",
+    token: str | None = None,
+) -> Daemon:
     """``aihubd serve --hub-url <emulator>`` with a token file, a private socket and state dir.
 
     XDG dirs point into ``workdir`` so whatever the daemon caches stays on the bench's disk and is
@@ -402,20 +436,43 @@ def start_daemon(workdir: Path, emulator: Emulator, *, name: str = "daemon", pol
     state = state_dir or (workdir / f"{name}-state")
     xdg = workdir / f"{name}-xdg"
     env = child_env(
-        XDG_CACHE_HOME=str(xdg / "cache"), XDG_STATE_HOME=str(xdg / "state"), XDG_DATA_HOME=str(xdg / "data"),
-        XDG_CONFIG_HOME=str(xdg / "config"), XDG_RUNTIME_DIR=str(run),
+        XDG_CACHE_HOME=str(xdg / "cache"),
+        XDG_STATE_HOME=str(xdg / "state"),
+        XDG_DATA_HOME=str(xdg / "data"),
+        XDG_CONFIG_HOME=str(xdg / "config"),
+        XDG_RUNTIME_DIR=str(run),
     )
     token_file = write_token_file(workdir / f"{name}.token", token or emulator.token)
-    args = ["--log-level", log_level, "serve", "--socket", str(socket), "--state-dir", str(state),
-            "--hub-url", emulator.base_url, "--web-url", emulator.base_url, "--token-file", str(token_file),
-            "--poll-interval", repr(float(poll_interval)), *(extra or [])]
+    args = [
+        "--log-level",
+        log_level,
+        "serve",
+        "--socket",
+        str(socket),
+        "--state-dir",
+        str(state),
+        "--hub-url",
+        emulator.base_url,
+        "--web-url",
+        emulator.base_url,
+        "--token-file",
+        str(token_file),
+        "--poll-interval",
+        repr(float(poll_interval)),
+        *(extra or []),
+    ]
     proc = start_module(name, "aihubd", args, logdir=workdir / "logs", env=env, timeout=timeout)
     expected = f"aihubd ready on unix:{socket}"
     if proc.first_line != expected:
         proc.kill()
         raise BenchError(f"{name} printed {proc.first_line!r}, expected {expected!r}:\n{proc.log_tail()}")
-    return Daemon(socket=socket, state_dir=state, proc=proc, startup_seconds=proc.first_line_at - proc.started_at,
-                  poll_interval=poll_interval)
+    return Daemon(
+        socket=socket,
+        state_dir=state,
+        proc=proc,
+        startup_seconds=proc.first_line_at - proc.started_at,
+        poll_interval=poll_interval,
+    )
 
 
 # ------------------------------------------------------------------------------ /proc readers
@@ -446,5 +503,5 @@ def proc_cpu_seconds(pid: int) -> float:
     """User + system CPU time of the process (all its threads) so far."""
     with open(f"/proc/{pid}/stat") as f:
         data = f.read()
-    fields = data[data.rindex(")") + 2:].split()
+    fields = data[data.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime

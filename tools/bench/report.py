@@ -98,8 +98,12 @@ class Report:
         return out
 
     def table(self) -> Table:
-        table = Table(title=f"aihubd bench ({self.profile}) — every ratio from this run", show_lines=False,
-                      header_style="bold", expand=False)
+        table = Table(
+            title=f"aihubd bench ({self.profile}) — every ratio from this run",
+            show_lines=False,
+            header_style="bold",
+            expand=False,
+        )
         table.add_column("scenario", no_wrap=True)
         table.add_column("measurement")
         table.add_column("value", justify="right")
@@ -114,8 +118,15 @@ class Report:
             last = row.scenario
             ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
             measurement = row.measurement + (f"\n[dim]{row.note}[/dim]" if row.note else "")
-            table.add_row(row.scenario, measurement, row.value, row.baseline, ratio, row.target,
-                          f"[{_STYLE.get(row.status, '')}]{row.status}[/]")
+            table.add_row(
+                row.scenario,
+                measurement,
+                row.value,
+                row.baseline,
+                ratio,
+                row.target,
+                f"[{_STYLE.get(row.status, '')}]{row.status}[/]",
+            )
         return table
 
     def print(self, console: Console | None = None) -> None:
@@ -137,8 +148,7 @@ class Report:
             "profile": self.profile,
             "started": self.started.isoformat(timespec="seconds"),
             "duration_seconds": round(time.monotonic() - self._t0, 1),
-            "host": {"python": platform.python_version(), "platform": platform.platform(),
-                     "cpus": os.cpu_count()},
+            "host": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
             "params": self.params,
             "summary": self.counts,
             "rows": [asdict(row) for row in self.rows],

@@ -71,8 +71,10 @@ def _sha256(path: Path) -> str:
 async def _submit(daemon: procs.Daemon, model: Path) -> api.Job:
     channel, stub, _ = aio_stub(daemon.target)
     async with channel:
-        return await stub.SubmitLinkJob(api.SubmitLinkJobRequest(
-            models=[api.ModelInput(path=str(model))], device=DEVICE, name="bench-delivery"), timeout=600)
+        return await stub.SubmitLinkJob(
+            api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(model))], device=DEVICE, name="bench-delivery"),
+            timeout=600,
+        )
 
 
 async def _refresh(daemon: procs.Daemon) -> None:
@@ -84,8 +86,9 @@ async def _refresh(daemon: procs.Daemon) -> None:
 async def _first_download(daemon: procs.Daemon, emu: procs.Emulator, job_id: str, dest: Path) -> dict[str, Any]:
     channel, stub, _ = aio_stub(daemon.target)
     async with channel:
-        pending = asyncio.ensure_future(stub.DownloadTargetModel(
-            api.DownloadTargetModelRequest(job_id=job_id, destination=str(dest)), timeout=600))
+        pending = asyncio.ensure_future(
+            stub.DownloadTargetModel(api.DownloadTargetModelRequest(job_id=job_id, destination=str(dest)), timeout=600)
+        )
         await asyncio.sleep(0.3)  # the download waits for the job to end
         await asyncio.to_thread(emu.advance, job_id)  # LINKING_MODELS -> DONE on the Hub
         t0 = time.perf_counter()
@@ -99,8 +102,9 @@ async def _download(daemon: procs.Daemon, job_id: str, dest: Path) -> tuple[floa
     channel, stub, _ = aio_stub(daemon.target)
     async with channel:
         t0 = time.perf_counter()
-        reply = await stub.DownloadTargetModel(api.DownloadTargetModelRequest(job_id=job_id, destination=str(dest)),
-                                               timeout=600)
+        reply = await stub.DownloadTargetModel(
+            api.DownloadTargetModelRequest(job_id=job_id, destination=str(dest)), timeout=600
+        )
         return time.perf_counter() - t0, list(reply.paths)
 
 
@@ -123,8 +127,14 @@ def run(ctx: Ctx) -> None:
     _write_random(model, _input_size(size))
 
     emu = procs.start_emulator(wd, manual=True)
-    daemon = procs.start_daemon(wd, emu, poll_interval=3600, extra=ctx.daemon_flags(
-        {"--hub-rate": HUB_RATE, "--max-poll-interval": "3600", "--cache-dir": str(wd / "daemon-cache")}))
+    daemon = procs.start_daemon(
+        wd,
+        emu,
+        poll_interval=3600,
+        extra=ctx.daemon_flags(
+            {"--hub-rate": HUB_RATE, "--max-poll-interval": "3600", "--cache-dir": str(wd / "daemon-cache")}
+        ),
+    )
     loadgen = procs.start_module("loadgen-delivery", "tools.bench.loadgen", [], logdir=wd / "logs", interactive=True)
     echo: procs.Proc | None = None
     data: dict[str, Any] = {}
@@ -159,8 +169,12 @@ def run(ctx: Ctx) -> None:
             (files / f"cp-{i}.bin").unlink()
 
         echo_socket = procs.socket_path(wd, "echo-delivery")
-        echo = procs.start_module("echo-delivery", "tools.bench.echo",
-                                  ["--socket", str(echo_socket), "--stream-bytes", str(out_size)], logdir=wd / "logs")
+        echo = procs.start_module(
+            "echo-delivery",
+            "tools.bench.echo",
+            ["--socket", str(echo_socket), "--stream-bytes", str(out_size)],
+            logdir=wd / "logs",
+        )
         # Alternate the two servers run by run, so a noisy stretch of the machine hits both alike.
         streamed: dict[str, list[dict[str, Any]]] = {"runs": []}
         trivial: dict[str, list[dict[str, Any]]] = {"runs": []}
@@ -168,8 +182,9 @@ def run(ctx: Ctx) -> None:
             streamed["runs"] += _stream(loadgen, daemon.target, job.job_id, 1)["runs"]
             trivial["runs"] += _stream(loadgen, f"unix:{echo_socket}", "echo", 1)["runs"]
         if any(r["bytes"] != out_size for r in streamed["runs"]):
-            raise procs.BenchError(f"ReadTargetModel gave {[r['bytes'] for r in streamed['runs']]} bytes, "
-                                   f"the file has {out_size}")
+            raise procs.BenchError(
+                f"ReadTargetModel gave {[r['bytes'] for r in streamed['runs']]} bytes, the file has {out_size}"
+            )
     finally:
         loadgen.stop()
         if echo is not None:
@@ -190,46 +205,74 @@ def run(ctx: Ctx) -> None:
     trivial_rate = mb / trivial_s
     report = ctx.report
     what = f"{fmt_bytes(out_size)} target model"
-    report.add(Row(
-        TITLE, f"first download Hub → daemon → path ({what})", f"{fmt_rate(first_rate, ' MB/s')} ({fmt_ms(data['first']['seconds'])})",
-        baseline=f"cp {fmt_rate(cp_rate, ' MB/s')}", ratio=first_rate / cp_rate, target="—", status=INFO,
-        note=f"submit (upload + emulated link) took {data['submit_seconds']:.1f} s",
-        data={"bytes": out_size, "seconds": data["first"]["seconds"], "mb_per_s": first_rate, "cp_seconds": cps},
-    ))
+    report.add(
+        Row(
+            TITLE,
+            f"first download Hub → daemon → path ({what})",
+            f"{fmt_rate(first_rate, ' MB/s')} ({fmt_ms(data['first']['seconds'])})",
+            baseline=f"cp {fmt_rate(cp_rate, ' MB/s')}",
+            ratio=first_rate / cp_rate,
+            target="—",
+            status=INFO,
+            note=f"submit (upload + emulated link) took {data['submit_seconds']:.1f} s",
+            data={"bytes": out_size, "seconds": data["first"]["seconds"], "mb_per_s": first_rate, "cp_seconds": cps},
+        )
+    )
     ok = cached_rate >= TARGET_PATH * cp_rate and data["cached_same_bytes"]
-    report.add(Row(
-        TITLE, "cached delivery to a path", f"{fmt_rate(cached_rate, ' MB/s')} ({fmt_ms(cached_s)})",
-        baseline=f"cp {fmt_rate(cp_rate, ' MB/s')} ({fmt_ms(cp_s)})", ratio=cached_rate / cp_rate,
-        target=f"≥ {TARGET_PATH:.2f} of cp", status=PASS if ok else FAIL,
-        note=f"median of {repeat}; delivered file has {data['cached_nlink']} link(s)"
-             + ("" if data["cached_same_bytes"] else "; CONTENT DIFFERS from the first download"),
-        data={"seconds": cached, "mb_per_s": cached_rate, "cp_seconds": cps, "nlink": data["cached_nlink"]},
-    ))
+    report.add(
+        Row(
+            TITLE,
+            "cached delivery to a path",
+            f"{fmt_rate(cached_rate, ' MB/s')} ({fmt_ms(cached_s)})",
+            baseline=f"cp {fmt_rate(cp_rate, ' MB/s')} ({fmt_ms(cp_s)})",
+            ratio=cached_rate / cp_rate,
+            target=f"≥ {TARGET_PATH:.2f} of cp",
+            status=PASS if ok else FAIL,
+            note=f"median of {repeat}; delivered file has {data['cached_nlink']} link(s)"
+            + ("" if data["cached_same_bytes"] else "; CONTENT DIFFERS from the first download"),
+            data={"seconds": cached, "mb_per_s": cached_rate, "cp_seconds": cps, "nlink": data["cached_nlink"]},
+        )
+    )
     ok = stream_rate >= TARGET_STREAM * trivial_rate
-    report.add(Row(
-        TITLE, "cached delivery as a stream (ReadTargetModel)", f"{fmt_rate(stream_rate, ' MB/s')} ({fmt_ms(stream_s)})",
-        baseline=f"1 MiB-chunk stream {fmt_rate(trivial_rate, ' MB/s')}", ratio=stream_rate / trivial_rate,
-        target=f"≥ {TARGET_STREAM:.2f} of the trivial stream", status=PASS if ok else FAIL,
-        note=f"median of {repeat}, alternating with the trivial stream; cp of the same file: "
-             f"{fmt_rate(cp_rate, ' MB/s')}",
-        data={"runs": streamed["runs"], "trivial_runs": trivial["runs"], "mb_per_s": stream_rate,
-              "trivial_mb_per_s": trivial_rate},
-    ))
-    report.note(f"Delivery: MB = 10^6 bytes; the model is random bytes (the emulated link dedups {LINK_CHUNK}-byte "
-                "chunks), cp and every delivery write to the same scratch dir the daemon's cache is in, page cache "
-                "warm; the trivial stream is the echo server's grpc.aio stream of the same size read by the same "
-                "client code.")
+    report.add(
+        Row(
+            TITLE,
+            "cached delivery as a stream (ReadTargetModel)",
+            f"{fmt_rate(stream_rate, ' MB/s')} ({fmt_ms(stream_s)})",
+            baseline=f"1 MiB-chunk stream {fmt_rate(trivial_rate, ' MB/s')}",
+            ratio=stream_rate / trivial_rate,
+            target=f"≥ {TARGET_STREAM:.2f} of the trivial stream",
+            status=PASS if ok else FAIL,
+            note=f"median of {repeat}, alternating with the trivial stream; cp of the same file: "
+            f"{fmt_rate(cp_rate, ' MB/s')}",
+            data={
+                "runs": streamed["runs"],
+                "trivial_runs": trivial["runs"],
+                "mb_per_s": stream_rate,
+                "trivial_mb_per_s": trivial_rate,
+            },
+        )
+    )
+    report.note(
+        f"Delivery: MB = 10^6 bytes; the model is random bytes (the emulated link dedups {LINK_CHUNK}-byte "
+        "chunks), cp and every delivery write to the same scratch dir the daemon's cache is in, page cache "
+        "warm; the trivial stream is the echo server's grpc.aio stream of the same size read by the same "
+        "client code."
+    )
 
 
 def _remove_big_files(wd: Path) -> None:
     """Free the disk as soon as the scenario ends (the scratch dir goes at the end of the run)."""
+
     def rm(path: Path) -> None:
         import shutil
 
         shutil.rmtree(path, ignore_errors=True)
 
-    threads = [threading.Thread(target=rm, args=(wd / sub,)) for sub in ("files", "daemon-cache", "daemon-state",
-                                                                         "emulator-tmp")]
+    threads = [
+        threading.Thread(target=rm, args=(wd / sub,))
+        for sub in ("files", "daemon-cache", "daemon-state", "emulator-tmp")
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -35,14 +35,24 @@ async def _tracked_job(emu: procs.Emulator, daemon: procs.Daemon) -> api.Job:
         return await stub.GetJob(api.GetJobRequest(job_id=job_id), timeout=60)
 
 
-def _load(loadgens: list[procs.Proc], target: str, job_id: str, concurrency: int, duration: float,
-          warmup: float) -> dict[str, Any]:
+def _load(
+    loadgens: list[procs.Proc], target: str, job_id: str, concurrency: int, duration: float, warmup: float
+) -> dict[str, Any]:
     used = loadgens[:1] if concurrency == 1 else loadgens
     shares = [concurrency // len(used) + (1 if i < concurrency % len(used) else 0) for i in range(len(used))]
     start_at = time.time() + 0.3
     for lg, share in zip(used, shares):
-        lg.send({"op": "unary", "target": target, "job_id": job_id, "concurrency": share, "duration": duration,
-                 "warmup": warmup, "start_at": start_at})
+        lg.send(
+            {
+                "op": "unary",
+                "target": target,
+                "job_id": job_id,
+                "concurrency": share,
+                "duration": duration,
+                "warmup": warmup,
+                "start_at": start_at,
+            }
+        )
     calls = errors = 0
     lat: list[int] = []
     samples: list[str] = []
@@ -54,36 +64,55 @@ def _load(loadgens: list[procs.Proc], target: str, job_id: str, concurrency: int
         errors += out["errors"]
         samples += out.get("error_samples", [])
         lat += out["lat_us"]
-    return {"calls": calls, "seconds": duration, "errors": errors, "error_samples": samples[:3], "lat_us": lat,
-            "processes": len(used)}
+    return {
+        "calls": calls,
+        "seconds": duration,
+        "errors": errors,
+        "error_samples": samples[:3],
+        "lat_us": lat,
+        "processes": len(used),
+    }
 
 
 def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     lat = [x for part in parts for x in part["lat_us"]]
     calls = sum(part["calls"] for part in parts)
     seconds = sum(part["seconds"] for part in parts)
-    return {"calls_per_s": calls / seconds, "calls": calls, "seconds": seconds,
-            "errors": sum(part["errors"] for part in parts),
-            "error_samples": [e for part in parts for e in part["error_samples"]][:3],
-            "p50_s": median(lat) / 1e6, "p99_s": percentile(lat, 99) / 1e6, "processes": parts[0]["processes"],
-            "rounds_calls_per_s": [round(part["calls"] / part["seconds"]) for part in parts]}
+    return {
+        "calls_per_s": calls / seconds,
+        "calls": calls,
+        "seconds": seconds,
+        "errors": sum(part["errors"] for part in parts),
+        "error_samples": [e for part in parts for e in part["error_samples"]][:3],
+        "p50_s": median(lat) / 1e6,
+        "p99_s": percentile(lat, 99) / 1e6,
+        "processes": parts[0]["processes"],
+        "rounds_calls_per_s": [round(part["calls"] / part["seconds"]) for part in parts],
+    }
 
 
 def run(ctx: Ctx) -> None:
     p = ctx.params(NAME)
     wd = ctx.subdir(NAME)
     emu = procs.start_emulator(wd, manual=True)
-    daemon = procs.start_daemon(wd, emu, poll_interval=3600, extra=ctx.daemon_flags(
-        {"--hub-rate": HUB_RATE, "--max-poll-interval": "3600"}))
+    daemon = procs.start_daemon(
+        wd, emu, poll_interval=3600, extra=ctx.daemon_flags({"--hub-rate": HUB_RATE, "--max-poll-interval": "3600"})
+    )
     job = asyncio.run(_tracked_job(emu, daemon))
     job_file = wd / "job.pb"
     job_file.write_bytes(job.SerializeToString())
     echo_socket = procs.socket_path(wd, "echo-reads")
-    echo = procs.start_module("echo-reads", "tools.bench.echo", ["--socket", str(echo_socket), "--job-file",
-                                                                 str(job_file)], logdir=wd / "logs")
+    echo = procs.start_module(
+        "echo-reads",
+        "tools.bench.echo",
+        ["--socket", str(echo_socket), "--job-file", str(job_file)],
+        logdir=wd / "logs",
+    )
     echo_target = f"unix:{echo_socket}"
-    loadgens = [procs.start_module(f"loadgen-reads-{i}", "tools.bench.loadgen", [], logdir=wd / "logs",
-                                   interactive=True) for i in range(2)]
+    loadgens = [
+        procs.start_module(f"loadgen-reads-{i}", "tools.bench.loadgen", [], logdir=wd / "logs", interactive=True)
+        for i in range(2)
+    ]
     results: dict[int, dict[str, Any]] = {}
     rounds = max(1, int(p.get("rounds", 1)))
     piece = p["duration"] / rounds
@@ -105,18 +134,28 @@ def run(ctx: Ctx) -> None:
         d, e = r["daemon"], r["echo"]
         ratio = d["calls_per_s"] / e["calls_per_s"] if e["calls_per_s"] else None
         ok = ratio is not None and ratio >= TARGET_RATIO and d["errors"] == 0
-        note = (f"{d['processes']} client process(es); per round daemon {d['rounds_calls_per_s']} "
-                f"vs echo {e['rounds_calls_per_s']} calls/s")
+        note = (
+            f"{d['processes']} client process(es); per round daemon {d['rounds_calls_per_s']} "
+            f"vs echo {e['rounds_calls_per_s']} calls/s"
+        )
         if d["errors"]:
             note += f"; {d['errors']} errors: {d['error_samples'][:1]}"
-        ctx.report.add(Row(
-            TITLE, f"GetJob, {c} concurrent caller{'s' if c > 1 else ''}",
-            f"{fmt_rate(d['calls_per_s'])} · p50 {fmt_ms(d['p50_s'])} · p99 {fmt_ms(d['p99_s'])}",
-            baseline=f"echo {fmt_rate(e['calls_per_s'])} · p50 {fmt_ms(e['p50_s'])} · p99 {fmt_ms(e['p99_s'])}",
-            ratio=ratio, target=f"≥ {TARGET_RATIO:.2f} of echo calls/s", status=PASS if ok else FAIL, note=note,
-            data={"concurrency": c, "daemon": d, "echo": e},
-        ))
-    ctx.report.note("Cached reads: the echo is a grpc.aio server on its own Unix socket answering the same "
-                    "GetJob method with a prebuilt copy of the same Job; the same loadgen code drives both, "
-                    f"{p['duration']:g} s per server and concurrency, in {rounds} alternating round(s), each after "
-                    f"{p['warmup']:g} s of warm-up.")
+        ctx.report.add(
+            Row(
+                TITLE,
+                f"GetJob, {c} concurrent caller{'s' if c > 1 else ''}",
+                f"{fmt_rate(d['calls_per_s'])} · p50 {fmt_ms(d['p50_s'])} · p99 {fmt_ms(d['p99_s'])}",
+                baseline=f"echo {fmt_rate(e['calls_per_s'])} · p50 {fmt_ms(e['p50_s'])} · p99 {fmt_ms(e['p99_s'])}",
+                ratio=ratio,
+                target=f"≥ {TARGET_RATIO:.2f} of echo calls/s",
+                status=PASS if ok else FAIL,
+                note=note,
+                data={"concurrency": c, "daemon": d, "echo": e},
+            )
+        )
+    ctx.report.note(
+        "Cached reads: the echo is a grpc.aio server on its own Unix socket answering the same "
+        "GetJob method with a prebuilt copy of the same Job; the same loadgen code drives both, "
+        f"{p['duration']:g} s per server and concurrency, in {rounds} alternating round(s), each after "
+        f"{p['warmup']:g} s of warm-up."
+    )

@@ -48,8 +48,16 @@ class _Phases:
         self._t = now
 
 
-async def _measure_daemon(emu: procs.Emulator, daemon: procs.Daemon, fleet: Fleet, n: int, m: int,
-                          window: float, interval: float, settle: float) -> dict[str, Any]:
+async def _measure_daemon(
+    emu: procs.Emulator,
+    daemon: procs.Daemon,
+    fleet: Fleet,
+    n: int,
+    m: int,
+    window: float,
+    interval: float,
+    settle: float,
+) -> dict[str, Any]:
     phases = _Phases()
     async with HubRest(emu.base_url, emu.token) as hub:
         job_ids = await hub.create_jobs(m, name="bench-requests")
@@ -67,15 +75,24 @@ async def _measure_daemon(emu: procs.Emulator, daemon: procs.Daemon, fleet: Flee
         await hub.finish(job_ids)
         done = await asyncio.to_thread(fleet.wait_done, 120)
         phases.mark("finish")
-    return {"phases": phases.seconds, "requests": counted.total, "seconds": counted.seconds, "per_min": counted.rate * 60,
-            "rel_error": counted.rate_rel_error(),
-            "plain_per_min": counted.plain_rate * 60, "by_endpoint": counted.by_endpoint,
-            "streams_open": ready.opened, "streams_expected": n * m, "finished": done.finished,
-            "errors": (ready.errors + done.errors)[:5]}
+    return {
+        "phases": phases.seconds,
+        "requests": counted.total,
+        "seconds": counted.seconds,
+        "per_min": counted.rate * 60,
+        "rel_error": counted.rate_rel_error(),
+        "plain_per_min": counted.plain_rate * 60,
+        "by_endpoint": counted.by_endpoint,
+        "streams_open": ready.opened,
+        "streams_expected": n * m,
+        "finished": done.finished,
+        "errors": (ready.errors + done.errors)[:5],
+    }
 
 
-async def _measure_official(emu: procs.Emulator, fleet: Fleet, n: int, m: int, window: float, interval: float,
-                            budget: float) -> dict[str, Any]:
+async def _measure_official(
+    emu: procs.Emulator, fleet: Fleet, n: int, m: int, window: float, interval: float, budget: float
+) -> dict[str, Any]:
     measured_n = max(1, min(n, math.floor(budget * interval / m)))
     periods = max(1, round(window / interval))
     phases = _Phases()
@@ -96,11 +113,22 @@ async def _measure_official(emu: procs.Emulator, fleet: Fleet, n: int, m: int, w
     # The threads poll in lock-step every `interval` (plus a request's latency), so a window of whole
     # intervals holds whole polling periods whatever its phase: the plain rate is the right one.
     per_min = counted.plain_rate * 60
-    return {"phases": phases.seconds, "requests": counted.total, "seconds": counted.seconds, "per_min_measured": per_min,
-            "per_min": per_min * n / measured_n, "burst_per_min_measured": counted.rate * 60,
-            "processes_measured": measured_n, "processes": n, "nominal_per_min": n * m * 60 / interval,
-            "by_endpoint": counted.by_endpoint, "waits_open": ready.opened, "waits_expected": measured_n * m,
-            "finished": done.finished, "errors": (ready.errors + done.errors)[:5]}
+    return {
+        "phases": phases.seconds,
+        "requests": counted.total,
+        "seconds": counted.seconds,
+        "per_min_measured": per_min,
+        "per_min": per_min * n / measured_n,
+        "burst_per_min_measured": counted.rate * 60,
+        "processes_measured": measured_n,
+        "processes": n,
+        "nominal_per_min": n * m * 60 / interval,
+        "by_endpoint": counted.by_endpoint,
+        "waits_open": ready.opened,
+        "waits_expected": measured_n * m,
+        "finished": done.finished,
+        "errors": (ready.errors + done.errors)[:5],
+    }
 
 
 def run(ctx: Ctx) -> None:
@@ -111,22 +139,30 @@ def run(ctx: Ctx) -> None:
     page: int = p["page"]
     wd = ctx.subdir(NAME)
     report = ctx.report
-    report.note(f"Hub requests: polling interval scaled down equally on both sides to P = {interval:g} s "
-                f"(daemon --poll-interval {interval:g} --max-poll-interval {interval:g}, i.e. no stretching; "
-                f"official qai_hub.client.Job._polling_interval = {interval:g}; defaults 5 s/60 s and 10 s). "
-                f"Daemon windows {p['daemon_window']:g} s, official windows {p['official_window']:g} s; "
-                f"per-cycle bound uses a summaries page of {page} and 60/P cycles per minute (+10 %). Official "
-                f"windows span whole polling periods (lock-step threads); daemon rates are taken from the first "
-                f"to the last burst of requests seen in the window (counters sampled every 50 ms), which removes "
-                f"a fixed window's ±1-cycle quantization of jittered cycles; a daemon rate counts as independent of N "
-                f"when within 10 % of N={clients[0]}'s plus twice the noise of the jittered cycle lengths seen in "
-                f"both windows (shown as ±).")
-    report.note(f"Every daemon in the bench runs with --hub-rate {HUB_RATE} so its request budget never "
-                "throttles a measurement.")
+    report.note(
+        f"Hub requests: polling interval scaled down equally on both sides to P = {interval:g} s "
+        f"(daemon --poll-interval {interval:g} --max-poll-interval {interval:g}, i.e. no stretching; "
+        f"official qai_hub.client.Job._polling_interval = {interval:g}; defaults 5 s/60 s and 10 s). "
+        f"Daemon windows {p['daemon_window']:g} s, official windows {p['official_window']:g} s; "
+        f"per-cycle bound uses a summaries page of {page} and 60/P cycles per minute (+10 %). Official "
+        f"windows span whole polling periods (lock-step threads); daemon rates are taken from the first "
+        f"to the last burst of requests seen in the window (counters sampled every 50 ms), which removes "
+        f"a fixed window's ±1-cycle quantization of jittered cycles; a daemon rate counts as independent of N "
+        f"when within 10 % of N={clients[0]}'s plus twice the noise of the jittered cycle lengths seen in "
+        f"both windows (shown as ±)."
+    )
+    report.note(
+        f"Every daemon in the bench runs with --hub-rate {HUB_RATE} so its request budget never "
+        "throttles a measurement."
+    )
 
     emu_d, emu_o = procs.start_emulators(wd, ["emulator-daemon-side", "emulator-official-side"], manual=True)
-    daemon = procs.start_daemon(wd, emu_d, poll_interval=interval, extra=ctx.daemon_flags(
-        {"--hub-rate": HUB_RATE, "--max-poll-interval": repr(float(interval))}))
+    daemon = procs.start_daemon(
+        wd,
+        emu_d,
+        poll_interval=interval,
+        extra=ctx.daemon_flags({"--hub-rate": HUB_RATE, "--max-poll-interval": repr(float(interval))}),
+    )
     results: dict[tuple[int, int], dict[str, Any]] = {}
     try:
         with Fleet(max(clients)) as fleet:
@@ -134,15 +170,19 @@ def run(ctx: Ctx) -> None:
             warm = fleet.wait_ready(120)
             fleet.wait_done(30)
             if warm.errors:
-                report.note(f"Hub requests: {len(warm.errors)} client process(es) could not reach the daemon at "
-                            f"warm-up: {warm.errors[0]}")
+                report.note(
+                    f"Hub requests: {len(warm.errors)} client process(es) could not reach the daemon at "
+                    f"warm-up: {warm.errors[0]}"
+                )
             for m in jobs:
                 for n in clients:
                     try:
-                        d = asyncio.run(_measure_daemon(emu_d, daemon, fleet, n, m, p["daemon_window"], interval,
-                                                        p["settle"]))
-                        o = asyncio.run(_measure_official(emu_o, fleet, n, m, p["official_window"], interval,
-                                                          p["official_budget"]))
+                        d = asyncio.run(
+                            _measure_daemon(emu_d, daemon, fleet, n, m, p["daemon_window"], interval, p["settle"])
+                        )
+                        o = asyncio.run(
+                            _measure_official(emu_o, fleet, n, m, p["official_window"], interval, p["official_budget"])
+                        )
                     except (procs.BenchError, OSError, RuntimeError) as exc:  # one combination, not the rest
                         report.error(TITLE, exc)
                         report.rows[-1].measurement = f"N={n} clients · M={m} jobs: did not complete"
@@ -177,26 +217,45 @@ def run(ctx: Ctx) -> None:
                 problems.append(f"only {d['streams_open']}/{d['streams_expected']} waits opened")
             official = fmt_rate(o["per_min"], "/min")
             scaled = o["processes_measured"] < n
-            note = [f"{rate / cycles_per_min:.1f} req/cycle",
-                    (f"vs N={base_n}: {delta:+.0%}" + (f" (±{2 * noise:.0%} jitter noise)" if noise else ""))
-                    if n != base_n else "",
-                    f"official: {o['processes_measured']} of {n} procs measured, ×{n / o['processes_measured']:.0f}"
-                    if scaled else ""]
+            note = [
+                f"{rate / cycles_per_min:.1f} req/cycle",
+                (f"vs N={base_n}: {delta:+.0%}" + (f" (±{2 * noise:.0%} jitter noise)" if noise else ""))
+                if n != base_n
+                else "",
+                f"official: {o['processes_measured']} of {n} procs measured, ×{n / o['processes_measured']:.0f}"
+                if scaled
+                else "",
+            ]
             if d["errors"] or o["errors"]:
-                note.append(f"{len(d['errors']) + len(o['errors'])} error(s), first: "
-                            f"{(d['errors'] + o['errors'])[0][:110]}")
+                note.append(
+                    f"{len(d['errors']) + len(o['errors'])} error(s), first: {(d['errors'] + o['errors'])[0][:110]}"
+                )
             ok = within_bound and independent and d["streams_open"] == d["streams_expected"]
-            report.add(Row(
-                TITLE, f"N={n} clients · M={m} jobs (P={interval:g} s)", fmt_rate(rate, "/min"),
-                f"official {official}{'*' if scaled else ''}",
-                ratio=(rate / o["per_min"]) if o["per_min"] else None,
-                target=f"≤ {bound:,.0f}/min ({per_cycle_bound}/cycle); N={base_n} ±{INDEPENDENCE:.0%}",
-                status=PASS if ok else FAIL,
-                note="; ".join(x for x in [*note, *problems] if x),
-                data={"clients": n, "jobs": m, "interval": interval, "daemon": d, "official": o,
-                      "bound_per_min": bound, "bound_per_cycle": per_cycle_bound, "delta_vs_base": delta},
-            ))
+            report.add(
+                Row(
+                    TITLE,
+                    f"N={n} clients · M={m} jobs (P={interval:g} s)",
+                    fmt_rate(rate, "/min"),
+                    f"official {official}{'*' if scaled else ''}",
+                    ratio=(rate / o["per_min"]) if o["per_min"] else None,
+                    target=f"≤ {bound:,.0f}/min ({per_cycle_bound}/cycle); N={base_n} ±{INDEPENDENCE:.0%}",
+                    status=PASS if ok else FAIL,
+                    note="; ".join(x for x in [*note, *problems] if x),
+                    data={
+                        "clients": n,
+                        "jobs": m,
+                        "interval": interval,
+                        "daemon": d,
+                        "official": o,
+                        "bound_per_min": bound,
+                        "bound_per_cycle": per_cycle_bound,
+                        "delta_vs_base": delta,
+                    },
+                )
+            )
     if any(r["official"]["processes_measured"] < r["official"]["processes"] for r in results.values()):
-        report.note("Hub requests, official*: measured with fewer processes (this machine cannot run N·M "
-                    "official pollers at once) and scaled by N/N' — each process polls on its own, so the "
-                    "cost is linear in N.")
+        report.note(
+            "Hub requests, official*: measured with fewer processes (this machine cannot run N·M "
+            "official pollers at once) and scaled by N/N' — each process polls on its own, so the "
+            "cost is linear in N."
+        )

@@ -38,13 +38,15 @@ TARGET_STARTUP = 3.0
 STARTUP_TOKEN = "aihubd-bench-startup"
 
 
-async def _create_and_track(emu: procs.Emulator, daemon: procs.Daemon, count: int, token: str | None = None,
-                            name: str = "bench-scale") -> list[str]:
+async def _create_and_track(
+    emu: procs.Emulator, daemon: procs.Daemon, count: int, token: str | None = None, name: str = "bench-scale"
+) -> list[str]:
     """``count`` in-flight jobs on the Hub, each adopted by the daemon as soon as it exists."""
     async with HubRest(emu.base_url, token or emu.token) as hub:
         model = await hub.create_model()
         channel, stub, _ = aio_stub(daemon.target)
         async with channel:
+
             async def one(_: int) -> str:
                 job_id = await hub.create_link_job([model], name)
                 await stub.TrackJob(api.TrackJobRequest(job_id=job_id), timeout=120)
@@ -79,8 +81,13 @@ def _wait_idle(daemon: procs.Daemon, limit: float = 30.0, quiet: float = 0.05) -
 
 
 def _in_flight(ctx: Ctx, wd: Path, emu: procs.Emulator, count: int, cycles: int) -> dict[str, Any]:
-    daemon = procs.start_daemon(wd, emu, name="daemon-inflight", poll_interval=3600, extra=ctx.daemon_flags(
-        {"--hub-rate": HUB_RATE, "--max-poll-interval": "3600"}))
+    daemon = procs.start_daemon(
+        wd,
+        emu,
+        name="daemon-inflight",
+        poll_interval=3600,
+        extra=ctx.daemon_flags({"--hub-rate": HUB_RATE, "--max-poll-interval": "3600"}),
+    )
     try:
         rss_start = daemon.rss_bytes()
         t0 = time.monotonic()
@@ -95,17 +102,33 @@ def _in_flight(ctx: Ctx, wd: Path, emu: procs.Emulator, count: int, cycles: int)
             reply = asyncio.run(_refresh(daemon))
             wall, cpu = time.perf_counter() - t0, daemon.cpu_seconds() - cpu0
             requests = sum(emu.counters().values())
-            runs.append({"cpu_s": cpu, "wall_s": wall, "polled": reply.polled, "changed": reply.changed,
-                         "hub_requests": requests, "warmup": i == 0})
+            runs.append(
+                {
+                    "cpu_s": cpu,
+                    "wall_s": wall,
+                    "polled": reply.polled,
+                    "changed": reply.changed,
+                    "hub_requests": requests,
+                    "warmup": i == 0,
+                }
+            )
             time.sleep(0.3)
         info = asyncio.run(_info(daemon))
         rss_after = daemon.rss_bytes()
         peak = daemon.peak_rss_bytes()
     finally:
         daemon.stop()
-    return {"jobs": count, "setup_s": setup, "rss_start": rss_start, "rss_idle": rss_idle, "rss_after": rss_after,
-            "rss_peak": peak, "cycles": runs, "daemon_in_flight": info.in_flight_jobs,
-            "daemon_tracked": info.tracked_jobs}
+    return {
+        "jobs": count,
+        "setup_s": setup,
+        "rss_start": rss_start,
+        "rss_idle": rss_idle,
+        "rss_after": rss_after,
+        "rss_peak": peak,
+        "cycles": runs,
+        "daemon_in_flight": info.in_flight_jobs,
+        "daemon_tracked": info.tracked_jobs,
+    }
 
 
 def _find_job_db(state_dir: Path) -> Path:
@@ -131,9 +154,13 @@ def _clone_jobs(db: Path, templates: list[str], clones: int) -> dict[str, int]:
     con = sqlite3.connect(db, isolation_level=None)
     inserted: dict[str, int] = {}
     try:
-        tables = [name for name, sql in con.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-            if sql and not sql.upper().startswith("CREATE VIRTUAL")]
+        tables = [
+            name
+            for name, sql in con.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+            if sql and not sql.upper().startswith("CREATE VIRTUAL")
+        ]
         plans = []
         for table in tables:
             info = list(con.execute(f'PRAGMA table_info("{table}")'))
@@ -145,15 +172,20 @@ def _clone_jobs(db: Path, templates: list[str], clones: int) -> dict[str, int]:
             skip = {pks[0][1]} if len(pks) == 1 and pks[0][2].upper() == "INTEGER" and pks[0][1] != "job_id" else set()
             cols = [n for n in names if n not in skip]
             marks = ", ".join("?" * len(templates))
-            rows = list(con.execute(
-                f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}" WHERE job_id IN ({marks})',
-                templates))
+            rows = list(
+                con.execute(
+                    f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}" WHERE job_id IN ({marks})',
+                    templates,
+                )
+            )
             plans.append((table, cols, cols.index("job_id"), rows))
         by_template = {t: i for i, t in enumerate(templates)}
         con.execute("BEGIN IMMEDIATE")
         for table, cols, at, rows in plans:
-            sql = (f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
-                   f'VALUES ({", ".join("?" * len(cols))})')
+            sql = (
+                f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+                f"VALUES ({', '.join('?' * len(cols))})"
+            )
             grouped: dict[str, list[tuple[Any, ...]]] = {}
             for row in rows:
                 grouped.setdefault(row[at], []).append(row)
@@ -184,8 +216,9 @@ def _startup(ctx: Ctx, wd: Path, emu: procs.Emulator, total: int, in_flight: int
         empty.append(d.startup_seconds)
         d.stop()
     state = wd / "daemon-startup-state"
-    daemon = procs.start_daemon(wd, emu, name="daemon-startup", state_dir=state, poll_interval=3600, extra=flags,
-                                token=STARTUP_TOKEN)
+    daemon = procs.start_daemon(
+        wd, emu, name="daemon-startup", state_dir=state, poll_interval=3600, extra=flags, token=STARTUP_TOKEN
+    )
     try:
         asyncio.run(_create_and_track(emu, daemon, in_flight, token=STARTUP_TOKEN, name="bench-startup"))
         templates = asyncio.run(_create_and_track(emu, daemon, 3, token=STARTUP_TOKEN, name="bench-startup-done"))
@@ -198,8 +231,15 @@ def _startup(ctx: Ctx, wd: Path, emu: procs.Emulator, total: int, in_flight: int
     db = _find_job_db(state)
     con = sqlite3.connect(db)
     try:
-        states = dict(con.execute(f"SELECT job_id, terminal FROM jobs WHERE job_id IN ({', '.join('?' * 3)})",
-                                  templates).fetchall()) if _has_column(con, "jobs", "terminal") else {}
+        states = (
+            dict(
+                con.execute(
+                    f"SELECT job_id, terminal FROM jobs WHERE job_id IN ({', '.join('?' * 3)})", templates
+                ).fetchall()
+            )
+            if _has_column(con, "jobs", "terminal")
+            else {}
+        )
         have = con.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
     finally:
         con.close()
@@ -211,16 +251,25 @@ def _startup(ctx: Ctx, wd: Path, emu: procs.Emulator, total: int, in_flight: int
     times = []
     info = None
     for i in range(starts):
-        d = procs.start_daemon(wd, emu, name=f"daemon-startup-{i}", state_dir=state, poll_interval=3600, extra=flags,
-                               token=STARTUP_TOKEN)
+        d = procs.start_daemon(
+            wd, emu, name=f"daemon-startup-{i}", state_dir=state, poll_interval=3600, extra=flags, token=STARTUP_TOKEN
+        )
         times.append(d.startup_seconds)
         if i == 0:
             info = asyncio.run(_info(d))
         d.stop()
-    return {"jobs": total, "in_flight": in_flight, "startup_s": times, "empty_startup_s": empty, "clone_s": clone_s,
-            "inserted": inserted, "db_bytes": db.stat().st_size, "refresh_polled": reply.polled,
-            "daemon_tracked": info.tracked_jobs if info else None,
-            "daemon_in_flight": info.in_flight_jobs if info else None}
+    return {
+        "jobs": total,
+        "in_flight": in_flight,
+        "startup_s": times,
+        "empty_startup_s": empty,
+        "clone_s": clone_s,
+        "inserted": inserted,
+        "db_bytes": db.stat().st_size,
+        "refresh_polled": reply.polled,
+        "daemon_tracked": info.tracked_jobs if info else None,
+        "daemon_in_flight": info.in_flight_jobs if info else None,
+    }
 
 
 def _has_column(con: sqlite3.Connection, table: str, column: str) -> bool:
@@ -251,35 +300,54 @@ def run(ctx: Ctx) -> None:
         reqs = median([c["hub_requests"] for c in measured])
         warm = inflight["cycles"][0]
         rss = max(inflight["rss_idle"], inflight["rss_after"])
-        report.add(Row(
-            TITLE, f"daemon RSS with {n:,} tracked in-flight jobs", f"{rss / 1e6:,.0f} MB",
-            baseline=f"at start {inflight['rss_start'] / 1e6:,.0f} MB", ratio=rss / inflight["rss_start"],
-            target=f"< {TARGET_RSS / 1e6:.0f} MB", status=PASS if rss < TARGET_RSS else FAIL,
-            note=f"peak {inflight['rss_peak'] / 1e6:,.0f} MB; daemon reports {inflight['daemon_in_flight']:,} in flight; "
-                 f"created + adopted in {inflight['setup_s']:.0f} s",
-            data=inflight,
-        ))
-        report.add(Row(
-            TITLE, f"CPU per poll cycle, {n:,} in flight", f"{cpu:.2f} s CPU",
-            baseline=f"wall {wall:.2f} s", target=f"< {TARGET_CYCLE_CPU:g} s CPU",
-            status=PASS if cpu < TARGET_CYCLE_CPU and measured[0]["polled"] > 0 else FAIL,
-            note=f"median of {len(measured)} (RefreshJobs); {reqs:,.0f} Hub requests/cycle; polled "
-                 f"{measured[0]['polled']:,}; warm-up cycle {warm['cpu_s']:.2f} s CPU, {warm['hub_requests']:,} requests",
-            data={"cycles": inflight["cycles"]},
-        ))
+        report.add(
+            Row(
+                TITLE,
+                f"daemon RSS with {n:,} tracked in-flight jobs",
+                f"{rss / 1e6:,.0f} MB",
+                baseline=f"at start {inflight['rss_start'] / 1e6:,.0f} MB",
+                ratio=rss / inflight["rss_start"],
+                target=f"< {TARGET_RSS / 1e6:.0f} MB",
+                status=PASS if rss < TARGET_RSS else FAIL,
+                note=f"peak {inflight['rss_peak'] / 1e6:,.0f} MB; daemon reports {inflight['daemon_in_flight']:,} in flight; "
+                f"created + adopted in {inflight['setup_s']:.0f} s",
+                data=inflight,
+            )
+        )
+        report.add(
+            Row(
+                TITLE,
+                f"CPU per poll cycle, {n:,} in flight",
+                f"{cpu:.2f} s CPU",
+                baseline=f"wall {wall:.2f} s",
+                target=f"< {TARGET_CYCLE_CPU:g} s CPU",
+                status=PASS if cpu < TARGET_CYCLE_CPU and measured[0]["polled"] > 0 else FAIL,
+                note=f"median of {len(measured)} (RefreshJobs); {reqs:,.0f} Hub requests/cycle; polled "
+                f"{measured[0]['polled']:,}; warm-up cycle {warm['cpu_s']:.2f} s CPU, {warm['hub_requests']:,} requests",
+                data={"cycles": inflight["cycles"]},
+            )
+        )
     if startup is not None:
         t = median(startup["startup_s"])
         base = median(startup["empty_startup_s"])
-        report.add(Row(
-            TITLE, f"start-up with {startup['jobs']:,} jobs in the database", f"{t:.2f} s",
-            baseline=f"empty DB {base:.2f} s", ratio=t / base if base else None, target=f"< {TARGET_STARTUP:g} s",
-            status=PASS if t < TARGET_STARTUP else FAIL,
-            note=f"median of {len(startup['startup_s'])}, spawn → ready line; {startup['in_flight']:,} in flight; "
-                 f"DB {fmt_bytes(startup['db_bytes'])}; daemon reports {startup['daemon_tracked']} tracked",
-            data=startup,
-        ))
-        report.note("Start-up DB: in-flight jobs are real emulator jobs adopted with TrackJob; the rest are copies of "
-                    "finished (FAILED) jobs' rows, made in every table with a job_id column, so the figure follows "
-                    "the daemon's schema as it changes. Start-up includes the interpreter and imports.")
+        report.add(
+            Row(
+                TITLE,
+                f"start-up with {startup['jobs']:,} jobs in the database",
+                f"{t:.2f} s",
+                baseline=f"empty DB {base:.2f} s",
+                ratio=t / base if base else None,
+                target=f"< {TARGET_STARTUP:g} s",
+                status=PASS if t < TARGET_STARTUP else FAIL,
+                note=f"median of {len(startup['startup_s'])}, spawn → ready line; {startup['in_flight']:,} in flight; "
+                f"DB {fmt_bytes(startup['db_bytes'])}; daemon reports {startup['daemon_tracked']} tracked",
+                data=startup,
+            )
+        )
+        report.note(
+            "Start-up DB: in-flight jobs are real emulator jobs adopted with TrackJob; the rest are copies of "
+            "finished (FAILED) jobs' rows, made in every table with a job_id column, so the figure follows "
+            "the daemon's schema as it changes. Start-up includes the interpreter and imports."
+        )
     for exc in failures:
         raise exc

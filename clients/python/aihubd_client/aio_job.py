@@ -87,9 +87,7 @@ class AsyncLinkJob(JobCalls):
             async for message in responses:
                 yield model_chunk(message)
 
-    async def download_job_logs(
-        self, output_dir: PathArg, timeout: float | None = None
-    ) -> list[str]:
+    async def download_job_logs(self, output_dir: PathArg, timeout: float | None = None) -> list[str]:
         """Device log then Hub log into ``output_dir`` (created); the absolute paths."""
         return await self._connection.unary(self._download_job_logs_call(output_dir, timeout))
 
@@ -100,9 +98,7 @@ class AsyncLinkJob(JobCalls):
         call = self._download_artifacts_call(output_dir, artifact_type, timeout)
         return await self._connection.unary(call)
 
-    async def download_results(
-        self, artifacts_dir: PathArg, timeout: float | None = None
-    ) -> LinkJobResult:
+    async def download_results(self, artifacts_dir: PathArg, timeout: float | None = None) -> LinkJobResult:
         """Logs, then the target model, into ``artifacts_dir`` (created)."""
         deadline = Deadline(timeout)
         directory = self._results_directory(artifacts_dir)
@@ -130,9 +126,7 @@ class AsyncLinkJob(JobCalls):
         """The email addresses the job is shared with (read from the Hub)."""
         return await self._connection.unary(self._get_sharing_call())
 
-    async def modify_sharing(
-        self, add_emails: list[str] | None = None, delete_emails: list[str] | None = None
-    ) -> None:
+    async def modify_sharing(self, add_emails: list[str] | None = None, delete_emails: list[str] | None = None) -> None:
         """Share the job with more people, or fewer (checked like ``qai_hub`` first)."""
         await self._connection.unary(self._modify_sharing_call(add_emails, delete_emails))
 

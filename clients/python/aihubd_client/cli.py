@@ -95,9 +95,7 @@ class _Group(click.Group):
             ctx.exit(exit_code_for(exc))
 
 
-_json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout."
-)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 _timeout_option = click.option(
     "--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help=_TIMEOUT_HELP
 )
@@ -112,8 +110,7 @@ _timeout_option = click.option(
     "--socket",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="The daemon's socket (default: $AIHUBD_SOCKET, else aihubd/aihubd.sock "
-    "in the user runtime dir).",
+    help="The daemon's socket (default: $AIHUBD_SOCKET, else aihubd/aihubd.sock in the user runtime dir).",
 )
 @click.version_option(package_name="aihubd", prog_name=PROG)
 @click.pass_context
@@ -133,9 +130,7 @@ def cli(ctx: click.Context, socket: Path | None) -> None:
 
 @cli.command(epilog=exit_codes_help())
 @click.argument("models", nargs=-1, required=True, metavar="MODEL...")
-@click.option(
-    "--device", "-d", required=True, help='Hub device name, e.g. "Snapdragon 8 Elite QRD".'
-)
+@click.option("--device", "-d", required=True, help='Hub device name, e.g. "Snapdragon 8 Elite QRD".')
 @click.option("--name", default=None, help="Job name (default: the last model's name).")
 @click.option("--options", default="", help="Link options passed to the Hub as-is.")
 @click.option("--project", default=None, help="Hub project id.")
@@ -166,9 +161,7 @@ def link(
     the paths written under "downloaded", with --download). Exit 1 if a waited-for job failed.
     """
     started = time.monotonic()
-    job = app.client().submit_link_job(
-        list(models), device, name=name, options=options, project=project
-    )
+    job = app.client().submit_link_job(list(models), device, name=name, options=options, project=project)
     assert isinstance(job, LinkJob)
     if not as_json:
         click.echo(job.job_id)
@@ -223,22 +216,16 @@ def status(app: _App, job_id: str, as_json: bool, refresh: bool) -> None:
     help="Only jobs in this state, e.g. SUCCESS, FAILED, LINKING_MODELS (repeatable).",
 )
 @click.option("--name", "name_contains", default="", help="Only jobs whose name contains this.")
-@click.option(
-    "--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="At most this many."
-)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="At most this many.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
 @_json_option
 @click.pass_obj
-def jobs(
-    app: _App, states: tuple[str, ...], name_contains: str, limit: int, offset: int, as_json: bool
-) -> None:
+def jobs(app: _App, states: tuple[str, ...], name_contains: str, limit: int, offset: int, as_json: bool) -> None:
     """List the jobs the daemon tracks, newest first, as a table.
 
     With --json: an object with "jobs" (one object per job) and "total" (all that match).
     """
-    page = app.client().list_jobs(
-        [state.upper() for state in states], name_contains, limit=limit, offset=offset
-    )
+    page = app.client().list_jobs([state.upper() for state in states], name_contains, limit=limit, offset=offset)
     if as_json:
         _echo_json({"jobs": [job_to_dict(job) for job in page.jobs], "total": page.total})
         return
@@ -278,7 +265,10 @@ def wait(app: _App, job_id: str, timeout: float | None, as_json: bool) -> None:
 @cli.command(epilog=exit_codes_help())
 @click.argument("job_ids", nargs=-1, metavar="[JOB]...")
 @click.option(
-    "--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=50,
+    show_default=True,
     help="Without JOB: watch this many of the newest tracked jobs.",
 )
 @_json_option
@@ -425,7 +415,11 @@ def name(app: _App, job_id: str, new_name: str, as_json: bool) -> None:
 @_json_option
 @click.pass_obj
 def share(
-    app: _App, job_id: str, add: tuple[str, ...], remove: tuple[str, ...], disable: bool,
+    app: _App,
+    job_id: str,
+    add: tuple[str, ...],
+    remove: tuple[str, ...],
+    disable: bool,
     as_json: bool,
 ) -> None:
     """Show who a job is shared with, or change it; prints the emails (one per line)."""

@@ -46,9 +46,7 @@ def is_terminal(stream: IO[str]) -> bool:
     return bool(isatty and isatty())
 
 
-def follow(
-    job: LinkJob, started: float, err: Console, live: bool, timeout: float | None = None
-) -> JobStatus:
+def follow(job: LinkJob, started: float, err: Console, live: bool, timeout: float | None = None) -> JobStatus:
     """Wait for ``job``, showing its status on ``err``; returns the final status.
 
     ``live``: one status line that updates in place, with the elapsed time ticking. Otherwise

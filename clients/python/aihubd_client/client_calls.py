@@ -87,9 +87,7 @@ class ClientCalls:
         return Call("RefreshJobs", pb.RefreshJobsRequest(), reply=_refresh_result)
 
     def _daemon_info_call(self) -> Call:
-        return Call(
-            "GetDaemonInfo", pb.GetDaemonInfoRequest(), reply=DaemonInfo.from_pb, service="daemon"
-        )
+        return Call("GetDaemonInfo", pb.GetDaemonInfoRequest(), reply=DaemonInfo.from_pb, service="daemon")
 
     # answers
 
@@ -97,9 +95,7 @@ class ClientCalls:
         return self._job_type(message, self._connection, self._reconnect)
 
     def _page(self, response: pb.ListJobsResponse) -> Any:
-        return self._page_type(
-            jobs=[self._job(message) for message in response.jobs], total=response.total
-        )
+        return self._page_type(jobs=[self._job(message) for message in response.jobs], total=response.total)
 
 
 def _was_tracked(response: pb.UntrackJobResponse) -> bool:

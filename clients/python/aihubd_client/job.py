@@ -127,9 +127,7 @@ class LinkJob(JobCalls):
         call = self._download_artifacts_call(output_dir, artifact_type, timeout)
         return self._connection.unary(call)
 
-    def download_results(
-        self, artifacts_dir: PathArg, timeout: float | None = None
-    ) -> LinkJobResult:
+    def download_results(self, artifacts_dir: PathArg, timeout: float | None = None) -> LinkJobResult:
         """Logs, then the target model, into ``artifacts_dir`` (created), like ``qai_hub``."""
         deadline = Deadline(timeout)
         directory = self._results_directory(artifacts_dir)
@@ -159,9 +157,7 @@ class LinkJob(JobCalls):
         """The email addresses the job is shared with (read from the Hub)."""
         return self._connection.unary(self._get_sharing_call())
 
-    def modify_sharing(
-        self, add_emails: list[str] | None = None, delete_emails: list[str] | None = None
-    ) -> None:
+    def modify_sharing(self, add_emails: list[str] | None = None, delete_emails: list[str] | None = None) -> None:
         """Share the job (and its models) with more people, or fewer.
 
         Checked like ``qai_hub`` before any call: at least one non-empty list, both lists, and

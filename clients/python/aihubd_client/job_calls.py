@@ -67,19 +67,13 @@ class JobCalls(JobView):
             return caller_style_path(argument, destination, response.paths[0])
 
         request = pb.DownloadTargetModelRequest(job_id=self.job_id, destination=destination)
-        return self._call(
-            "DownloadTargetModel", request, timeout, "Downloading the target model", written
-        )
+        return self._call("DownloadTargetModel", request, timeout, "Downloading the target model", written)
 
     def _download_job_logs_call(self, output_dir: PathArg, timeout: float | None) -> Call:
-        request = pb.DownloadJobLogsRequest(
-            job_id=self.job_id, output_dir=absolute_path(output_dir)
-        )
+        request = pb.DownloadJobLogsRequest(job_id=self.job_id, output_dir=absolute_path(output_dir))
         return self._call("DownloadJobLogs", request, timeout, "Downloading the logs", _paths)
 
-    def _download_artifacts_call(
-        self, output_dir: PathArg, artifact_type: Any, timeout: float | None
-    ) -> Call:
+    def _download_artifacts_call(self, output_dir: PathArg, artifact_type: Any, timeout: float | None) -> Call:
         request = pb.DownloadArtifactsRequest(
             job_id=self.job_id,
             output_dir=absolute_path(output_dir),
@@ -98,9 +92,7 @@ class JobCalls(JobView):
     def _get_sharing_call(self) -> Call:
         return Call("GetSharing", pb.GetSharingRequest(job_id=self.job_id), reply=_emails)
 
-    def _modify_sharing_call(
-        self, add_emails: list[str] | None, delete_emails: list[str] | None
-    ) -> Call:
+    def _modify_sharing_call(self, add_emails: list[str] | None, delete_emails: list[str] | None) -> Call:
         add, delete = check_sharing_change(add_emails, delete_emails)
         request = pb.ModifySharingRequest(job_id=self.job_id, add_emails=add, delete_emails=delete)
         return Call("ModifySharing", request)
@@ -225,10 +217,7 @@ class ModelAssembly:
             return None
         data = b"".join(self._parts)
         if self._expected and len(data) != self._expected:
-            raise InternalError(
-                f"target model of job {self._job_id} truncated: "
-                f"{len(data)} of {self._expected} bytes"
-            )
+            raise InternalError(f"target model of job {self._job_id} truncated: {len(data)} of {self._expected} bytes")
         return data
 
 
@@ -247,4 +236,3 @@ def _emails(sharing: pb.Sharing) -> list[str]:
 
 def _target_model(message: pb.TargetModel) -> TargetModel | None:
     return TargetModel.from_pb(message) if message.present else None
-

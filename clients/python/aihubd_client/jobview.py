@@ -43,10 +43,7 @@ class JobView:
         self._apply(message)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(job_id={self.job_id!r}, name={self.name!r}, "
-            f"status={self._status.code!r})"
-        )
+        return f"{type(self).__name__}(job_id={self.job_id!r}, name={self.name!r}, status={self._status.code!r})"
 
     @property
     def url(self) -> str:
@@ -69,14 +66,10 @@ class JobView:
         self._url = message.url
         self.target_model_id = message.target_model_id or None
         self.available_artifacts = [
-            ArtifactType(value)
-            for value in message.available_artifacts
-            if value in ArtifactType._value2member_map_
+            ArtifactType(value) for value in message.available_artifacts if value in ArtifactType._value2member_map_
         ]
         self.stale = message.stale
         self.last_refresh_time = (
-            datetime.fromtimestamp(message.last_refresh_time.seconds)
-            if message.HasField("last_refresh_time")
-            else None
+            datetime.fromtimestamp(message.last_refresh_time.seconds) if message.HasField("last_refresh_time") else None
         )
         self._status = JobStatus(message.state, message.message)

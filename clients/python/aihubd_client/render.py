@@ -213,9 +213,7 @@ def format_bytes(size: int) -> str:
 
 def progress_line(elapsed: float, status: JobStatus) -> Text:
     """One state change for stderr: ``   3.2s  LINKING_MODELS``."""
-    return Text.assemble(
-        (f"{format_elapsed(elapsed):>8}", "dim"), "  ", (status.code, status_style(status))
-    )
+    return Text.assemble((f"{format_elapsed(elapsed):>8}", "dim"), "  ", (status.code, status_style(status)))
 
 
 def format_elapsed(seconds: float) -> str:

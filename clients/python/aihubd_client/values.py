@@ -117,11 +117,7 @@ class TargetModel:
 
     @classmethod
     def from_pb(cls, message: pb.TargetModel) -> TargetModel:
-        date = (
-            datetime.fromtimestamp(message.creation_time.seconds)
-            if message.HasField("creation_time")
-            else None
-        )
+        date = datetime.fromtimestamp(message.creation_time.seconds) if message.HasField("creation_time") else None
         return cls(
             model_id=message.model_id,
             name=message.name,

@@ -94,9 +94,7 @@ class HubEmulator:
         self._started = True
         root = self._prepare_state_dir()
         app = self.build_app(root)
-        runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=_SHUTDOWN_GRACE_SECONDS
-        )
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_GRACE_SECONDS)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         try:

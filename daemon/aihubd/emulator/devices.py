@@ -125,8 +125,6 @@ def find_devices(
     matches = [
         device
         for device in catalog
-        if (not name or device.name == name)
-        and os_matches(device.os, os)
-        and wanted.issubset(device.attributes)
+        if (not name or device.name == name) and os_matches(device.os, os) and wanted.issubset(device.attributes)
     ]
     return matches[:1] if select else matches

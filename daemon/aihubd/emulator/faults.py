@@ -297,9 +297,7 @@ class FaultInjector:
             return False
         if not self._only:
             return True
-        return any(
-            (m is None or m == method) and (t is None or t == template) for m, t in self._only
-        )
+        return any((m is None or m == method) and (t is None or t == template) for m, t in self._only)
 
     def decide(self, method: str, path: str, template: str) -> FaultDecision | None:
         """The fault for one request (``template`` as in the counters), or None."""
@@ -376,9 +374,7 @@ class CutResponse(web.StreamResponse):
 
     def __init__(self, original: web.Response, record: Callable[[], None] | None = None) -> None:
         headers = {
-            k: v
-            for k, v in original.headers.items()
-            if k.lower() not in ("content-length", "transfer-encoding")
+            k: v for k, v in original.headers.items() if k.lower() not in ("content-length", "transfer-encoding")
         }
         super().__init__(status=original.status, reason=original.reason, headers=headers)
         body = original.body
@@ -421,26 +417,20 @@ class CutFileResponse(web.FileResponse):
         super().__init__(path, headers=headers)
         self._record = record
 
-    async def _sendfile(
-        self, request: web.BaseRequest, fobj: IO[Any], offset: int, count: int
-    ) -> Any:
+    async def _sendfile(self, request: web.BaseRequest, fobj: IO[Any], offset: int, count: int) -> Any:
         if self._record is not None:
             self._record()
         cut = count // 2
         if cut:
             writer = await web.StreamResponse.prepare(self, request)
             assert writer is not None
-            data = await asyncio.get_running_loop().run_in_executor(
-                None, _read_at, fobj, offset, cut
-            )
+            data = await asyncio.get_running_loop().run_in_executor(None, _read_at, fobj, offset, cut)
             await writer.write(data)
         _hang_up(request)
         raise ConnectionResetError("fault injected: connection closed mid-body")
 
 
-def file_response(
-    request: web.Request, path: Path, headers: dict[str, str] | None = None
-) -> web.FileResponse:
+def file_response(request: web.Request, path: Path, headers: dict[str, str] | None = None) -> web.FileResponse:
     """The blob handlers' file reply: a `CutFileResponse` when the fault layer marked
     this request for ``"reset-mid-body"``, a plain ``FileResponse`` otherwise."""
     record = request.get(CUT_KEY)

@@ -89,10 +89,7 @@ def plan_failure(inputs: list[LinkInput]) -> str | None:
     seen_ids: set[str] = set()
     for item in inputs:
         if item.model_id in seen_ids:
-            return (
-                f"Model {item.model_id} is listed more than once; "
-                "all input models to a link job must be distinct."
-            )
+            return f"Model {item.model_id} is listed more than once; all input models to a link job must be distinct."
         seen_ids.add(item.model_id)
     for item in inputs:
         if item.path is None:
@@ -124,9 +121,7 @@ def graph_names(inputs: list[LinkInput]) -> list[str]:
     return names
 
 
-def link_models(
-    inputs: list[LinkInput], out_path: Path, device: str, options: str, chunk_size: int
-) -> LinkOutput:
+def link_models(inputs: list[LinkInput], out_path: Path, device: str, options: str, chunk_size: int) -> LinkOutput:
     """Write the container for ``inputs`` to ``out_path`` (atomically) and describe it."""
     if plan_failure(inputs) is not None:
         raise ValueError("these inputs cannot be linked")
@@ -213,8 +208,7 @@ def extract_graph(data: bytes, index: int) -> bytes:
 
 def _input_lines(inputs: list[LinkInput], prefix: str) -> list[str]:
     return [
-        f"{prefix} input {n}: '{item.name}' model={item.model_id} size={item.size} "
-        f"sha256={item.sha256 or '-'}"
+        f"{prefix} input {n}: '{item.name}' model={item.model_id} size={item.size} sha256={item.sha256 or '-'}"
         for n, item in enumerate(inputs, start=1)
     ]
 

@@ -95,11 +95,7 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     if kind == "reset-mid-body":
         request[CUT_KEY] = record  # blob GETs: the handler builds a CutFileResponse
         response = await handler(request)
-        if (
-            type(response) is web.Response
-            and not response.prepared
-            and isinstance(response.body, (bytes, bytearray))
-        ):
+        if type(response) is web.Response and not response.prepared and isinstance(response.body, (bytes, bytearray)):
             return CutResponse(response, record)
         return response
     if kind == "drop-after-create":

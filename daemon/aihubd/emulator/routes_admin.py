@@ -66,9 +66,7 @@ async def advance(request: web.Request) -> web.Response:
         job = request.app[STATE].advance(request.match_info["job_id"])
     except HubError as exc:
         return json_error(exc.status, exc.detail)
-    return web.json_response(
-        {"job_id": job.job_id, "state": job.state, "state_name": STATE_NAMES.get(job.state, "")}
-    )
+    return web.json_response({"job_id": job.job_id, "state": job.state, "state_name": STATE_NAMES.get(job.state, "")})
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:

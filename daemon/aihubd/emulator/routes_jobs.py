@@ -91,9 +91,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def list_job_summaries(request: web.Request) -> web.Response:
     state = request.app[STATE]
     page, total = _filtered_jobs(request)
-    reply = pb.JobSummaryList(
-        job_summaries=[job_summary_pb(state, j) for j in page], total_query_count=total
-    )
+    reply = pb.JobSummaryList(job_summaries=[job_summary_pb(state, j) for j in page], total_query_count=total)
     return pb_response(reply)
 
 

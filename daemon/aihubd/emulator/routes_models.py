@@ -68,15 +68,11 @@ async def get_upload_url(request: web.Request) -> web.Response:
     assert model.upload_id is not None
     key = f"uploads/{model.model_id}/{model.upload_id}/1"
     url = request.app[SIGNER].url(origin(request), "PUT", key)
-    multipart = pb.FileMultipartUploadURL(
-        urls=[url], upload_id=model.upload_id, max_part_size=max(file_size, 1)
-    )
+    multipart = pb.FileMultipartUploadURL(urls=[url], upload_id=model.upload_id, max_part_size=max(file_size, 1))
     return pb_response(pb.FileUploadResponse(multipart_url=multipart))
 
 
-async def _complete(
-    request: web.Request, upload_id: str | None, etags: list[str] | None
-) -> web.Response:
+async def _complete(request: web.Request, upload_id: str | None, etags: list[str] | None) -> web.Response:
     state = request.app[STATE]
     blobs = request.app[BLOBS]
     user = current_user(request)
@@ -107,10 +103,7 @@ def _downloadable(state: EmulatorState, model: ModelRecord) -> None:
         if job is not None and job.state == FAILED:
             raise NotFound(f"Model {model.model_id} is not available: job {job.job_id} failed.")
         if not model.has_content:
-            raise NotFound(
-                f"Model {model.model_id} is not available yet: "
-                f"job {model.producer_id} has not finished."
-            )
+            raise NotFound(f"Model {model.model_id} is not available yet: job {model.producer_id} has not finished.")
     elif not model.has_content:
         raise NotFound(f"Model {model.model_id} has no uploaded file.")
 
@@ -139,9 +132,7 @@ async def get_sharing(request: web.Request) -> web.Response:
 async def modify_sharing(request: web.Request) -> web.Response:
     body = await parse_body(request, pb.SharedAccessChange)
     kind, entity_id = _kind(request)
-    request.app[STATE].modify_sharing(
-        current_user(request), kind, entity_id, body.add_email, body.remove_email
-    )
+    request.app[STATE].modify_sharing(current_user(request), kind, entity_id, body.add_email, body.remove_email)
     return pb_response(pb.CreateUpdateResponse(id=entity_id))
 
 

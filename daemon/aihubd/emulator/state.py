@@ -112,10 +112,7 @@ class EmulatorState:
     def can_see_model(self, user: UserRecord, model: ModelRecord) -> bool:
         if model.owner_id == user.user_id or user.email in model.shared_with:
             return True
-        return any(
-            self.can_see_job(user, self.jobs[job_id])
-            for job_id in self._model_jobs.get(model.model_id, ())
-        )
+        return any(self.can_see_job(user, self.jobs[job_id]) for job_id in self._model_jobs.get(model.model_id, ()))
 
     def visible_job(self, user: UserRecord, job_id: str) -> JobRecord:
         job = self.jobs.get(job_id)

@@ -26,9 +26,7 @@ _START_TIMEOUT = 30.0
 class EmulatorThread:
     """Runs an emulator in a background thread; starts on ``__enter__``/``start()``."""
 
-    def __init__(
-        self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
+    def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.emulator = HubEmulator(config)
         self._host = host
         self._port = port

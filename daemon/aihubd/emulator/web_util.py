@@ -48,9 +48,7 @@ M = TypeVar("M", bound=Message)
 
 def pb_response(message: Message, status: int = 200) -> web.Response:
     """A protobuf reply with the exact Content-Type the official client requires."""
-    return web.Response(
-        body=message.SerializeToString(), status=status, headers={"Content-Type": PROTOBUF}
-    )
+    return web.Response(body=message.SerializeToString(), status=status, headers={"Content-Type": PROTOBUF})
 
 
 def json_error(status: int, detail: str) -> web.Response:
@@ -59,10 +57,7 @@ def json_error(status: int, detail: str) -> web.Response:
 
 def xml_error(status: int, code: str, message: str) -> web.Response:
     """An S3-style error body (the client extracts ``Code: Message`` from it)."""
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
-    )
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
     return web.Response(text=body, status=status, content_type="application/xml")
 
 

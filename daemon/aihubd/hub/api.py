@@ -28,8 +28,9 @@ class HubApi(Protocol):
     async def get_job(self, job_id: str) -> Job:
         """The job as the Hub sees it now."""
 
-    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int
-                                      ) -> tuple[list[JobSummary], int]:
+    async def list_link_job_summaries(
+        self, states: Sequence[JobState], offset: int, limit: int
+    ) -> tuple[list[JobSummary], int]:
         """One page of the caller's link jobs in ``states`` (newest first) and the total count."""
 
     async def set_job_name(self, job_id: str, name: str) -> None: ...

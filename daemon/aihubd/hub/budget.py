@@ -24,8 +24,13 @@ class BudgetConfig:
 
 
 class RequestBudget:
-    def __init__(self, config: BudgetConfig = BudgetConfig(), *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        config: BudgetConfig = BudgetConfig(),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if config.rate <= 0 or config.burst < 1:
             raise ValueError("the request budget needs rate > 0 and burst >= 1")
         self._config = config

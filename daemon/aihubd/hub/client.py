@@ -63,9 +63,15 @@ class HubHealth:
 class AiohttpHubClient:
     """HubApi over HTTP: one connection pool, one token, errors translated at the boundary."""
 
-    def __init__(self, credentials: HubCredentials, *, retry: RetryPolicy | None = None,
-                 timeout: float = 30.0, budget: RequestBudget | None = None,
-                 reload_credentials: Callable[[], HubCredentials] | None = None) -> None:
+    def __init__(
+        self,
+        credentials: HubCredentials,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        budget: RequestBudget | None = None,
+        reload_credentials: Callable[[], HubCredentials] | None = None,
+    ) -> None:
         self._creds = credentials
         self._budget = budget or RequestBudget()
         self._reload_credentials = reload_credentials
@@ -90,9 +96,17 @@ class AiohttpHubClient:
     def _scoped(project_id: str, *segments: str) -> tuple[str, ...]:
         return ("projects", project_id, *segments) if project_id else segments
 
-    async def _call(self, method: str, segments: Sequence[str], reply: type[M], *,
-                    body: Message | None = None, params: dict[str, str] | list[tuple[str, str]] | None = None,
-                    object_id: str = "", retry: bool | None = None) -> M:
+    async def _call(
+        self,
+        method: str,
+        segments: Sequence[str],
+        reply: type[M],
+        *,
+        body: Message | None = None,
+        params: dict[str, str] | list[tuple[str, str]] | None = None,
+        object_id: str = "",
+        retry: bool | None = None,
+    ) -> M:
         """One API call. ``retry`` (default: for GET and DELETE) retries it on HubUnavailable —
         only for calls that are safe to repeat."""
         url = self._url(*segments)
@@ -113,8 +127,11 @@ class AiohttpHubClient:
                             self._budget.retry_after(exc.retry_after)
                         raise
                     if resp.headers.get("Content-Type") != PROTOBUF:
-                        raise HubError(f"the Hub answered {method} {redact_url(url)} with "
-                                       f"{resp.headers.get('Content-Type')!r}, not protobuf", resp.status)
+                        raise HubError(
+                            f"the Hub answered {method} {redact_url(url)} with "
+                            f"{resp.headers.get('Content-Type')!r}, not protobuf",
+                            resp.status,
+                        )
                     message = reply()
                     try:
                         message.ParseFromString(payload)
@@ -160,8 +177,9 @@ class AiohttpHubClient:
         return user.email
 
     async def find_device(self, name: str) -> Device | None:
-        devices = await self._call("GET", ("devices",), pb.DeviceList,
-                                   params=[("name", name), ("os", ""), ("select", "True")])
+        devices = await self._call(
+            "GET", ("devices",), pb.DeviceList, params=[("name", name), ("os", ""), ("select", "True")]
+        )
         if len(devices.devices) == 0:
             return None
         return device_from_pb(devices.devices[0])
@@ -170,8 +188,11 @@ class AiohttpHubClient:
         # Each upload step may be repeated: a model record created twice is an unused draft, a part
         # PUT twice is the same bytes, and completing the same upload id twice is the same result.
         created = await self._call(
-            "POST", self._scoped(project_id, "models"), pb.CreateUpdateResponse,
-            body=pb.Model(name=name, model_type=MODEL_TYPE_QNN_DLC, is_directory=False), retry=True,
+            "POST",
+            self._scoped(project_id, "models"),
+            pb.CreateUpdateResponse,
+            body=pb.Model(name=name, model_type=MODEL_TYPE_QNN_DLC, is_directory=False),
+            retry=True,
         )
         if not created.id:
             raise HubError(f"the Hub did not create a model for {name}: {created.status}")
@@ -179,18 +200,28 @@ class AiohttpHubClient:
             return created.id
         size = path.stat().st_size
         how = await self._call(
-            "GET", ("models", created.id, "multipart_upload"), pb.FileUploadResponse,
-            params={**DOWNLOAD_QUERY, "file_size": str(size)}, object_id=created.id,
+            "GET",
+            ("models", created.id, "multipart_upload"),
+            pb.FileUploadResponse,
+            params={**DOWNLOAD_QUERY, "file_size": str(size)},
+            object_id=created.id,
         )
         if how.WhichOneof("method") != "multipart_url":
-            raise HubError("the Hub offered an upload method aihubd does not support "
-                           f"({how.WhichOneof('method')}); only multipart URLs are")
-        etags = [await with_retries(functools.partial(self._put_part, url, path, i, how.multipart_url), self._retry)
-                 for i, url in enumerate(how.multipart_url.urls)]
+            raise HubError(
+                "the Hub offered an upload method aihubd does not support "
+                f"({how.WhichOneof('method')}); only multipart URLs are"
+            )
+        etags = [
+            await with_retries(functools.partial(self._put_part, url, path, i, how.multipart_url), self._retry)
+            for i, url in enumerate(how.multipart_url.urls)
+        ]
         done = await self._call(
-            "POST", ("models", created.id, "multipart_upload"), pb.CreateUpdateResponse,
+            "POST",
+            ("models", created.id, "multipart_upload"),
+            pb.CreateUpdateResponse,
             body=pb.FileMultipartUploadComplete(upload_id=how.multipart_url.upload_id, etags=etags),
-            object_id=created.id, retry=True,
+            object_id=created.id,
+            retry=True,
         )
         return done.id or created.id
 
@@ -210,16 +241,23 @@ class AiohttpHubClient:
             raise HubError(f"the Hub's upload URL gave no ETag for part {index + 1}")
         return etag
 
-    async def create_link_job(self, model_ids: Sequence[str], device: Device, name: str, options: str,
-                              project_id: str = "") -> str:
+    async def create_link_job(
+        self, model_ids: Sequence[str], device: Device, name: str, options: str, project_id: str = ""
+    ) -> str:
         link = pb.LinkJob(
             models=pb.ModelList(models=[pb.Model(model_id=m) for m in model_ids], total_query_count=len(model_ids)),
-            name=name, device=device_to_pb(device),
+            name=name,
+            device=device_to_pb(device),
         )
         if options.strip():
             link.options = options.strip()
-        created = await self._call("POST", self._scoped(project_id, "jobs"), pb.CreateUpdateResponse,
-                                   body=pb.Job(link_job=link), params={"seed_target_model": "true"})
+        created = await self._call(
+            "POST",
+            self._scoped(project_id, "jobs"),
+            pb.CreateUpdateResponse,
+            body=pb.Job(link_job=link),
+            params={"seed_target_model": "true"},
+        )
         if not created.id:
             raise HubError(f"the Hub did not create the link job: {created.status}")
         return created.id
@@ -230,8 +268,9 @@ class AiohttpHubClient:
             raise InvalidArgument(f"job {job_id} is a {job.WhichOneof('job') or 'unknown'} job, not a link job")
         return job_from_pb(job, refreshed_at=datetime.now(timezone.utc))
 
-    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int
-                                      ) -> tuple[list[JobSummary], int]:
+    async def list_link_job_summaries(
+        self, states: Sequence[JobState], offset: int, limit: int
+    ) -> tuple[list[JobSummary], int]:
         """One page of the caller's link jobs in ``states`` (any state when empty), newest first,
         and the total count."""
         params = [("offset", str(offset))] if offset > 0 else []
@@ -241,47 +280,64 @@ class AiohttpHubClient:
         params.append(("type", "link"))
         listing = await self._call("GET", ("job_summaries",), pb.JobSummaryList, params=params)
         rows = [
-            JobSummary(job_id=s.link_job_summary.job_id, state=JobState.of(s.link_job_summary.job_state),
-                       last_updated_time=time_from_pb(s.link_job_summary.last_updated_time),
-                       name=s.link_job_summary.name, device_name=s.link_job_summary.device_name,
-                       creation_time=time_from_pb(s.link_job_summary.creation_time))
+            JobSummary(
+                job_id=s.link_job_summary.job_id,
+                state=JobState.of(s.link_job_summary.job_state),
+                last_updated_time=time_from_pb(s.link_job_summary.last_updated_time),
+                name=s.link_job_summary.name,
+                device_name=s.link_job_summary.device_name,
+                creation_time=time_from_pb(s.link_job_summary.creation_time),
+            )
             for s in listing.job_summaries
             if s.WhichOneof("job") == "link_job_summary"
         ]
         return rows, listing.total_query_count
 
     async def set_job_name(self, job_id: str, name: str) -> None:
-        await self._call("PATCH", ("jobs", job_id), pb.CreateUpdateResponse,
-                         body=pb.JobPublicUpdate(name=name), object_id=job_id)
+        await self._call(
+            "PATCH", ("jobs", job_id), pb.CreateUpdateResponse, body=pb.JobPublicUpdate(name=name), object_id=job_id
+        )
 
     async def get_sharing(self, job_id: str) -> list[str]:
         shared = await self._call("GET", ("jobs", job_id, "shared_access"), pb.SharedAccess, object_id=job_id)
         return list(shared.email)
 
     async def modify_sharing(self, job_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
-        await self._call("PATCH", ("jobs", job_id, "shared_access"), pb.CreateUpdateResponse,
-                         body=pb.SharedAccessChange(add_email=list(add), remove_email=list(remove)),
-                         object_id=job_id)
+        await self._call(
+            "PATCH",
+            ("jobs", job_id, "shared_access"),
+            pb.CreateUpdateResponse,
+            body=pb.SharedAccessChange(add_email=list(add), remove_email=list(remove)),
+            object_id=job_id,
+        )
 
     async def disable_sharing(self, job_id: str) -> None:
         await self._call("DELETE", ("jobs", job_id, "shared_access"), pb.CreateUpdateResponse, object_id=job_id)
 
     async def get_model(self, model_id: str) -> ModelInfo:
         model = await self._call("GET", ("models", model_id), pb.Model, object_id=model_id)
-        return ModelInfo(model_id=model.model_id or model_id, name=model.name, model_type=model.model_type,
-                         creation_time=time_from_pb(model.creation_time))
+        return ModelInfo(
+            model_id=model.model_id or model_id,
+            name=model.name,
+            model_type=model.model_type,
+            creation_time=time_from_pb(model.creation_time),
+        )
 
     async def target_model_file(self, model_id: str) -> TargetFile:
-        info = await self._call("GET", ("models", model_id, "download"), pb.FileDownloadResponse,
-                                params=DOWNLOAD_QUERY, object_id=model_id)
+        info = await self._call(
+            "GET", ("models", model_id, "download"), pb.FileDownloadResponse, params=DOWNLOAD_QUERY, object_id=model_id
+        )
         if info.WhichOneof("method") != "url" or not info.url.url:
             raise HubError(f"the Hub offered no download URL for model {model_id}")
         return TargetFile(url=info.url.url, filename=info.url.filename)
 
     async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
         listing = await self._call(
-            "GET", ("jobs", job_id, "device_runs", "latest", "artifact_list", str(int(artifact_type))),
-            pb.NamedArtifactDownloadURLList, params=DOWNLOAD_QUERY, object_id=job_id,
+            "GET",
+            ("jobs", job_id, "device_runs", "latest", "artifact_list", str(int(artifact_type))),
+            pb.NamedArtifactDownloadURLList,
+            params=DOWNLOAD_QUERY,
+            object_id=job_id,
         )
         return [TargetFile(url=a.url, filename=a.filename) for a in listing.artifacts]
 
@@ -296,8 +352,7 @@ class AiohttpHubClient:
                 except HubUnavailable as exc:
                     if attempt + 1 >= self._retry.attempts:
                         raise
-                    await asyncio.sleep(exc.retry_after if exc.retry_after is not None
-                                        else self._retry.delay(attempt))
+                    await asyncio.sleep(exc.retry_after if exc.retry_after is not None else self._retry.delay(attempt))
             out.flush()
             await finish_in_thread(os.fsync, out.fileno())  # seconds for a big file: not on the loop
         return sink.size, sink.hash.hexdigest()
@@ -365,16 +420,22 @@ def _raise_for_status(resp: aiohttp.ClientResponse, payload: bytes, object_id: s
     detail = _detail(payload)
     where = f"{resp.method} {redact_url(str(resp.url))}"
     if status == 401:
-        raise HubAuthError("the Hub rejected the daemon's API token (401); set a valid one with "
-                           "`qai-hub configure --api_token <TOKEN>` (aihubd picks it up without a restart)", status)
+        raise HubAuthError(
+            "the Hub rejected the daemon's API token (401); set a valid one with "
+            "`qai-hub configure --api_token <TOKEN>` (aihubd picks it up without a restart)",
+            status,
+        )
     if status == 404:
         what = f"'{object_id}'" if object_id else where
         raise NotFound(f"{what} was not found on the Hub. It may not exist or this account may not see it.")
     if status == 403:
         raise PermissionDenied(f"the Hub does not let this account do that: {detail or where}")
     if status == 429 or status >= 500:
-        raise HubUnavailable(f"the Hub is unavailable ({status} on {where}); try again later",
-                             status, parse_retry_after(resp.headers.get("Retry-After")))
+        raise HubUnavailable(
+            f"the Hub is unavailable ({status} on {where}); try again later",
+            status,
+            parse_retry_after(resp.headers.get("Retry-After")),
+        )
     if status in (400, 409, 413, 422):
         raise InvalidArgument(f"the Hub refused the request: {detail or status}")
     raise HubError(f"the Hub answered {status} on {where}: {detail}", status)

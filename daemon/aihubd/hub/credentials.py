@@ -67,7 +67,9 @@ def _warn_if_readable_by_others(path: Path) -> None:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning(
             "%s is readable by other users (mode %o); the Hub token in it should be private: chmod 600 %s",
-            path, stat.S_IMODE(mode), path,
+            path,
+            stat.S_IMODE(mode),
+            path,
         )
 
 

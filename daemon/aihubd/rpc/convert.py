@@ -60,7 +60,11 @@ def target_model_to_proto(info: ModelInfo | None, filename: str, web_url: str) -
     if info is None:
         return api.TargetModel(present=False)
     return api.TargetModel(
-        present=True, model_id=info.model_id, name=info.name, model_type=info.model_type,
-        creation_time=_timestamp(info.creation_time), url=f"{web_url.rstrip('/')}/models/{info.model_id}/",
+        present=True,
+        model_id=info.model_id,
+        name=info.name,
+        model_type=info.model_type,
+        creation_time=_timestamp(info.creation_time),
+        url=f"{web_url.rstrip('/')}/models/{info.model_id}/",
         filename=filename,
     )

@@ -19,12 +19,20 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
         self._web_url = web_url
         self._hub_kind = hub_kind
 
-    async def GetDaemonInfo(self, request: api.GetDaemonInfoRequest,
-                            context: grpc.aio.ServicerContext) -> api.DaemonInfo:
+    async def GetDaemonInfo(
+        self, request: api.GetDaemonInfoRequest, context: grpc.aio.ServicerContext
+    ) -> api.DaemonInfo:
         async with rpc_errors(context, "GetDaemonInfo"):
             s = await self._status.status()
             return api.DaemonInfo(
-                version=s.version, hub_url=self._hub_url, web_url=self._web_url, hub_kind=self._hub_kind,
-                tracked_jobs=s.tracked_jobs, in_flight_jobs=s.in_flight_jobs, hub_reachable=s.hub_reachable,
-                account_email=s.account_email, cache_bytes=s.cache_bytes, hub_error=s.hub_error,
+                version=s.version,
+                hub_url=self._hub_url,
+                web_url=self._web_url,
+                hub_kind=self._hub_kind,
+                tracked_jobs=s.tracked_jobs,
+                in_flight_jobs=s.in_flight_jobs,
+                hub_reachable=s.hub_reachable,
+                account_email=s.account_email,
+                cache_bytes=s.cache_bytes,
+                hub_error=s.hub_error,
             )

@@ -62,8 +62,9 @@ def rich_status(exc: BaseException, message: str) -> tuple[grpc.StatusCode, tupl
     if retry:
         seconds = float(getattr(exc, "retry_after", None) or DEFAULT_RETRY_SECONDS)
         delay = Any()
-        delay.Pack(error_details_pb2.RetryInfo(
-            retry_delay=Duration(seconds=int(seconds), nanos=int(seconds % 1 * 1e9))))
+        delay.Pack(
+            error_details_pb2.RetryInfo(retry_delay=Duration(seconds=int(seconds), nanos=int(seconds % 1 * 1e9)))
+        )
         details.append(delay)
     status = status_pb2.Status(code=code.value[0], message=message, details=details)
     return code, ((STATUS_DETAILS_KEY, status.SerializeToString()),)

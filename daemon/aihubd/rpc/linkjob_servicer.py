@@ -20,8 +20,9 @@ __all__ = ["LinkJobServicer"]
 
 
 class LinkJobServicer(api_grpc.LinkJobServiceServicer):
-    def __init__(self, jobs: JobService, submitter: Submitter, artifacts: ArtifactService, sharing: SharingService,
-                 web_url: str) -> None:
+    def __init__(
+        self, jobs: JobService, submitter: Submitter, artifacts: ArtifactService, sharing: SharingService, web_url: str
+    ) -> None:
         self._jobs = jobs
         self._submitter = submitter
         self._artifacts = artifacts
@@ -31,8 +32,14 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
 
     async def SubmitLinkJob(self, request: api.SubmitLinkJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
         async with rpc_errors(context, "SubmitLinkJob"):
-            job = await self._submitter.submit(model_sources(list(request.models)), request.device, request.name,
-                                               request.options, request.project_id, request.request_id)
+            job = await self._submitter.submit(
+                model_sources(list(request.models)),
+                request.device,
+                request.name,
+                request.options,
+                request.project_id,
+                request.request_id,
+            )
             return job_to_proto(job, self._web_url)
 
     async def GetJob(self, request: api.GetJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
@@ -64,20 +71,23 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
         self._protos[job.job_id] = (job, stale, message)
         return message
 
-    async def RefreshJobs(self, request: api.RefreshJobsRequest,
-                          context: grpc.aio.ServicerContext) -> api.RefreshJobsResponse:
+    async def RefreshJobs(
+        self, request: api.RefreshJobsRequest, context: grpc.aio.ServicerContext
+    ) -> api.RefreshJobsResponse:
         async with rpc_errors(context, "RefreshJobs"):
             result = await self._jobs.refresh()
             return api.RefreshJobsResponse(polled=result.polled, changed=result.changed)
 
-    async def DownloadTargetModel(self, request: api.DownloadTargetModelRequest,
-                                  context: grpc.aio.ServicerContext) -> api.DownloadResponse:
+    async def DownloadTargetModel(
+        self, request: api.DownloadTargetModelRequest, context: grpc.aio.ServicerContext
+    ) -> api.DownloadResponse:
         async with rpc_errors(context, "DownloadTargetModel"):
             paths, job = await self._artifacts.download_target_model(request.job_id, request.destination)
             return api.DownloadResponse(paths=paths, state=int(job.state))
 
-    async def ReadTargetModel(self, request: api.ReadTargetModelRequest,
-                              context: grpc.aio.ServicerContext) -> AsyncIterator[api.Chunk]:
+    async def ReadTargetModel(
+        self, request: api.ReadTargetModelRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[api.Chunk]:
         async with rpc_errors(context, "ReadTargetModel"):
             _, file, chunks = await self._artifacts.read_target_model(request.job_id)
             first = True
@@ -88,24 +98,27 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
                 else:
                     yield api.Chunk(data=data)
 
-    async def DownloadJobLogs(self, request: api.DownloadJobLogsRequest,
-                              context: grpc.aio.ServicerContext) -> api.DownloadResponse:
+    async def DownloadJobLogs(
+        self, request: api.DownloadJobLogsRequest, context: grpc.aio.ServicerContext
+    ) -> api.DownloadResponse:
         async with rpc_errors(context, "DownloadJobLogs"):
             paths, job = await self._artifacts.download_logs(request.job_id, request.output_dir)
             return api.DownloadResponse(paths=paths, state=int(job.state))
 
     async def ListJobs(self, request: api.ListJobsRequest, context: grpc.aio.ServicerContext) -> api.ListJobsResponse:
         async with rpc_errors(context, "ListJobs"):
-            jobs, total = await self._jobs.list([JobState.of(s) for s in request.states], request.name_contains,
-                                                request.limit, request.offset)
+            jobs, total = await self._jobs.list(
+                [JobState.of(s) for s in request.states], request.name_contains, request.limit, request.offset
+            )
             return api.ListJobsResponse(jobs=[job_to_proto(j, self._web_url) for j in jobs], total=total)
 
     async def TrackJob(self, request: api.TrackJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
         async with rpc_errors(context, "TrackJob"):
             return job_to_proto(await self._jobs.track(request.job_id), self._web_url)
 
-    async def UntrackJob(self, request: api.UntrackJobRequest,
-                         context: grpc.aio.ServicerContext) -> api.UntrackJobResponse:
+    async def UntrackJob(
+        self, request: api.UntrackJobRequest, context: grpc.aio.ServicerContext
+    ) -> api.UntrackJobResponse:
         async with rpc_errors(context, "UntrackJob"):
             return api.UntrackJobResponse(was_tracked=await self._jobs.untrack(request.job_id))
 
@@ -117,26 +130,29 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
         async with rpc_errors(context, "GetSharing"):
             return api.Sharing(emails=await self._sharing.get(request.job_id))
 
-    async def ModifySharing(self, request: api.ModifySharingRequest,
-                            context: grpc.aio.ServicerContext) -> api.Sharing:
+    async def ModifySharing(self, request: api.ModifySharingRequest, context: grpc.aio.ServicerContext) -> api.Sharing:
         async with rpc_errors(context, "ModifySharing"):
             emails = await self._sharing.modify(request.job_id, list(request.add_emails), list(request.delete_emails))
             return api.Sharing(emails=emails)
 
-    async def DisableSharing(self, request: api.DisableSharingRequest,
-                             context: grpc.aio.ServicerContext) -> api.Sharing:
+    async def DisableSharing(
+        self, request: api.DisableSharingRequest, context: grpc.aio.ServicerContext
+    ) -> api.Sharing:
         async with rpc_errors(context, "DisableSharing"):
             return api.Sharing(emails=await self._sharing.disable(request.job_id))
 
-    async def DownloadArtifacts(self, request: api.DownloadArtifactsRequest,
-                                context: grpc.aio.ServicerContext) -> api.DownloadResponse:
+    async def DownloadArtifacts(
+        self, request: api.DownloadArtifactsRequest, context: grpc.aio.ServicerContext
+    ) -> api.DownloadResponse:
         async with rpc_errors(context, "DownloadArtifacts"):
-            paths, job = await self._artifacts.download_artifacts(request.job_id, request.output_dir,
-                                                                  artifact_type(request.artifact_type))
+            paths, job = await self._artifacts.download_artifacts(
+                request.job_id, request.output_dir, artifact_type(request.artifact_type)
+            )
             return api.DownloadResponse(paths=paths, state=int(job.state))
 
-    async def GetTargetModel(self, request: api.GetTargetModelRequest,
-                             context: grpc.aio.ServicerContext) -> api.TargetModel:
+    async def GetTargetModel(
+        self, request: api.GetTargetModelRequest, context: grpc.aio.ServicerContext
+    ) -> api.TargetModel:
         async with rpc_errors(context, "GetTargetModel"):
             info, filename, _ = await self._artifacts.target_model(request.job_id)
             return target_model_to_proto(info, filename, self._web_url)

@@ -35,8 +35,14 @@ SERVER_OPTIONS = [
 ]
 
 
-async def start_server(socket_path: Path, linkjobs: LinkJobServicer, daemon: DaemonServicer, *,
-                       tcp_port: int | None = None, tcp_token_file: Path | None = None) -> grpc.aio.Server:
+async def start_server(
+    socket_path: Path,
+    linkjobs: LinkJobServicer,
+    daemon: DaemonServicer,
+    *,
+    tcp_port: int | None = None,
+    tcp_token_file: Path | None = None,
+) -> grpc.aio.Server:
     """Bind ``unix:<socket_path>`` (mode 0600 whatever the umask) and start serving.
 
     With ``tcp_port`` (0: any free port) the same services are also served on 127.0.0.1 to callers

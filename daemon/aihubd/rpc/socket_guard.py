@@ -34,8 +34,10 @@ def _check_path(socket_path: Path) -> None:
     if not socket_path.is_absolute():
         raise SocketError(f"socket path {socket_path} must be absolute")
     if len(os.fsencode(socket_path)) > MAX_SOCKET_PATH:
-        raise SocketError(f"socket path {socket_path} is longer than {MAX_SOCKET_PATH} bytes; "
-                          "choose a shorter --socket or AIHUBD_SOCKET")
+        raise SocketError(
+            f"socket path {socket_path} is longer than {MAX_SOCKET_PATH} bytes; "
+            "choose a shorter --socket or AIHUBD_SOCKET"
+        )
 
 
 def prepare_socket_dir(socket_path: Path) -> None:
@@ -56,14 +58,18 @@ def prepare_socket_dir(socket_path: Path) -> None:
             os.umask(old)
         info = os.lstat(directory)
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise SocketError(f"{directory} must be a real directory, not a symlink or a file; "
-                          "remove it or choose another --socket")
+        raise SocketError(
+            f"{directory} must be a real directory, not a symlink or a file; remove it or choose another --socket"
+        )
     if info.st_uid != os.getuid():
-        raise SocketError(f"{directory} belongs to uid {info.st_uid}, not to you (uid {os.getuid()}); "
-                          "choose another --socket")
+        raise SocketError(
+            f"{directory} belongs to uid {info.st_uid}, not to you (uid {os.getuid()}); choose another --socket"
+        )
     if info.st_mode & 0o077:
-        raise SocketError(f"{directory} is accessible to other users (mode {stat.S_IMODE(info.st_mode):04o}); "
-                          f"run `chmod 700 {directory}`")
+        raise SocketError(
+            f"{directory} is accessible to other users (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"run `chmod 700 {directory}`"
+        )
 
 
 def _listening(socket_path: Path) -> bool:
@@ -92,11 +98,15 @@ def _clear_stale(socket_path: Path) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(info.st_mode):
-        raise SocketError(f"{socket_path} exists and is not a socket; aihubd will not replace it: "
-                          "remove it or choose another --socket")
+        raise SocketError(
+            f"{socket_path} exists and is not a socket; aihubd will not replace it: "
+            "remove it or choose another --socket"
+        )
     if _listening(socket_path):
-        raise SocketError(f"another process is listening on {socket_path} (without holding its lock file); "
-                          "stop it first or choose another --socket")
+        raise SocketError(
+            f"another process is listening on {socket_path} (without holding its lock file); "
+            "stop it first or choose another --socket"
+        )
     with contextlib.suppress(FileNotFoundError):
         socket_path.unlink()  # stale: left by a daemon that died
 
@@ -118,8 +128,9 @@ def claim_socket(socket_path: Path) -> Iterator[None]:
     except BlockingIOError:
         other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise SocketError(f"another aihubd (pid {other}) already serves {socket_path}; "
-                          "stop it first or choose another --socket") from None
+        raise SocketError(
+            f"another aihubd (pid {other}) already serves {socket_path}; stop it first or choose another --socket"
+        ) from None
     except BaseException:
         os.close(fd)
         raise
@@ -148,5 +159,7 @@ def restrict_socket(socket_path: Path) -> None:
     os.chmod(socket_path, 0o600)
     info = os.lstat(socket_path)
     if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) != 0o600:
-        raise SocketError(f"{socket_path} is not the private socket aihubd just bound "
-                          f"(mode {stat.S_IMODE(info.st_mode):04o}, uid {info.st_uid})")
+        raise SocketError(
+            f"{socket_path} is not the private socket aihubd just bound "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}, uid {info.st_uid})"
+        )

@@ -109,8 +109,7 @@ def _guard_stream(behavior: Behavior) -> Behavior:
 
 
 def _guarded_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    codec = {"request_deserializer": handler.request_deserializer,
-             "response_serializer": handler.response_serializer}
+    codec = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(_guard_unary(handler.unary_unary), **codec)
     if handler.unary_stream is not None:

@@ -35,9 +35,18 @@ CHUNK_SIZE = 1 << 20
 
 
 class ArtifactService:
-    def __init__(self, hub: HubApi, jobs: JobService, index: ArtifactIndex, blobs: BlobStore,
-                 deliveries: DeliveryJournal, *, cap_bytes: int, hardlinks: bool = True,
-                 prefetch: bool = True) -> None:
+    def __init__(
+        self,
+        hub: HubApi,
+        jobs: JobService,
+        index: ArtifactIndex,
+        blobs: BlobStore,
+        deliveries: DeliveryJournal,
+        *,
+        cap_bytes: int,
+        hardlinks: bool = True,
+        prefetch: bool = True,
+    ) -> None:
         self._hub = hub
         self._jobs = jobs
         self._index = index
@@ -68,8 +77,14 @@ class ArtifactService:
             self._blobs.remove(digest)
         self.cached_bytes = await self._index.total_size()
         if temps or partial or broken or orphans:
-            log.info("cache reconciled: %d delivery temp files, %d partial ingests, %d broken index rows, "
-                     "%d orphan blobs removed", temps, partial, len(broken), len(orphans))
+            log.info(
+                "cache reconciled: %d delivery temp files, %d partial ingests, %d broken index rows, "
+                "%d orphan blobs removed",
+                temps,
+                partial,
+                len(broken),
+                len(orphans),
+            )
 
     def job_finished(self, job: Job) -> None:
         """Poller listener: prefetch a finished job's target model and logs (never raises)."""
@@ -105,11 +120,17 @@ class ArtifactService:
         key = (job.job_id, kind)
         task = self._fetches.get(key)
         if task is None:
-            changed = [f.filename for f in files if self._blobs.has_hex(f.digest)
-                       and not self._blobs.intact(Digest(f.digest, f.size), f.mtime_ns)]
+            changed = [
+                f.filename
+                for f in files
+                if self._blobs.has_hex(f.digest) and not self._blobs.intact(Digest(f.digest, f.size), f.mtime_ns)
+            ]
             if changed:  # the fetch's commit replaces it (hardlinked deliveries keep the old inode)
-                log.warning("job %s: cached %s changed on disk (an edited hardlinked delivery?): fetching again",
-                            job.job_id, ", ".join(changed))
+                log.warning(
+                    "job %s: cached %s changed on disk (an edited hardlinked delivery?): fetching again",
+                    job.job_id,
+                    ", ".join(changed),
+                )
             task = asyncio.create_task(self._fetch(job, kind), name=f"fetch-{job.job_id}-{kind}")
             self._fetches[key] = task
             task.add_done_callback(lambda _t: self._fetches.pop(key, None))
@@ -131,8 +152,10 @@ class ArtifactService:
                     raise HubUnavailable(f"the Hub sent a damaged {name}: {exc}") from None
                 except OSError as exc:
                     if exc.errno == errno.ENOSPC:
-                        raise ResourceExhausted(f"no space left for {name} in the artifact cache "
-                                                f"({self._blobs.root}); free some space or lower --cache-max-gib") from None
+                        raise ResourceExhausted(
+                            f"no space left for {name} in the artifact cache "
+                            f"({self._blobs.root}); free some space or lower --cache-max-gib"
+                        ) from None
                     raise
             files.append(CachedFile(name, hex_digest, size, self._blobs.mtime_ns(Digest(hex_digest, size))))
         await self._index.record(job.job_id, kind, files)
@@ -248,8 +271,11 @@ class ArtifactService:
             return None, "", job
         info = await self._hub.get_model(job.target_model_id)
         files = await self._index.files(job.job_id, TARGET_MODEL)
-        filename = files[0].filename if files else safe_filename(
-            (await self._hub.target_model_file(job.target_model_id)).filename)
+        filename = (
+            files[0].filename
+            if files
+            else safe_filename((await self._hub.target_model_file(job.target_model_id)).filename)
+        )
         return info, filename, job
 
 

@@ -19,8 +19,14 @@ NAME_MAX = 255
 
 def safe_filename(name: str) -> str:
     """A Hub-supplied filename that cannot escape the directory it is written into."""
-    if (not name or "/" in name or "\\" in name or "\x00" in name or name in (".", "..")
-            or len(name.encode()) > NAME_MAX):
+    if (
+        not name
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or name in (".", "..")
+        or len(name.encode()) > NAME_MAX
+    ):
         raise HubError(f"the Hub sent an unusable file name {name[:80]!r}; refusing to write it")
     return name
 
@@ -76,5 +82,3 @@ def ensure_directory(directory: Path) -> Path:
     if not usable:
         raise InvalidArgument(f"{shown} is not a directory")
     return directory
-
-

@@ -28,8 +28,9 @@ class ShuttingDown(Exception):
 
 
 class JobService:
-    def __init__(self, hub: HubApi, store: JobStore, notifier: Notifier, poller: Poller,
-                 *, keepalive: float = 30.0) -> None:
+    def __init__(
+        self, hub: HubApi, store: JobStore, notifier: Notifier, poller: Poller, *, keepalive: float = 30.0
+    ) -> None:
         self._hub = hub
         self._store = store
         self._notifier = notifier
@@ -59,8 +60,9 @@ class JobService:
         self._poller.forget(job_id)
         return await self._store.delete(job_id)
 
-    async def list(self, states: Sequence[JobState], name_contains: str, limit: int, offset: int
-                   ) -> tuple[list[Job], int]:
+    async def list(
+        self, states: Sequence[JobState], name_contains: str, limit: int, offset: int
+    ) -> tuple[list[Job], int]:
         check_name(name_contains, "name filter")
         if limit > MAX_LIST:
             raise InvalidArgument(f"limit {limit} is too large; at most {MAX_LIST} jobs per page")

@@ -60,8 +60,16 @@ class _Plan:
 
 
 class Submitter:
-    def __init__(self, hub: HubApi, store: JobStore, poller: Poller, uploads: UploadService,
-                 journal: SubmissionJournal, *, default_project: str = "") -> None:
+    def __init__(
+        self,
+        hub: HubApi,
+        store: JobStore,
+        poller: Poller,
+        uploads: UploadService,
+        journal: SubmissionJournal,
+        *,
+        default_project: str = "",
+    ) -> None:
         self._hub = hub
         self._store = store
         self._poller = poller
@@ -70,8 +78,15 @@ class Submitter:
         self._default_project = default_project
         self._devices: dict[str, tuple[float, Device]] = {}  # name -> (valid until, device)
 
-    async def submit(self, models: Sequence[ModelSource], device_name: str, name: str = "", options: str = "",
-                     project_id: str = "", request_id: str = "") -> Job:
+    async def submit(
+        self,
+        models: Sequence[ModelSource],
+        device_name: str,
+        name: str = "",
+        options: str = "",
+        project_id: str = "",
+        request_id: str = "",
+    ) -> Job:
         plan = self._validate(models, device_name, name, options, project_id)
         if request_id and not _REQUEST_ID.match(request_id):
             raise InvalidArgument("a request id is 1-128 letters, digits or '_.:-' (e.g. a UUID)")
@@ -83,8 +98,10 @@ class Submitter:
                 return await self._adopt(earlier.job_id)
 
         device = await self._device(plan.device_name)
-        model_ids = [await self._uploads.model_id_for(i, self._default_project) if isinstance(i, Path) else i
-                     for i in plan.inputs]
+        model_ids = [
+            await self._uploads.model_id_for(i, self._default_project) if isinstance(i, Path) else i
+            for i in plan.inputs
+        ]
         job_name = plan.name or (plan.inputs[-1].name if isinstance(plan.inputs[-1], Path) else "")
 
         entry = None
@@ -106,8 +123,9 @@ class Submitter:
         log.info("submitted link job %s (%d models, %s)", job_id, len(model_ids), device.name)
         return job
 
-    def _validate(self, models: Sequence[ModelSource], device_name: str, name: str, options: str,
-                  project_id: str) -> _Plan:
+    def _validate(
+        self, models: Sequence[ModelSource], device_name: str, name: str, options: str, project_id: str
+    ) -> _Plan:
         if not models:
             raise InvalidArgument("a link job needs at least one input model")
         inputs = [_check_source(m) for m in models]
@@ -117,7 +135,7 @@ class Submitter:
         check_name(name, "job name")
         check_options(options)
         if not device_name.strip():
-            raise InvalidArgument("a device name is required, e.g. \"Snapdragon 8 Elite QRD\"")
+            raise InvalidArgument('a device name is required, e.g. "Snapdragon 8 Elite QRD"')
         check_name(device_name, "device name")
         project = project_id or self._default_project
         if project:
@@ -130,8 +148,9 @@ class Submitter:
             return cached[1]
         device = await self._hub.find_device(device_name)
         if device is None:
-            raise NotFound(f"device {device_name!r} is not available on the Hub; "
-                           "check the name (e.g. \"Snapdragon 8 Elite QRD\")")
+            raise NotFound(
+                f'device {device_name!r} is not available on the Hub; check the name (e.g. "Snapdragon 8 Elite QRD")'
+            )
         if QNN_FRAMEWORK not in device.attributes:
             raise InvalidArgument(f"device {device.name!r} does not support QNN model input")
         self._devices[device_name] = (time.monotonic() + DEVICE_TTL, device)
@@ -151,8 +170,9 @@ class Submitter:
         self._poller.follow(job, soon=soon)
         return job
 
-    async def _recover(self, entry: Submission, name: str, device: Device, model_ids: list[str],
-                       options: str) -> str | None:
+    async def _recover(
+        self, entry: Submission, name: str, device: Device, model_ids: list[str], options: str
+    ) -> str | None:
         """The id of a Hub job this request created whose answer was lost, if any. The listing is
         newest first: pages are read until the jobs are older than the request."""
         oldest = entry.started_at - CLOCK_SKEW
@@ -160,12 +180,18 @@ class Submitter:
         while True:
             rows, total = await self._hub.list_link_job_summaries((), offset, RECOVERY_PAGE)
             for row in rows:
-                if (row.name == name and row.device_name == device.name and row.creation_time is not None
-                        and row.creation_time.timestamp() >= oldest and await self._store.get(row.job_id) is None):
+                if (
+                    row.name == name
+                    and row.device_name == device.name
+                    and row.creation_time is not None
+                    and row.creation_time.timestamp() >= oldest
+                    and await self._store.get(row.job_id) is None
+                ):
                     job = await self._hub.get_job(row.job_id)
                     if [m.model_id for m in job.models] == model_ids and job.options == options.strip():
-                        log.info("request %s: recovered job %s created by an earlier attempt",
-                                 entry.request_id, job.job_id)
+                        log.info(
+                            "request %s: recovered job %s created by an earlier attempt", entry.request_id, job.job_id
+                        )
                         return job.job_id
             offset += RECOVERY_PAGE
             last = rows[-1].creation_time if rows else None

@@ -30,7 +30,8 @@ class ArtifactIndex:
     async def files(self, job_id: str, kind: int) -> list[CachedFile]:
         async with self._db.conn.execute(
             "SELECT a.filename, a.digest, b.size, b.mtime_ns FROM artifacts a JOIN blobs b USING (digest) "
-            "WHERE a.job_id = ? AND a.kind = ? ORDER BY a.filename", (job_id, kind),
+            "WHERE a.job_id = ? AND a.kind = ? ORDER BY a.filename",
+            (job_id, kind),
         ) as cur:
             return [CachedFile(*row) for row in await cur.fetchall()]
 
@@ -56,8 +57,9 @@ class ArtifactIndex:
     async def touch(self, digests: Sequence[str]) -> None:
         if digests:
             async with self._db.transaction() as conn:
-                await conn.executemany("UPDATE blobs SET last_used = ? WHERE digest = ?",
-                                       [(time.time(), d) for d in digests])
+                await conn.executemany(
+                    "UPDATE blobs SET last_used = ? WHERE digest = ?", [(time.time(), d) for d in digests]
+                )
 
     async def total_size(self) -> int:
         async with self._db.conn.execute("SELECT COALESCE(SUM(size), 0) FROM blobs") as cur:
@@ -102,5 +104,6 @@ class ArtifactIndex:
 
     async def forget_upload(self, sha256: str, size: int, project_id: str) -> None:
         async with self._db.transaction() as conn:
-            await conn.execute("DELETE FROM uploads WHERE sha256 = ? AND size = ? AND project_id = ?",
-                               (sha256, size, project_id))
+            await conn.execute(
+                "DELETE FROM uploads WHERE sha256 = ? AND size = ? AND project_id = ?", (sha256, size, project_id)
+            )

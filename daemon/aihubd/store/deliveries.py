@@ -42,10 +42,13 @@ class DeliveryJournal:
 
     async def record(self, temp: Path) -> None:
         """Durably note that ``temp`` is about to be created."""
+
         async def write() -> None:
             async with self._db.transaction(durable=True) as conn:
-                await conn.execute("INSERT OR REPLACE INTO pending_deliveries (temp_path, started_at) VALUES (?, ?)",
-                                   (os.fsencode(temp), time.time()))
+                await conn.execute(
+                    "INSERT OR REPLACE INTO pending_deliveries (temp_path, started_at) VALUES (?, ?)",
+                    (os.fsencode(temp), time.time()),
+                )
 
         try:
             await asyncio.shield(write())
@@ -57,6 +60,7 @@ class DeliveryJournal:
     async def clear(self, temp: Path) -> None:
         """Forget ``temp`` (renamed into place or removed). Not durable, and a failure is only
         logged: a row that outlives its file just makes ``reconcile`` find nothing there."""
+
         async def write() -> None:
             async with self._db.transaction() as conn:
                 await conn.execute("DELETE FROM pending_deliveries WHERE temp_path = ?", (os.fsencode(temp),))

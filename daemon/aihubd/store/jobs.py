@@ -14,8 +14,10 @@ from .database import Database
 
 __all__ = ["JobStore"]
 
-_COLUMNS = ("job_id, name, state, message, creation_time, last_updated_time, device, models, options, "
-            "project_id, target_model_id, artifacts, refreshed_at, terminal")
+_COLUMNS = (
+    "job_id, name, state, message, creation_time, last_updated_time, device, models, options, "
+    "project_id, target_model_id, artifacts, refreshed_at, terminal"
+)
 
 
 _UPSERT = (
@@ -34,25 +36,37 @@ def _dt(value: float | None) -> datetime | None:
 
 def _row(job: Job) -> tuple[Any, ...]:
     return (
-        job.job_id, job.name, int(job.state), job.message, job.creation_time.timestamp(),
+        job.job_id,
+        job.name,
+        int(job.state),
+        job.message,
+        job.creation_time.timestamp(),
         _ts(job.last_updated_time),
         json.dumps([job.device.name, job.device.os, list(job.device.attributes)]),
         json.dumps([[m.model_id, m.name] for m in job.models]),
-        job.options, job.project_id, job.target_model_id,
+        job.options,
+        job.project_id,
+        job.target_model_id,
         ",".join(str(int(a)) for a in job.available_artifacts),
-        _ts(job.refreshed_at), int(job.terminal),
+        _ts(job.refreshed_at),
+        int(job.terminal),
     )
 
 
 def _job(row: Sequence[Any]) -> Job:
     name, os_, attributes = json.loads(row[6])
     return Job(
-        job_id=row[0], name=row[1], state=JobState.of(row[2]), message=row[3],
+        job_id=row[0],
+        name=row[1],
+        state=JobState.of(row[2]),
+        message=row[3],
         creation_time=_dt(row[4]) or datetime.fromtimestamp(0, tz=timezone.utc),
         last_updated_time=_dt(row[5]),
         device=Device(name, os_, tuple(attributes)),
         models=tuple(ModelRef(m, n) for m, n in json.loads(row[7])),
-        options=row[8], project_id=row[9], target_model_id=row[10],
+        options=row[8],
+        project_id=row[9],
+        target_model_id=row[10],
         available_artifacts=tuple(ArtifactType(int(a)) for a in row[11].split(",") if a),
         refreshed_at=_dt(row[12]),
     )
@@ -134,8 +148,9 @@ class JobStore:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def list(self, states: Sequence[JobState], name_contains: str, limit: int,
-                   offset: int) -> tuple[list[Job], int]:
+    async def list(
+        self, states: Sequence[JobState], name_contains: str, limit: int, offset: int
+    ) -> tuple[list[Job], int]:
         """Jobs newest first matching the filter, and how many match in all."""
         where, params = [], []  # type: ignore[var-annotated]
         if states:

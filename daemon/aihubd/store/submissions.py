@@ -38,7 +38,8 @@ class SubmissionJournal:
             async with self._db.transaction(durable=True) as conn:
                 await conn.execute(
                     "INSERT INTO submissions (request_id, fingerprint, started_at, job_id) VALUES (?, ?, ?, NULL) "
-                    "ON CONFLICT(request_id) DO NOTHING", (request_id, fingerprint, entry.started_at),
+                    "ON CONFLICT(request_id) DO NOTHING",
+                    (request_id, fingerprint, entry.started_at),
                 )
 
         await asyncio.shield(write())

@@ -37,9 +37,18 @@ class CycleResult:
 
 
 class Poller:
-    def __init__(self, hub: HubApi, store: JobStore, notifier: Notifier, schedule: Schedule, *,
-                 page_size: int = 50, concurrency: int = 8, nudge_gap: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        hub: HubApi,
+        store: JobStore,
+        notifier: Notifier,
+        schedule: Schedule,
+        *,
+        page_size: int = 50,
+        concurrency: int = 8,
+        nudge_gap: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._hub = hub
         self._store = store
         self._notifier = notifier
@@ -133,9 +142,12 @@ class Poller:
                 return CycleResult(0, 0)
             # The listing covers every job it shows, due or not: fetch those it shows changed, and
             # those it cannot show only when they are due.
-            to_fetch = [j for j in in_flight
-                        if (j.job_id in listed and _needs_fetch(j, listed[j.job_id], self._summaries.get(j.job_id)))
-                        or (j.job_id not in listed and j.job_id in due)]
+            to_fetch = [
+                j
+                for j in in_flight
+                if (j.job_id in listed and _needs_fetch(j, listed[j.job_id], self._summaries.get(j.job_id)))
+                or (j.job_id not in listed and j.job_id in due)
+            ]
             fetched = dict(zip((j.job_id for j in to_fetch), await asyncio.gather(*map(self._read, to_fetch))))
             jobs = [j for j in in_flight if j.job_id in listed or j.job_id in fetched]
             changed, seen = self._reconcile(jobs, listed, fetched, now)
@@ -143,16 +155,23 @@ class Poller:
             self._store.mark_refreshed(seen, datetime.now(timezone.utc))
             self._notifier.ring(job.job_id for job in changed)
             self._announce_finished(changed)
-            log.debug("cycle %d: %d jobs, %d listed, %d fetched, %d changed", self._started, len(jobs), len(listed),
-                      len(fetched), len(changed))
+            log.debug(
+                "cycle %d: %d jobs, %d listed, %d fetched, %d changed",
+                self._started,
+                len(jobs),
+                len(listed),
+                len(fetched),
+                len(changed),
+            )
             if self._failing and (listed or fetched):
                 self._failing = False
                 log.info("the Hub answers again")
             self.cycles += 1
             return CycleResult(len(jobs), len(changed))
 
-    def _reconcile(self, jobs: list[Job], listed: dict[str, JobSummary], fetched: dict[str, Job | None],
-                   now: float) -> tuple[list[Job], list[str]]:
+    def _reconcile(
+        self, jobs: list[Job], listed: dict[str, JobSummary], fetched: dict[str, Job | None], now: float
+    ) -> tuple[list[Job], list[str]]:
         """Compare what the Hub said with the store; reschedule every job looked at."""
         changed: list[Job] = []
         seen: list[str] = []

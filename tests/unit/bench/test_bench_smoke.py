@@ -54,9 +54,23 @@ def test_bench_scenario_runs_at_toy_size(scenario: str, short_dir: Path) -> None
     out = short_dir / "results.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIHUBD_", "QAIHUB_"))}
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.bench", "--smoke", "--only", scenario, "--json", str(out),
-         "--workdir", str(short_dir)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=140,
+        [
+            sys.executable,
+            "-m",
+            "tools.bench",
+            "--smoke",
+            "--only",
+            scenario,
+            "--json",
+            str(out),
+            "--workdir",
+            str(short_dir),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=140,
     )
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     results = json.loads(out.read_text())

@@ -89,8 +89,12 @@ class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
             "jhang": FakeJob(make_job("jhang"), hang=True),
             "jdone": FakeJob(make_job("jdone", pb.JOB_STATE_DONE), chunks=list(CHUNKS)),
             "jstop": FakeJob(make_job("jstop", pb.JOB_STATE_LINKING_MODELS), shutdowns=-1),
-            "jback": FakeJob(make_job("jback", pb.JOB_STATE_LINKING_MODELS), [(pb.JOB_STATE_DONE, "")],
-                             shutdowns=1, chunks=list(CHUNKS)),
+            "jback": FakeJob(
+                make_job("jback", pb.JOB_STATE_LINKING_MODELS),
+                [(pb.JOB_STATE_DONE, "")],
+                shutdowns=1,
+                chunks=list(CHUNKS),
+            ),
         }
         self.sharing: dict[str, list[str]] = {}
         # The job SubmitLinkJob creates next: its id, stream and downloads.

@@ -31,7 +31,9 @@ async def test_submit_wait_and_download(aclient, fake, workdir):
     job = await aclient.submit_link_job(["a.dlc", "b.dlc"], "Dev", name="n")
     assert isinstance(job, AsyncLinkJob) and (job.job_id, job.name) == ("jnew", "n")
     assert [m.path for m in fake.requests_of("SubmitLinkJob")[0].models] == [
-        str(workdir / "a.dlc"), str(workdir / "b.dlc")]
+        str(workdir / "a.dlc"),
+        str(workdir / "b.dlc"),
+    ]
     statuses = [status.code async for status in job.iter_status()]
     assert statuses == ["CREATED", "LINKING_MODELS", "SUCCESS"]
     assert (await job.wait()) == "SUCCESS"

@@ -45,8 +45,10 @@ def test_watch_prints_each_change_and_exits_1_when_a_job_failed(run):
     assert result.exit_code == ExitCode.JOB_FAILED, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "jdone  SUCCESS  b.dlc"  # finished: at once; the others once their streams are open
-    for job_id, codes in (("jsuccess", ["CREATED", "LINKING_MODELS", "SUCCESS"]),
-                          ("jfailed", ["CREATED", "LINKING_MODELS", "FAILED"])):
+    for job_id, codes in (
+        ("jsuccess", ["CREATED", "LINKING_MODELS", "SUCCESS"]),
+        ("jfailed", ["CREATED", "LINKING_MODELS", "FAILED"]),
+    ):
         assert [line.split()[1] for line in lines if line.startswith(job_id)] == codes
     assert f"jfailed  FAILED  b.dlc  ({FAILURE_REASON})" in lines
 
@@ -58,7 +60,11 @@ def test_watch_json_lines_and_all_tracked_jobs(run, fake):
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(e["job_id"], e["status"]) for e in events] == [
-        ("jdone", "SUCCESS"), ("jsuccess", "CREATED"), ("jsuccess", "LINKING_MODELS"), ("jsuccess", "SUCCESS")]
+        ("jdone", "SUCCESS"),
+        ("jsuccess", "CREATED"),
+        ("jsuccess", "LINKING_MODELS"),
+        ("jsuccess", "SUCCESS"),
+    ]
 
 
 def test_watch_on_a_terminal_draws_a_table(run, monkeypatch):

@@ -480,7 +480,9 @@ def test_get_available_artifacts_are_official_enum_values(client):
 
     kinds = client.get_job("jsuccess").get_available_artifacts()
     assert [kind.value for kind in kinds] == [
-        qai_hub.JobArtifactType.DEVICE_LOG.value, qai_hub.JobArtifactType.HUB_LOG.value]
+        qai_hub.JobArtifactType.DEVICE_LOG.value,
+        qai_hub.JobArtifactType.HUB_LOG.value,
+    ]
     assert [kind.name for kind in kinds] == ["DEVICE_LOG", "HUB_LOG"]
     assert JobArtifactType is ArtifactType
     assert {kind.name for kind in ArtifactType} == {kind.name for kind in qai_hub.JobArtifactType}
@@ -499,8 +501,10 @@ def test_iter_target_model_names_the_file_first(client):
     ("call", "words"),
     [
         (lambda job, t: job.download_target_model(timeout=t), "Reading the target model for link job (jsuccess)"),
-        (lambda job, t: job.download_target_model("out.bin", timeout=t),
-         "Downloading the target model for link job (jsuccess)"),
+        (
+            lambda job, t: job.download_target_model("out.bin", timeout=t),
+            "Downloading the target model for link job (jsuccess)",
+        ),
         (lambda job, t: job.download_job_logs("logs", timeout=t), "Downloading the logs for link job (jsuccess)"),
         (lambda job, t: job.download_artifacts_for_type("a", "HUB_LOG", timeout=t), "Downloading artifacts"),
         (lambda job, t: job.get_target_model(timeout=t), "link job (jsuccess)"),

@@ -17,7 +17,8 @@ def test_directory_gets_the_hub_filename_then_a_unique_one(tmp_path):
     assert target_model_path(str(tmp_path), "job_x_optimized_bin.bin", NOW) == str(tmp_path / "job_x_optimized_bin.bin")
     (tmp_path / "job_x_optimized_bin.bin").write_bytes(b"taken")
     assert target_model_path(str(tmp_path), "job_x_optimized_bin.bin", NOW) == str(
-        tmp_path / "job_x_optimized_bin_18.49.04.747572.bin")
+        tmp_path / "job_x_optimized_bin_18.49.04.747572.bin"
+    )
     (tmp_path / "model.onnx.zip").write_bytes(b"taken")
     assert target_model_path(str(tmp_path), "model.onnx.zip", NOW) == str(tmp_path / "model_18.49.04.747572.onnx.zip")
     (tmp_path / "noext").write_bytes(b"taken")

@@ -127,9 +127,7 @@ def test_job_calls_carry_the_request_and_the_callers_timeout():
     logs = job._download_job_logs_call("logs", 7)
     assert (logs.method, logs.request.job_id, logs.timeout) == ("DownloadJobLogs", "j1", 7)
     assert Path(logs.request.output_dir).is_absolute()
-    assert str(logs.on_timeout()) == (
-        "Downloading the logs for link job (j1) timed out after 7 seconds."
-    )
+    assert str(logs.on_timeout()) == ("Downloading the logs for link job (j1) timed out after 7 seconds.")
     for no_timeout in (None, 0):
         call = job._get_target_model_call(no_timeout)
         assert (call.method, call.timeout, call.on_timeout) == ("GetTargetModel", None, None)
@@ -185,9 +183,7 @@ def test_the_wait_stream_gets_the_time_left_and_times_out_when_there_is_none():
     clock.now += 12
     call = job._wait_call(deadline)
     assert (call.method, call.request.job_id, call.timeout) == ("WaitJob", "j1", 18)
-    assert str(call.on_timeout()) == (
-        "Waiting for link job (j1) completion timed out after 30 seconds."
-    )
+    assert str(call.on_timeout()) == ("Waiting for link job (j1) completion timed out after 30 seconds.")
     assert job._wait_call(Deadline(None, clock)).timeout is None
     clock.now += 18
     with pytest.raises(TimeoutError, match=r"\(j1\) completion timed out after 30 seconds"):
@@ -243,12 +239,8 @@ def test_download_results_share_one_deadline(tmp_path):
     clock.now += 6
     with pytest.raises(TimeoutError) as caught:
         job._left(deadline)
-    assert str(caught.value) == (
-        "Downloading the results for link job (j1) timed out after 10 seconds."
-    )
-    assert str(job._results_timeout(2.5)) == (
-        "Downloading the results for link job (j1) timed out after 2.5 seconds."
-    )
+    assert str(caught.value) == ("Downloading the results for link job (j1) timed out after 10 seconds.")
+    assert str(job._results_timeout(2.5)) == ("Downloading the results for link job (j1) timed out after 2.5 seconds.")
     result = job._results(job.last_status, directory)
     assert (result.status, result.url, result.artifacts_dir) == ("CREATED", job.url, directory)
 
@@ -301,8 +293,11 @@ def test_a_client_resolves_its_socket_and_settings(tmp_path, monkeypatch):
 
 def test_client_calls_check_job_ids_and_pages_first():
     client = FakeClient("/run/d.sock")
-    for build in (lambda: client._get_job_call("", None), lambda: client._track_job_call(""),
-                  lambda: client._untrack_job_call("")):
+    for build in (
+        lambda: client._get_job_call("", None),
+        lambda: client._track_job_call(""),
+        lambda: client._untrack_job_call(""),
+    ):
         with pytest.raises(UserError, match="^Invalid job_id: ''$"):
             build()
     with pytest.raises(ValueError, match="Requested job of type compile"):

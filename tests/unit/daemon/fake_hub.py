@@ -28,18 +28,30 @@ class FakeHub:
         self.download_gate.set()
         self._next = 0
 
-    def add_job(self, state: JobState = JobState.CREATED, *, name: str = "n",
-                models: Sequence[str] = ("m1",), options: str = "") -> Job:
+    def add_job(
+        self, state: JobState = JobState.CREATED, *, name: str = "n", models: Sequence[str] = ("m1",), options: str = ""
+    ) -> Job:
         self._next += 1
-        job = Job(job_id=f"j{self._next:04d}", name=name, state=state, message="",
-                  creation_time=datetime.now(timezone.utc), last_updated_time=None,
-                  device=QRD, models=tuple(ModelRef(m) for m in models), options=options)
+        job = Job(
+            job_id=f"j{self._next:04d}",
+            name=name,
+            state=state,
+            message="",
+            creation_time=datetime.now(timezone.utc),
+            last_updated_time=None,
+            device=QRD,
+            models=tuple(ModelRef(m) for m in models),
+            options=options,
+        )
         self.jobs[job.job_id] = job
         return job
 
     def set_state(self, job_id: str, state: JobState, message: str = "") -> None:
         self.jobs[job_id] = dataclasses.replace(
-            self.jobs[job_id], state=state, message=message, last_updated_time=datetime.now(timezone.utc),
+            self.jobs[job_id],
+            state=state,
+            message=message,
+            last_updated_time=datetime.now(timezone.utc),
             available_artifacts=(ArtifactType.DEVICE_LOG, ArtifactType.HUB_LOG) if state.terminal else (),
         )
 
@@ -51,8 +63,9 @@ class FakeHub:
         self.calls["upload_model"] += 1
         return f"m{self.calls['upload_model']}"
 
-    async def create_link_job(self, model_ids: Sequence[str], device: Device, name: str, options: str,
-                              project_id: str = "") -> str:
+    async def create_link_job(
+        self, model_ids: Sequence[str], device: Device, name: str, options: str, project_id: str = ""
+    ) -> str:
         self.calls["create_link_job"] += 1
         job = self.add_job(name=name, models=model_ids, options=options.strip())
         if self.drop_after_create:
@@ -65,13 +78,16 @@ class FakeHub:
             raise NotFound(f"'{job_id}' was not found on the Hub")
         return dataclasses.replace(self.jobs[job_id], refreshed_at=datetime.now(timezone.utc))
 
-    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int
-                                      ) -> tuple[list[JobSummary], int]:
+    async def list_link_job_summaries(
+        self, states: Sequence[JobState], offset: int, limit: int
+    ) -> tuple[list[JobSummary], int]:
         self.calls["list_summaries"] += 1
-        rows = [JobSummary(j.job_id, j.state, j.last_updated_time, j.name, j.device.name, j.creation_time)
-                for j in sorted(self.jobs.values(), key=lambda j: j.job_id, reverse=True)
-                if (not states or j.state in states) and j.job_id not in self.unlisted]
-        return rows[offset:offset + limit], len(rows)
+        rows = [
+            JobSummary(j.job_id, j.state, j.last_updated_time, j.name, j.device.name, j.creation_time)
+            for j in sorted(self.jobs.values(), key=lambda j: j.job_id, reverse=True)
+            if (not states or j.state in states) and j.job_id not in self.unlisted
+        ]
+        return rows[offset : offset + limit], len(rows)
 
     async def get_model(self, model_id: str) -> ModelInfo:
         self.calls["get_model"] += 1
@@ -85,7 +101,9 @@ class FakeHub:
 
     async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
         self.calls["artifact_files"] += 1
-        return [TargetFile(url=f"fake://log/{job_id}/{int(artifact_type)}", filename=f"{job_id}_{artifact_type.name}.log")]
+        return [
+            TargetFile(url=f"fake://log/{job_id}/{int(artifact_type)}", filename=f"{job_id}_{artifact_type.name}.log")
+        ]
 
     def content(self, url: str) -> bytes:
         return self.blob_content.get(url) or hashlib.sha256(url.encode()).digest() * 1000

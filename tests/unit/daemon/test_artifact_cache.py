@@ -30,8 +30,15 @@ from aihubd.tracking.schedule import Cadence, Schedule
 class World:
     """The parts of one daemon life that cache and deliver artifacts, on the state in ``root``."""
 
-    def __init__(self, db: Database, root: Path, cap: int = 1 << 30, *, blobs: type[BlobStore] = BlobStore,
-                 hardlinks: bool = True) -> None:
+    def __init__(
+        self,
+        db: Database,
+        root: Path,
+        cap: int = 1 << 30,
+        *,
+        blobs: type[BlobStore] = BlobStore,
+        hardlinks: bool = True,
+    ) -> None:
         self.hub = FakeHub()
         self.index = ArtifactIndex(db)
         self.blobs = blobs(root / "cache")
@@ -39,11 +46,20 @@ class World:
         notifier = Notifier()
         self.poller = Poller(self.hub, self.store, notifier, Schedule(Cadence(base=3600, cap=3600)))
         self.jobs = JobService(self.hub, self.store, notifier, self.poller, keepalive=3600)
-        self.submitter = Submitter(self.hub, self.store, self.poller, UploadService(self.hub, self.index),
-                                   SubmissionJournal(db))
+        self.submitter = Submitter(
+            self.hub, self.store, self.poller, UploadService(self.hub, self.index), SubmissionJournal(db)
+        )
         self.deliveries = DeliveryJournal(db)
-        self.artifacts = ArtifactService(self.hub, self.jobs, self.index, self.blobs, self.deliveries,
-                                         cap_bytes=cap, hardlinks=hardlinks, prefetch=False)
+        self.artifacts = ArtifactService(
+            self.hub,
+            self.jobs,
+            self.index,
+            self.blobs,
+            self.deliveries,
+            cap_bytes=cap,
+            hardlinks=hardlinks,
+            prefetch=False,
+        )
 
     async def done_job(self) -> str:
         job = self.hub.add_job(JobState.DONE)

@@ -24,8 +24,11 @@ def _ini(path: Path, body: str) -> Path:
 
 
 def test_reads_qai_hub_client_ini(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    ini = _ini(tmp_path / "client.ini", f"[api]\napi_token = {CANARY}\napi_url = https://hub.example/\n"
-                                         "web_url = https://web.example\ndefault_project = p123\n")
+    ini = _ini(
+        tmp_path / "client.ini",
+        f"[api]\napi_token = {CANARY}\napi_url = https://hub.example/\n"
+        "web_url = https://web.example\ndefault_project = p123\n",
+    )
     monkeypatch.setenv("QAIHUB_CLIENT_INI", str(ini))
     creds = load_credentials()
     assert creds.api_url == "https://hub.example" and creds.web_url == "https://web.example"
@@ -48,8 +51,9 @@ def test_missing_everywhere_says_how_to_configure() -> None:
     assert "qai-hub configure" in str(info.value) and "--hub emulator" in str(info.value)
 
 
-def test_world_readable_ini_is_used_with_a_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_world_readable_ini_is_used_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     ini = _ini(tmp_path / "client.ini", f"[api]\napi_token = {CANARY}\n")
     ini.chmod(0o644)
     monkeypatch.setenv("QAIHUB_CLIENT_INI", str(ini))

@@ -97,8 +97,9 @@ async def test_a_path_that_cannot_be_checked_keeps_its_row_for_the_next_start(db
 
 
 @pytest.mark.parametrize("hardlinks", [True, False])
-async def test_normal_deliveries_leave_no_journal_rows_and_no_temp_files(db: Database, tmp_path: Path,
-                                                                         hardlinks: bool) -> None:
+async def test_normal_deliveries_leave_no_journal_rows_and_no_temp_files(
+    db: Database, tmp_path: Path, hardlinks: bool
+) -> None:
     daemon = Daemon(db, tmp_path, hardlinks=hardlinks)
     job_id = await daemon.done_job()
     (tmp_path / "model").mkdir()
@@ -114,8 +115,7 @@ async def test_the_temp_path_is_committed_before_the_temp_file_exists(db: Databa
     seen: list[tuple[bool, bool]] = []
 
     class Watched(BlobStore):
-        def deliver(self, digest: Digest, destination: Path, *, temp: Path | None = None,
-                    hardlink: bool = True) -> str:
+        def deliver(self, digest: Digest, destination: Path, *, temp: Path | None = None, hardlink: bool = True) -> str:
             assert temp is not None
             with contextlib.closing(sqlite3.connect(db.path)) as other:  # sees committed rows only
                 rows = {os.fsdecode(r[0]) for r in other.execute("SELECT temp_path FROM pending_deliveries")}

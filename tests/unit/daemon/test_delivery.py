@@ -19,8 +19,10 @@ def test_directory_gets_hub_filename(tmp_path: Path) -> None:
 
 def test_taken_name_in_directory_is_uniquified(tmp_path: Path) -> None:
     (tmp_path / "job_j1_optimized_bin.bin").write_bytes(b"old")
-    assert target_model_path(tmp_path, "job_j1_optimized_bin.bin", NOW) == \
-        tmp_path / "job_j1_optimized_bin_18.49.04.747572.bin"
+    assert (
+        target_model_path(tmp_path, "job_j1_optimized_bin.bin", NOW)
+        == tmp_path / "job_j1_optimized_bin_18.49.04.747572.bin"
+    )
 
 
 def test_zip_keeps_two_suffixes_when_uniquified(tmp_path: Path) -> None:

@@ -47,8 +47,7 @@ async def test_retry_after_on_one_endpoint_pauses_all_endpoints(emulator: HubEmu
     clock = FakeClock()
     hub = _client(emulator, clock)
     try:
-        emulator.set_faults(FaultConfig(rate=1.0, kinds=("429",), retry_after=7,
-                                        only=("GET /api/v1/job_summaries/",)))
+        emulator.set_faults(FaultConfig(rate=1.0, kinds=("429",), retry_after=7, only=("GET /api/v1/job_summaries/",)))
         with pytest.raises(HubUnavailable) as info:
             await hub.list_link_job_summaries(JobState.in_flight_states(), 0, 50)
         assert info.value.retry_after == 7
@@ -63,8 +62,9 @@ async def test_retry_after_on_one_endpoint_pauses_all_endpoints(emulator: HubEmu
 async def test_401_stops_hub_traffic_until_the_token_changes(emulator: HubEmulator) -> None:
     clock = FakeClock()
     new_token = {"value": TOKEN}
-    hub = _client(emulator, clock, reload=lambda: HubCredentials(emulator.base_url, emulator.base_url,
-                                                                 new_token["value"]))
+    hub = _client(
+        emulator, clock, reload=lambda: HubCredentials(emulator.base_url, emulator.base_url, new_token["value"])
+    )
     try:
         await hub.find_device("Snapdragon 8 Elite QRD")
         emulator.revoke_token(TOKEN)
@@ -85,9 +85,11 @@ async def test_401_stops_hub_traffic_until_the_token_changes(emulator: HubEmulat
 
 async def test_broken_blob_transfer_resumes_with_range(emulator: HubEmulator, tmp_path: Path) -> None:
     clock = FakeClock()
-    hub = AiohttpHubClient(HubCredentials(emulator.base_url, emulator.base_url, TOKEN),
-                           retry=RetryPolicy(attempts=4, base=0.001, cap=0.001),
-                           budget=RequestBudget(clock=clock, sleep=clock.sleep))
+    hub = AiohttpHubClient(
+        HubCredentials(emulator.base_url, emulator.base_url, TOKEN),
+        retry=RetryPolicy(attempts=4, base=0.001, cap=0.001),
+        budget=RequestBudget(clock=clock, sleep=clock.sleep),
+    )
     try:
         dlc = tmp_path / "a.dlc"
         dlc.write_bytes(bytes(range(256)) * 4000)

@@ -40,8 +40,9 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     await database.close()
 
 
-async def _poller(db: Database, hub: FakeHub, clock: FakeClock, *, page: int = 50,
-                  cadence: Cadence = Cadence(base=5, cap=60)) -> tuple[Poller, JobStore]:
+async def _poller(
+    db: Database, hub: FakeHub, clock: FakeClock, *, page: int = 50, cadence: Cadence = Cadence(base=5, cap=60)
+) -> tuple[Poller, JobStore]:
     store = JobStore(db)
     poller = Poller(hub, store, Notifier(), Schedule(cadence, random.Random(1)), page_size=page, clock=clock)
     return poller, store

@@ -60,8 +60,9 @@ async def test_a_lost_create_answer_is_recovered_not_repeated(db: Database, mode
     assert hub.calls["create_link_job"] == 1 and job.job_id in hub.jobs
 
 
-async def test_a_crash_after_create_is_recovered_after_restart(db: Database, models: list[ModelSource],
-                                                               tmp_path: Path) -> None:
+async def test_a_crash_after_create_is_recovered_after_restart(
+    db: Database, models: list[ModelSource], tmp_path: Path
+) -> None:
     hub = FakeHub()
     hub.drop_after_create = True
     hub_list = hub.list_link_job_summaries

@@ -30,8 +30,9 @@ class World:
         self.notifier = Notifier()
         self.poller = Poller(hub, self.store, self.notifier, Schedule(Cadence(base=3600, cap=3600)))
         self.jobs = JobService(hub, self.store, self.notifier, self.poller, keepalive=3600)
-        self.submitter = Submitter(hub, self.store, self.poller, UploadService(hub, ArtifactIndex(db)),
-                                   SubmissionJournal(db))
+        self.submitter = Submitter(
+            hub, self.store, self.poller, UploadService(hub, ArtifactIndex(db)), SubmissionJournal(db)
+        )
 
 
 @pytest.fixture

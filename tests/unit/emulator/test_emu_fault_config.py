@@ -24,14 +24,26 @@ def test_defaults_and_json_round_trip() -> None:
     assert FaultConfig.from_json(default.to_json()) == default
 
     config = FaultConfig(
-        rate=0.5, seed=3, kinds=["429", "slow"], retry_after=2, slow_seconds=0.5,
-        paths=["/api/v1/"], only=["GET /api/v1/jobs/{job_id}/", "POST"], down=False,
+        rate=0.5,
+        seed=3,
+        kinds=["429", "slow"],
+        retry_after=2,
+        slow_seconds=0.5,
+        paths=["/api/v1/"],
+        only=["GET /api/v1/jobs/{job_id}/", "POST"],
+        down=False,
     )
     assert config.kinds == ("429", "slow") and config.only == ("GET /api/v1/jobs/{job_id}/", "POST")
     data = config.to_json()
     assert data == {
-        "rate": 0.5, "seed": 3, "kinds": ["429", "slow"], "retry_after": 2, "slow_seconds": 0.5,
-        "paths": ["/api/v1/"], "only": ["GET /api/v1/jobs/{job_id}/", "POST"], "down": False,
+        "rate": 0.5,
+        "seed": 3,
+        "kinds": ["429", "slow"],
+        "retry_after": 2,
+        "slow_seconds": 0.5,
+        "paths": ["/api/v1/"],
+        "only": ["GET /api/v1/jobs/{job_id}/", "POST"],
+        "down": False,
     }
     assert FaultConfig.from_json(data) == config
     hash(config)  # frozen and hashable
@@ -42,8 +54,15 @@ def test_defaults_and_json_round_trip() -> None:
         rate=1.0, kinds=("500", "503"), retry_after=3
     )
     assert set(KINDS) == {
-        "500", "502", "503", "429", "429-no-retry-after", "503-retry-after",
-        "slow", "reset-mid-body", "drop-after-create",
+        "500",
+        "502",
+        "503",
+        "429",
+        "429-no-retry-after",
+        "503-retry-after",
+        "slow",
+        "reset-mid-body",
+        "drop-after-create",
     }
 
 
@@ -105,7 +124,9 @@ async def test_fault_admin_endpoints_round_trip(emu: HubEmulator) -> None:
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{base}/faults") as resp:  # the config given at start
             assert await resp.json() == {
-                "config": FaultConfig(rate=0.1, seed=9).to_json(), "counts": {}, "revoked_tokens": 0
+                "config": FaultConfig(rate=0.1, seed=9).to_json(),
+                "counts": {},
+                "revoked_tokens": 0,
             }
 
         wanted = {"rate": 1, "kinds": ["429"], "retry_after": 3, "only": ["GET /api/v1/devices/"]}
@@ -166,9 +187,7 @@ def test_thread_api_and_a_revoked_token_stops_the_official_client(
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "QAIHUB_CLIENT_INI"):
         monkeypatch.delenv(name, raising=False)
     with EmulatorThread(EmulatorConfig(manual=True)) as et:
-        config = hub.ClientConfig(
-            api_token="tok", api_url=et.base_url, web_url=et.base_url + "/", verbose=False
-        )
+        config = hub.ClientConfig(api_token="tok", api_url=et.base_url, web_url=et.base_url + "/", verbose=False)
         client = hub.Client(config=config)
         assert client.get_devices()
 

@@ -34,9 +34,7 @@ class Hub:
         return f"{self.base}/api/v1/{path}"
 
     async def call(self, method: str, path: str, body: bytes = b"", **params: str):
-        async with self.session.request(
-            method, self.url(path), data=body, headers=self.headers, params=params
-        ) as resp:
+        async with self.session.request(method, self.url(path), data=body, headers=self.headers, params=params) as resp:
             return resp.status, resp.headers.copy(), await resp.read()
 
     async def ok(self, method: str, path: str, message: type, body: bytes = b"", **params: str):
@@ -46,16 +44,19 @@ class Hub:
         return message.FromString(data)
 
     async def upload(self, name: str, data: bytes) -> str:
-        created = await self.ok("POST", "models/", pb.CreateUpdateResponse,
-                                pb.Model(name=name, model_type=15).SerializeToString())
-        info = await self.ok("GET", f"models/{created.id}/multipart_upload/", pb.FileUploadResponse,
-                             file_size=str(len(data)))
+        created = await self.ok(
+            "POST", "models/", pb.CreateUpdateResponse, pb.Model(name=name, model_type=15).SerializeToString()
+        )
+        info = await self.ok(
+            "GET", f"models/{created.id}/multipart_upload/", pb.FileUploadResponse, file_size=str(len(data))
+        )
         async with self.session.put(info.multipart_url.urls[0], data=data) as resp:
             assert resp.status == 200
             etag = resp.headers["ETag"]
         done = pb.FileMultipartUploadComplete(upload_id=info.multipart_url.upload_id, etags=[etag])
-        await self.ok("POST", f"models/{created.id}/multipart_upload/", pb.CreateUpdateResponse,
-                      done.SerializeToString())
+        await self.ok(
+            "POST", f"models/{created.id}/multipart_upload/", pb.CreateUpdateResponse, done.SerializeToString()
+        )
         return created.id
 
     def job_body(self, model_ids: list[str], name: str = "job") -> bytes:
@@ -236,9 +237,7 @@ async def read_until_cut(resp: aiohttp.ClientResponse) -> bytes:
     return bytes(received)
 
 
-async def test_reset_mid_body_blob_download_resumes_with_range(
-    emu: HubEmulator, hub: Hub, session
-) -> None:
+async def test_reset_mid_body_blob_download_resumes_with_range(emu: HubEmulator, hub: Hub, session) -> None:
     data = random.Random(7).randbytes(300_001)
     model_id = await hub.upload("big.dlc", data)
     url = await hub.download_url(model_id)

@@ -27,9 +27,7 @@ class RawHub:
         if token is not None:
             self.headers["Authorization"] = f"token {token}"
 
-    async def call(
-        self, method: str, path: str, body: bytes = b"", **params: str
-    ) -> tuple[int, str, bytes]:
+    async def call(self, method: str, path: str, body: bytes = b"", **params: str) -> tuple[int, str, bytes]:
         url = f"{self.base}/api/v1/{path}"
         request = self.session.request(method, url, data=body, headers=self.headers, params=params)
         async with request as resp:
@@ -42,27 +40,39 @@ class RawHub:
         return message.FromString(data)
 
     async def upload(self, name: str, data: bytes) -> str:
-        created = await self.ok("POST", "models/", pb.CreateUpdateResponse,
-                                pb.Model(name=name, model_type=15).SerializeToString())
-        info = await self.ok("GET", f"models/{created.id}/multipart_upload/", pb.FileUploadResponse,
-                             use_acceleration="true", supports_s3_credentials="true",
-                             file_size=str(len(data)))
+        created = await self.ok(
+            "POST", "models/", pb.CreateUpdateResponse, pb.Model(name=name, model_type=15).SerializeToString()
+        )
+        info = await self.ok(
+            "GET",
+            f"models/{created.id}/multipart_upload/",
+            pb.FileUploadResponse,
+            use_acceleration="true",
+            supports_s3_credentials="true",
+            file_size=str(len(data)),
+        )
         assert info.WhichOneof("method") == "multipart_url"
         (url,) = info.multipart_url.urls
         async with self.session.put(url, data=data) as resp:
             assert resp.status == 200
             etag = resp.headers["ETag"]
         done = pb.FileMultipartUploadComplete(upload_id=info.multipart_url.upload_id, etags=[etag])
-        reply = await self.ok("POST", f"models/{created.id}/multipart_upload/", pb.CreateUpdateResponse,
-                              done.SerializeToString())
+        reply = await self.ok(
+            "POST", f"models/{created.id}/multipart_upload/", pb.CreateUpdateResponse, done.SerializeToString()
+        )
         assert reply.id == created.id
         return created.id
 
     async def submit(self, model_ids: list[str], name: str = "job") -> str:
         link = pb.LinkJob(name=name, device=DEVICE)
         link.models.models.extend(pb.Model(model_id=m) for m in model_ids)
-        reply = await self.ok("POST", "jobs/", pb.CreateUpdateResponse,
-                              pb.Job(link_job=link).SerializeToString(), seed_target_model="true")
+        reply = await self.ok(
+            "POST",
+            "jobs/",
+            pb.CreateUpdateResponse,
+            pb.Job(link_job=link).SerializeToString(),
+            seed_target_model="true",
+        )
         return reply.id
 
     async def artifacts(self, job_id: str, artifact_type: int) -> pb.NamedArtifactDownloadURLList:
@@ -136,18 +146,21 @@ async def test_bad_job_requests(manual) -> None:
     link.device.name = "Apple iPhone 15 Pro"
     status, _, data = await hub.call("POST", "jobs/", pb.Job(link_job=link).SerializeToString())
     assert status == 400 and b"does not support QNN" in data
-    status, _, data = await hub.call("PATCH", "jobs/jnothere1/shared_access/",
-                                     pb.SharedAccessChange(add_email=["a@b"]).SerializeToString())
+    status, _, data = await hub.call(
+        "PATCH", "jobs/jnothere1/shared_access/", pb.SharedAccessChange(add_email=["a@b"]).SerializeToString()
+    )
     assert status == 404
 
 
 async def test_credentials_style_upload_complete(manual, session) -> None:
     emu, hub = manual
-    created = await hub.ok("POST", "projects/pX/models/", pb.CreateUpdateResponse,
-                           pb.Model(name="c.dlc", model_type=15).SerializeToString())
-    info = await hub.ok(
-        "GET", f"models/{created.id}/multipart_upload/", pb.FileUploadResponse, file_size="4"
+    created = await hub.ok(
+        "POST",
+        "projects/pX/models/",
+        pb.CreateUpdateResponse,
+        pb.Model(name="c.dlc", model_type=15).SerializeToString(),
     )
+    info = await hub.ok("GET", f"models/{created.id}/multipart_upload/", pb.FileUploadResponse, file_size="4")
     async with session.put(info.multipart_url.urls[0], data=b"data") as resp:
         assert resp.status == 200 and resp.headers["ETag"].startswith('"')
     reply = await hub.ok("POST", f"models/{created.id}/upload_complete/", pb.CreateUpdateResponse)

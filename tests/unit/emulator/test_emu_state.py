@@ -10,9 +10,7 @@ from aihubd.emulator.records import CREATED, DONE, FAILED, LINKING_MODELS, JobRe
 from aihubd.emulator.state import EmulatorState
 
 
-def _job(
-    state: EmulatorState, owner_token: str, *, fail: str | None = None, project: str | None = None
-) -> JobRecord:
+def _job(state: EmulatorState, owner_token: str, *, fail: str | None = None, project: str | None = None) -> JobRecord:
     user = state.authenticate(owner_token)
     assert user is not None
     source = state.create_model(user, "a.dlc", 15, False, None)
@@ -22,9 +20,16 @@ def _job(
         name = f"job_{job_id}_optimized_bin"
         target = ModelRecord(state.new_id("m"), user.user_id, name, 11, state.clock(), producer_id=job_id)
     job = JobRecord(
-        job_id=job_id, seq=0, owner_id=user.user_id, name="n", options="",
-        device={"name": "Dev", "os": "1", "attributes": []}, model_ids=[source.model_id],
-        creation_time=state.clock(), project_id=project, planned_failure=fail,
+        job_id=job_id,
+        seq=0,
+        owner_id=user.user_id,
+        name="n",
+        options="",
+        device={"name": "Dev", "os": "1", "attributes": []},
+        model_ids=[source.model_id],
+        creation_time=state.clock(),
+        project_id=project,
+        planned_failure=fail,
         target_model_id=target.model_id if target else None,
     )
     state.add_job(job, target)
