@@ -23,6 +23,14 @@ PACKAGE = "aihubd_api"
 INIT_TEXT = '"""Generated from protos/ by `make proto`; do not edit."""\n'
 
 
+def _plugin(name: str) -> Path:
+    """The protoc plugin ``name`` installed beside this interpreter (mypy-protobuf's, in the dev extra)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        sys.exit(f"protoc plugin {name} not found beside {sys.executable}; run `make install`")
+    return path
+
+
 def generate(out_root: Path) -> None:
     """Write the generated package ``aihubd_api`` under ``out_root``."""
     protos = sorted(PROTO_ROOT.rglob("*.proto"))
@@ -36,6 +44,9 @@ def generate(out_root: Path) -> None:
         f"--python_out={out_root}",
         f"--pyi_out={out_root}",
         f"--grpc_python_out={out_root}",
+        # Typed stubs of the service code (aihubd_pb2_grpc.pyi), so mypy --strict sees the servicers.
+        f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
+        f"--mypy_grpc_out={out_root}",
         *(f"{PACKAGE}/{p.relative_to(PROTO_ROOT).as_posix()}" for p in protos),
     ]
     if protoc.main(args) != 0:

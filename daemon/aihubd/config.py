@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
+
 from aihubd_client.socket_path import APP_NAME, default_socket_path
 
 __all__ = ["DaemonConfig", "default_cache_dir", "default_state_dir"]

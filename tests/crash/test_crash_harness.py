@@ -26,9 +26,10 @@ from pathlib import Path
 import grpc
 import pytest
 import qai_hub as hub
+from e2e_support import TEST_TOKEN, Daemon, clean_env, start_daemon, start_emulator, stop_process
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
-from e2e_support import TEST_TOKEN, Daemon, clean_env, start_daemon, start_emulator, stop_process
 
 DEVICE = "Snapdragon 8 Elite QRD"
 ROUNDS = 50

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 import grpc
+from child_procs import popen
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
-from child_procs import popen
 
 TEST_TOKEN = "test-token-integration"
 START_TIMEOUT = 60

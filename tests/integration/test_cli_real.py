@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 import qai_hub as hub
+from child_procs import popen, run
+from e2e_support import TEST_TOKEN, Daemon, Emulator, clean_env, finish_job, hub_writes, make_dlc, refresh, stub
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_client import Client, LinkJob
 from aihubd_client.exit_codes import ExitCode
-from child_procs import popen, run
-from e2e_support import TEST_TOKEN, Daemon, Emulator, clean_env, finish_job, hub_writes, make_dlc, refresh, stub
 
 DEVICE = "Snapdragon 8 Elite QRD"
 OTHER_TOKEN = "test-token-cli-second-user"

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import grpc
 import pytest
+from e2e_support import Daemon, Emulator, refresh, start_daemon, stub, token_env
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
-from e2e_support import Daemon, Emulator, refresh, start_daemon, stub, token_env
 
 DEVICE = "Snapdragon 8 Elite QRD"
 
@@ -110,8 +111,9 @@ def test_full_disk_gives_resource_exhausted_and_the_daemon_keeps_serving(
 def test_errors_carry_error_info_and_retry_info(emulator: Emulator, daemon: Daemon, dlcs: tuple[Path, Path]) -> None:
     """google.rpc details: a reason on every error, RetryInfo where retrying helps; the client
     library turns them back into its exception kinds."""
-    from aihubd_client import Client, HubUnavailableError, NotFoundError
     from google.rpc import error_details_pb2, status_pb2
+
+    from aihubd_client import Client, HubUnavailableError, NotFoundError
 
     def details(exc: grpc.RpcError) -> status_pb2.Status:
         raw = dict(exc.trailing_metadata())["grpc-status-details-bin"]

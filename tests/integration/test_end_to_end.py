@@ -10,10 +10,10 @@ from pathlib import Path
 import grpc
 import pytest
 import qai_hub as hub
+from e2e_support import TEST_TOKEN, Daemon, Emulator, Follower, finish_job, refresh, stub
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_client import Client
-
-from e2e_support import TEST_TOKEN, Daemon, Emulator, Follower, finish_job, refresh, stub
 
 DEVICE = "Snapdragon 8 Elite QRD"
 JOB_GET = "GET /api/v1/jobs/{job_id}/"

@@ -12,8 +12,9 @@ from pathlib import Path
 import grpc
 import pytest
 import qai_hub as hub
-from aihubd_api.v1 import aihubd_pb2 as api
 from e2e_support import TEST_TOKEN, Emulator, start_daemon, start_emulator, stopping, stub, token_env
+
+from aihubd_api.v1 import aihubd_pb2 as api
 
 DEVICE = "Snapdragon 8 Elite QRD"
 JOBS = 100

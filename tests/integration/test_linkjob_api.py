@@ -21,22 +21,23 @@ from typing import Any
 
 import pytest
 import qai_hub as hub
+from e2e_support import TEST_TOKEN, Daemon, Emulator, finish_job, hub_writes, make_dlc, refresh, start_hub_daemon
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_client import (
     ArtifactType,
     AsyncClient,
     Client,
     Device,
+    HubUnavailableError,
     JobArtifactType,
     JobStatus,
     LinkJob,
-    HubUnavailableError,
     LinkJobResult,
     NotFoundError,
     TargetModel,
     UserError,
 )
-from e2e_support import TEST_TOKEN, Daemon, Emulator, finish_job, hub_writes, make_dlc, refresh, start_hub_daemon
 
 DEVICE = "Snapdragon 8 Elite QRD"
 OTHER_TOKEN = "test-token-second-user"

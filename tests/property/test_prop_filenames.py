@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from aihubd.errors import AihubdError
-from aihubd.services.delivery import safe_filename, target_model_path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from aihubd.errors import AihubdError
+from aihubd.services.delivery import safe_filename, target_model_path
 
 SETTINGS = settings(
     max_examples=400, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]

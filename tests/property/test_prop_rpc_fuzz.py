@@ -17,8 +17,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from aihubd_api.v1 import aihubd_pb2 as api
-from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 from google.protobuf import symbol_database
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
@@ -26,6 +24,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from prop_rpc_support import Known, request_strategy
 from sec_support import DEVICE, DaemonProc, Emulator, clean_env, private_dir, spawn_daemon, start_emulator, stop_process
+
+from aihubd_api.v1 import aihubd_pb2 as api
+from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 MAX_REQUEST = 1 << 20
 SHORT_DEADLINE = 0.2  # blocking calls on the job that never finishes
@@ -239,7 +240,7 @@ def _regressions(k: Known) -> list[tuple[str, Message]]:
     logs = lambda d: api.DownloadJobLogsRequest(job_id=k.done_job, output_dir=d)  # noqa: E731
     arts = lambda d: api.DownloadArtifactsRequest(
         job_id=k.done_job,
-        output_dir=d,  # noqa: E731
+        output_dir=d,
         artifact_type=api.ARTIFACT_TYPE_DEVICE_LOG,
     )
     target = lambda d: api.DownloadTargetModelRequest(job_id=k.done_job, destination=d)  # noqa: E731

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from aihubd_api.v1 import aihubd_pb2 as api
-from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 from qai_hub import public_api_pb2 as pb
 from sec_support import (
     DEVICE,
@@ -32,6 +30,9 @@ from sec_support import (
     start_emulator,
     stop_process,
 )
+
+from aihubd_api.v1 import aihubd_pb2 as api
+from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 TEMP_PREFIX = ".aihubd-partial-"
 

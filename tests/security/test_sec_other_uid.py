@@ -17,9 +17,10 @@ from pathlib import Path
 
 import grpc
 import pytest
+from sec_support import DaemonProc, private_dir, spawn_daemon
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
-from sec_support import DaemonProc, private_dir, spawn_daemon
 
 NOBODY_UID = 65534
 

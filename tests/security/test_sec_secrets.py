@@ -23,8 +23,6 @@ from typing import Any
 
 import grpc
 import pytest
-from aihubd_api.v1 import aihubd_pb2 as api
-from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 from qai_hub import public_api_pb2 as pb
 from sec_support import (
     DEVICE,
@@ -37,6 +35,9 @@ from sec_support import (
     start_emulator,
     stop_process,
 )
+
+from aihubd_api.v1 import aihubd_pb2 as api
+from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 CANARY_PARAM = "X-Amz-Security-Token"
 RPC_TIMEOUT = 60

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from aihubd_api.v1 import aihubd_pb2 as api
-from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 from sec_support import (
     Emulator,
     Listener,
@@ -20,6 +18,9 @@ from sec_support import (
     run_refused,
     spawn_daemon,
 )
+
+from aihubd_api.v1 import aihubd_pb2 as api
+from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 EMBEDDED = ["--hub", "emulator", "--emulator-manual"]
 

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import symbol_database
+from sec_support import Listener, clean_env, is_loopback, listening_sockets, spawn_daemon
+
 from aihubd.rpc.server import start_server
 from aihubd.rpc.socket_guard import SocketError, prepare_socket_dir
 from aihubd.rpc.tcp_auth import TOKEN_FILE_NAME
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
-from google.protobuf import symbol_database
-from sec_support import Listener, clean_env, is_loopback, listening_sockets, spawn_daemon
 
 SERVICES = api.DESCRIPTOR.services_by_name
 

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from . import procs
 from .report import Report
 
-__all__ = ["PROFILES", "Ctx", "percentile", "median", "aio_stub", "gather_limited", "DEVICE"]
+__all__ = ["DEVICE", "PROFILES", "Ctx", "aio_stub", "gather_limited", "median", "percentile"]
 
 DEVICE = "Snapdragon 8 Elite QRD"
 T = TypeVar("T")

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import grpc
+
 from aihubd_api.v1 import aihubd_pb2 as api
 
 CHUNK = 1 << 20

@@ -41,9 +41,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from grpc import _common as grpc_common  # also preloads grpc in the forkserver
 import qai_hub
 import qai_hub.client
+from grpc import _common as grpc_common  # also preloads grpc in the forkserver
+
 from aihubd_client import Client
 
 __all__ = ["Fleet", "FleetResult"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import aiohttp
 from qai_hub import public_api_pb2 as pb
 
-__all__ = ["HubRest", "Window", "DEVICE", "MODEL_TYPE_QNN_DLC"]
+__all__ = ["DEVICE", "MODEL_TYPE_QNN_DLC", "HubRest", "Window"]
 
 DEVICE = "Snapdragon 8 Elite QRD"
 MODEL_TYPE_QNN_DLC = 15
@@ -50,15 +50,17 @@ class HubRest:
         return self._session
 
     async def _post_pb(self, path: str, message: object, reply_type: type) -> object:
-        async with self._gate:
-            async with self.session.post(
+        async with (
+            self._gate,
+            self.session.post(
                 f"{self.base_url}{path}",
                 data=message.SerializeToString(),  # type: ignore[attr-defined]
                 headers=self._headers,
-            ) as resp:
-                body = await resp.read()
-                if resp.status >= 300:
-                    raise RuntimeError(f"POST {path}: HTTP {resp.status}: {body[:200]!r}")
+            ) as resp,
+        ):
+            body = await resp.read()
+            if resp.status >= 300:
+                raise RuntimeError(f"POST {path}: HTTP {resp.status}: {body[:200]!r}")
         reply = reply_type()
         reply.ParseFromString(body)
         return reply
@@ -85,11 +87,10 @@ class HubRest:
         return list(await asyncio.gather(*(self.create_link_job([model], name) for _ in range(count))))
 
     async def _admin(self, method: str, path: str) -> dict:
-        async with self._gate:
-            async with self.session.request(method, f"{self.base_url}/_emulator/{path}") as resp:
-                if resp.status >= 300:
-                    raise RuntimeError(f"{method} /_emulator/{path}: HTTP {resp.status}: {(await resp.read())[:200]!r}")
-                return await resp.json()
+        async with self._gate, self.session.request(method, f"{self.base_url}/_emulator/{path}") as resp:
+            if resp.status >= 300:
+                raise RuntimeError(f"{method} /_emulator/{path}: HTTP {resp.status}: {(await resp.read())[:200]!r}")
+            return await resp.json()
 
     async def advance(self, job_id: str, steps: int = 1) -> int:
         state = 0

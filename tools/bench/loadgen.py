@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 import grpc
+
 from aihubd_api.v1 import aihubd_pb2 as api
 
 SERVICE = "/aihubd.v1.LinkJobService/"

@@ -27,19 +27,19 @@ from pathlib import Path
 __all__ = [
     "REPO",
     "BenchError",
-    "Proc",
-    "Emulator",
     "Daemon",
-    "start_module",
-    "start_emulator",
-    "start_emulators",
-    "start_daemon",
-    "socket_path",
-    "stop_all",
+    "Emulator",
+    "Proc",
     "install_signal_handlers",
-    "proc_rss_bytes",
     "proc_cpu_seconds",
     "proc_peak_rss_bytes",
+    "proc_rss_bytes",
+    "socket_path",
+    "start_daemon",
+    "start_emulator",
+    "start_emulators",
+    "start_module",
+    "stop_all",
 ]
 
 REPO = Path(__file__).resolve().parents[2]

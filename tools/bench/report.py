@@ -12,14 +12,14 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["Report", "Row", "PASS", "FAIL", "INFO", "ERROR", "SKIP", "verdict", "fmt_rate", "fmt_ms", "fmt_bytes"]
+__all__ = ["ERROR", "FAIL", "INFO", "PASS", "SKIP", "Report", "Row", "fmt_bytes", "fmt_ms", "fmt_rate", "verdict"]
 
 PASS, FAIL, INFO, ERROR, SKIP = "PASS", "FAIL", "INFO", "ERROR", "SKIP"
 _STYLE = {PASS: "bold green", FAIL: "bold red", INFO: "dim", ERROR: "bold magenta", SKIP: "yellow"}
@@ -74,7 +74,7 @@ class Report:
         self.notes: list[str] = []
         self.errors: list[dict[str, str]] = []
         self.timings: dict[str, float] = {}
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         self._t0 = time.monotonic()
 
     def add(self, row: Row) -> Row:

@@ -90,7 +90,7 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             _say("interrupted")
             ctx.exit(ExitCode.INTERRUPTED)
-        except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
+        except Exception as exc:
             _report(exc)
             ctx.exit(exit_code_for(exc))
 

@@ -190,7 +190,7 @@ async def _follow_async(
             changes.put_nowait((job, status))
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # noqa: BLE001 - handed to the watching loop, which raises it
+    except Exception as exc:
         changes.put_nowait((job, exc))
 
 

@@ -28,6 +28,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
+    "STATUS_ERRORS",
     "AihubdError",
     "DaemonUnavailableError",
     "HubUnavailableError",
@@ -35,7 +36,6 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "ResourceExhaustedError",
-    "STATUS_ERRORS",
     "UserError",
     "daemon_unavailable",
     "from_rpc_error",

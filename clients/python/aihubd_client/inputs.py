@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from typing import Any, Union
+from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
@@ -35,7 +35,7 @@ __all__ = [
 
 PathArg = str | os.PathLike[str]
 # A local path, a Hub model id, or any object with a ``model_id`` (like ``qai_hub.Model``).
-ModelArg = Union[str, os.PathLike[str], Any]
+ModelArg = str | os.PathLike[str] | Any
 
 # Hub model ids: "m" and lowercase letters/digits, e.g. "mfd036f75".
 _MODEL_ID = re.compile(r"m[0-9a-z]{5,}")
@@ -205,10 +205,9 @@ def state_values(states: Any) -> list[int]:
         if isinstance(state, JobStatus):
             values.append(int(state.state))
             continue
-        if not isinstance(state, (str, int)):
-            state = getattr(state, "value", state)
+        raw = state if isinstance(state, (str, int)) else getattr(state, "value", state)
         try:
-            values.append(int(JobStatus(state).state))
+            values.append(int(JobStatus(raw).state))
         except (ValueError, TypeError) as exc:
             raise UserError(str(exc)) from None
     return values

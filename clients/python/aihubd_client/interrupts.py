@@ -18,6 +18,7 @@ So the main thread never lets SIGINT raise while it is inside grpc:
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -112,7 +113,6 @@ class _CancelInstead:
         except BaseException as exc:  # whatever the handler raised, raised after the wait
             if self.raised is None:
                 self.raised = exc
-            try:
+            # never raise inside the wait (a second Ctrl-C still gets out)
+            with contextlib.suppress(Exception):
                 self.cancel()
-            except Exception:  # never raise inside the wait (a second Ctrl-C still gets out)
-                pass

@@ -47,10 +47,7 @@ def target_model_path(destination: str, hub_filename: str, now: datetime | None 
 
 def _uniquified(path: str, now: datetime) -> str:
     suffixes = Path(path).suffixes
-    if suffixes and suffixes[-1] == ".zip":
-        ext = "".join(suffixes[-2:])
-    else:
-        ext = suffixes[-1] if suffixes else ""
+    ext = "".join(suffixes[-2:]) if suffixes and suffixes[-1] == ".zip" else "".join(suffixes[-1:])
     stem = path[: len(path) - len(ext)] if ext else path
     return f"{stem}_{now:%H.%M.%S.%f}{ext}"
 

@@ -14,4 +14,4 @@ from .config import EmulatorConfig
 from .faults import FaultConfig
 from .thread import EmulatorThread
 
-__all__ = ["HubEmulator", "EmulatorConfig", "EmulatorThread", "FaultConfig"]
+__all__ = ["EmulatorConfig", "EmulatorThread", "FaultConfig", "HubEmulator"]

@@ -8,8 +8,8 @@ import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 

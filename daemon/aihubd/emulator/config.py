@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .faults import FaultConfig
 
-__all__ = ["EmulatorConfig", "FaultConfig", "ConfiguredToken", "derived_email", "parse_tokens"]
+__all__ = ["ConfiguredToken", "EmulatorConfig", "FaultConfig", "derived_email", "parse_tokens"]
 
 EMAIL_DOMAIN = "emulator.invalid"
 
@@ -44,7 +44,7 @@ class EmulatorConfig:
     tokens: list[str] | tuple[str, ...] | None = None
     url_ttl_seconds: float = 3600.0
     chunk_size: int = 4096
-    faults: FaultConfig = FaultConfig()
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.faults, dict):

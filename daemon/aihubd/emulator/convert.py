@@ -19,12 +19,12 @@ from .state import EmulatorState
 
 __all__ = [
     "HUB_VERSION",
-    "timestamp",
-    "user_pb",
     "device_pb",
-    "model_pb",
     "job_pb",
     "job_summary_pb",
+    "model_pb",
+    "timestamp",
+    "user_pb",
 ]
 
 HUB_VERSION = "aihubd-emulator"
@@ -33,7 +33,7 @@ QNN_MODEL_GRAPH_NAMES = 30  # ModelMetadataKey
 
 def timestamp(seconds: float) -> Timestamp:
     ts = Timestamp()
-    ts.FromNanoseconds(int(round(seconds * 1e9)))
+    ts.FromNanoseconds(round(seconds * 1e9))
     return ts
 
 

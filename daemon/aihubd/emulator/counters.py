@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-__all__ = ["Counters", "UNMATCHED"]
+__all__ = ["UNMATCHED", "Counters"]
 
 UNMATCHED = "<unmatched>"
 

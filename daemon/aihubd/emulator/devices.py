@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["DeviceSpec", "CATALOG", "find_devices", "os_matches"]
+__all__ = ["CATALOG", "DeviceSpec", "find_devices", "os_matches"]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["HubError", "BadRequest", "Unauthorized", "Forbidden", "NotFound"]
+__all__ = ["BadRequest", "Forbidden", "HubError", "NotFound", "Unauthorized"]
 
 
 class HubError(Exception):

@@ -57,20 +57,20 @@ from typing import IO, Any
 from aiohttp import web
 
 __all__ = [
+    "CREATE_ROUTES",
+    "CUT_KEY",
+    "DEFAULT_PATHS",
+    "DEFAULT_RETRY_AFTER",
+    "DOWN",
+    "KINDS",
+    "REVOKED",
+    "STATUS_KINDS",
+    "CutFileResponse",
+    "CutResponse",
+    "DropResponse",
     "FaultConfig",
     "FaultDecision",
     "FaultInjector",
-    "KINDS",
-    "STATUS_KINDS",
-    "CREATE_ROUTES",
-    "DEFAULT_PATHS",
-    "DEFAULT_RETRY_AFTER",
-    "CutResponse",
-    "CutFileResponse",
-    "DropResponse",
-    "CUT_KEY",
-    "DOWN",
-    "REVOKED",
     "file_response",
 ]
 

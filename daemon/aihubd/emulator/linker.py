@@ -43,13 +43,13 @@ __all__ = [
     "MAGIC",
     "LinkInput",
     "LinkOutput",
-    "plan_failure",
-    "graph_names",
-    "link_models",
-    "read_container",
-    "extract_graph",
-    "hub_log",
     "device_log",
+    "extract_graph",
+    "graph_names",
+    "hub_log",
+    "link_models",
+    "plan_failure",
+    "read_container",
 ]
 
 MAGIC = b"QHUBLNK\x00"

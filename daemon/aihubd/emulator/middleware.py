@@ -20,13 +20,13 @@ from .faults import CUT_KEY, DOWN, REVOKED, CutResponse, DropResponse, FaultDeci
 from .web_util import COUNTERS, FAULTS, STATE, USER_KEY, json_error, xml_error
 
 __all__ = [
-    "count_requests",
-    "inject_faults",
-    "error_replies",
-    "authenticate",
-    "route_template",
     "ADMIN_PREFIX",
     "API_PREFIX",
+    "authenticate",
+    "count_requests",
+    "error_replies",
+    "inject_faults",
+    "route_template",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

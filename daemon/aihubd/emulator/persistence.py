@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .state import EmulatorState
 
-__all__ = ["STATE_FILE", "load_state", "save_state", "flush_loop"]
+__all__ = ["STATE_FILE", "flush_loop", "load_state", "save_state"]
 
 STATE_FILE = "state.json"
 

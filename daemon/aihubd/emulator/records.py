@@ -6,18 +6,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
-    "CREATED",
-    "LINKING_MODELS",
-    "DONE",
-    "FAILED",
-    "TERMINAL_STATES",
-    "MODEL_TYPE_QNN_DLC",
-    "MODEL_TYPE_QNN_CONTEXT_BINARY",
     "ARTIFACT_DEVICE_LOG",
     "ARTIFACT_HUB_LOG",
-    "UserRecord",
-    "ModelRecord",
+    "CREATED",
+    "DONE",
+    "FAILED",
+    "LINKING_MODELS",
+    "MODEL_TYPE_QNN_CONTEXT_BINARY",
+    "MODEL_TYPE_QNN_DLC",
+    "TERMINAL_STATES",
     "JobRecord",
+    "ModelRecord",
+    "UserRecord",
 ]
 
 CREATED = 1

@@ -31,7 +31,7 @@ from .faults import FaultConfig
 from .records import CREATED, DONE, FAILED, LINKING_MODELS
 from .web_util import COUNTERS, FAULTS, STATE, json_error
 
-__all__ = ["add_admin_routes", "STATE_NAMES"]
+__all__ = ["STATE_NAMES", "add_admin_routes"]
 
 STATE_NAMES = {
     CREATED: "CREATED",

@@ -44,9 +44,7 @@ async def put_blob(request: web.Request) -> web.StreamResponse:
     if not state.upload_exists(model_id, upload_id):
         return _not_found()
     part = int(part_text)
-    size, md5 = await blobs.write_stream(
-        blobs.part_path(model_id, upload_id, part), request.content.iter_chunked(1 << 16)
-    )
+    _, md5 = await blobs.write_stream(blobs.part_path(model_id, upload_id, part), request.content.iter_chunked(1 << 16))
     etag = f'"{md5}"'
     try:
         state.record_part(model_id, upload_id, part, etag)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
-__all__ = ["UrlSigner", "SIGNATURE_PARAM"]
+__all__ = ["SIGNATURE_PARAM", "UrlSigner"]
 
 SIGNATURE_PARAM = "X-Amz-Signature"
 DATE_PARAM = "X-Amz-Date"
@@ -40,7 +40,7 @@ class UrlSigner:
 
     def url(self, origin: str, method: str, key: str) -> str:
         """An absolute signed URL for ``method`` on blob ``key`` under ``origin``."""
-        now = datetime.fromtimestamp(int(self._clock()), tz=timezone.utc)
+        now = datetime.fromtimestamp(int(self._clock()), tz=UTC)
         date = now.strftime(_DATE_FORMAT)
         expires = str(self._ttl)
         query = urlencode(
@@ -63,7 +63,7 @@ class UrlSigner:
         if not hmac.compare_digest(expected, signature):
             return "Signature does not match."
         try:
-            signed_at = datetime.strptime(date, _DATE_FORMAT).replace(tzinfo=timezone.utc)
+            signed_at = datetime.strptime(date, _DATE_FORMAT).replace(tzinfo=UTC)
             lifetime = int(expires)
         except ValueError:
             return "Malformed signature parameters."

@@ -100,10 +100,9 @@ class EmulatorState:
         """A fresh Hub-style id such as ``jq1w2e3r4``; reserved until used."""
         while True:
             candidate = prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
-            if candidate not in self.jobs and candidate not in self.models:
-                if candidate not in self._reserved:
-                    self._reserved.add(candidate)
-                    return candidate
+            if candidate not in self.jobs and candidate not in self.models and candidate not in self._reserved:
+                self._reserved.add(candidate)
+                return candidate
 
     # ------------------------------------------------------------ visibility
     def can_see_job(self, user: UserRecord, job: JobRecord) -> bool:

@@ -16,21 +16,21 @@ from .signing import UrlSigner
 from .state import EmulatorState
 
 __all__ = [
-    "PROTOBUF",
-    "STATE",
     "BLOBS",
-    "SIGNER",
     "COUNTERS",
     "FAULTS",
+    "PROTOBUF",
+    "SIGNER",
+    "STATE",
     "USER_KEY",
-    "pb_response",
-    "json_error",
-    "xml_error",
-    "parse_body",
     "current_user",
+    "json_error",
     "origin",
+    "parse_body",
+    "pb_response",
     "query_int",
     "query_states",
+    "xml_error",
 ]
 
 PROTOBUF = "application/x-protobuf"

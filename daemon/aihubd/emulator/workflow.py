@@ -27,7 +27,7 @@ from .records import (
 )
 from .state import EmulatorState
 
-__all__ = ["submit_link_job", "target_model_name", "artifact_filename"]
+__all__ = ["artifact_filename", "submit_link_job", "target_model_name"]
 
 
 def target_model_name(job_id: str) -> str:

@@ -26,11 +26,12 @@ class BudgetConfig:
 class RequestBudget:
     def __init__(
         self,
-        config: BudgetConfig = BudgetConfig(),
+        config: BudgetConfig | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        config = config or BudgetConfig()
         if config.rate <= 0 or config.burst < 1:
             raise ValueError("the request budget needs rate > 0 and burst >= 1")
         self._config = config

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -29,9 +29,9 @@ from .. import __version__
 from ..errors import AihubdError, HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound, PermissionDenied
 from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
 from ..threads import finish_in_thread
+from .budget import RequestBudget
 from .convert import device_from_pb, device_to_pb, job_from_pb, time_from_pb
 from .credentials import HubCredentials
-from .budget import RequestBudget
 from .retry import RetryPolicy, parse_retry_after, with_retries
 
 __all__ = ["AiohttpHubClient", "HubHealth", "redact_url"]
@@ -266,7 +266,7 @@ class AiohttpHubClient:
         job = await self._call("GET", ("jobs", job_id), pb.Job, object_id=job_id)
         if job.WhichOneof("job") != "link_job":
             raise InvalidArgument(f"job {job_id} is a {job.WhichOneof('job') or 'unknown'} job, not a link job")
-        return job_from_pb(job, refreshed_at=datetime.now(timezone.utc))
+        return job_from_pb(job, refreshed_at=datetime.now(UTC))
 
     async def list_link_job_summaries(
         self, states: Sequence[JobState], offset: int, limit: int

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from qai_hub import public_api_pb2 as pb
@@ -18,7 +18,7 @@ def time_from_pb(ts: Timestamp) -> datetime | None:
     """A Hub timestamp as an aware UTC datetime; unset (zero) reads as None."""
     if ts.seconds == 0 and ts.nanos == 0:
         return None
-    return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, tz=timezone.utc)
+    return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, tz=UTC)
 
 
 def device_from_pb(device: pb.Device) -> Device:
@@ -38,7 +38,7 @@ def job_from_pb(job: pb.Job, refreshed_at: datetime | None = None) -> Job:
         name=link.name,
         state=JobState.of(link.job_state),
         message=link.failure_reason if link.HasField("failure_reason") else "",
-        creation_time=time_from_pb(link.creation_time) or datetime.fromtimestamp(0, tz=timezone.utc),
+        creation_time=time_from_pb(link.creation_time) or datetime.fromtimestamp(0, tz=UTC),
         last_updated_time=time_from_pb(link.last_updated_time),
         device=device_from_pb(link.device),
         models=tuple(ModelRef(m.model_id, m.name) for m in link.models.models),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aihubd_api.v1 import aihubd_pb2 as api
 from google.protobuf.timestamp_pb2 import Timestamp
+
+from aihubd_api.v1 import aihubd_pb2 as api
 
 from ..errors import InvalidArgument
 from ..model import ArtifactType, Job, ModelInfo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 

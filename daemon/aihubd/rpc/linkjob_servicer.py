@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
-from ..services.artifacts import ArtifactService
 from ..model import Job, JobState
+from ..services.artifacts import ArtifactService
 from ..services.jobs import JobService, ShuttingDown
 from ..services.sharing import SharingService
 from ..services.submissions import Submitter

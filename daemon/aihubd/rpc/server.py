@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import grpc
+
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from .daemon_servicer import DaemonServicer

@@ -62,9 +62,8 @@ def _presented_token(metadata: Any) -> str | None:
     for key, value in metadata or ():
         if key.lower() != AUTH_METADATA:
             continue
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        scheme, _, credential = value.strip().partition(" ")
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        scheme, _, credential = text.strip().partition(" ")
         if scheme.lower() == SCHEME and credential.strip():
             return credential.strip()
         return None

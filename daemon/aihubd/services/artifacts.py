@@ -27,7 +27,7 @@ from .delivery import ensure_directory, safe_filename, target_model_path
 from .jobs import JobService
 from .validation import check_output_path
 
-__all__ = ["ArtifactService", "CHUNK_SIZE"]
+__all__ = ["CHUNK_SIZE", "ArtifactService"]
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class ArtifactService:
     async def _deliver(self, files: list[CachedFile], paths: list[Path]) -> None:
         """Put each file at its path; each temp file is journaled until renamed (or removed)."""
         with self._pinned(files):
-            for f, path in zip(files, paths):
+            for f, path in zip(files, paths, strict=True):
                 digest = Digest(f.digest, f.size)
                 if self._blobs.delivered(digest, path):
                     continue

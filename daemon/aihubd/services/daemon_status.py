@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,10 +35,8 @@ class DaemonStatusService:
     async def status(self) -> DaemonStatus:
         """Asks the Hub who we are once; after that, reachability is the last call's outcome."""
         if not self._email:
-            try:
+            with contextlib.suppress(AihubdError):  # reported through health below
                 self._email = await self._hub.get_auth_user_email()
-            except AihubdError:
-                pass  # reported through health below
         health = self._hub.health
         tracked, in_flight = await self._jobs.counts()
         return DaemonStatus(

@@ -105,11 +105,11 @@ class JobService:
 
     async def wait_finished(self, job_id: str) -> Job:
         """Block until the job is terminal; returns it."""
-        job: Job | None = None
-        async for job in self.watch(job_id):
-            pass
-        assert job is not None and job.terminal
-        return job
+        last: Job | None = None
+        async for seen in self.watch(job_id):
+            last = seen
+        assert last is not None and last.terminal
+        return last
 
     async def refresh(self) -> CycleResult:
         return await self._poller.poll_now()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .database import Database
 
-__all__ = ["ArtifactIndex", "CachedFile", "TARGET_MODEL"]
+__all__ = ["TARGET_MODEL", "ArtifactIndex", "CachedFile"]
 
 # The target model is kept beside the artifact types (whose wire values are all > 0).
 TARGET_MODEL = -1

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import InvalidArgument, ResourceExhausted
 
-__all__ = ["BlobStore", "Digest", "IngestMismatch", "TEMP_PREFIX", "temp_beside"]
+__all__ = ["TEMP_PREFIX", "BlobStore", "Digest", "IngestMismatch", "temp_beside"]
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 COPY_CHUNK = 64 << 20

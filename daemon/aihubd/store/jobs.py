@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..model import ArtifactType, Device, Job, JobState, ModelRef
@@ -31,7 +31,7 @@ def _ts(value: datetime | None) -> float | None:
 
 
 def _dt(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, tz=timezone.utc) if value is not None else None
+    return datetime.fromtimestamp(value, tz=UTC) if value is not None else None
 
 
 def _row(job: Job) -> tuple[Any, ...]:
@@ -60,7 +60,7 @@ def _job(row: Sequence[Any]) -> Job:
         name=row[1],
         state=JobState.of(row[2]),
         message=row[3],
-        creation_time=_dt(row[4]) or datetime.fromtimestamp(0, tz=timezone.utc),
+        creation_time=_dt(row[4]) or datetime.fromtimestamp(0, tz=UTC),
         last_updated_time=_dt(row[5]),
         device=Device(name, os_, tuple(attributes)),
         models=tuple(ModelRef(m, n) for m, n in json.loads(row[7])),
@@ -111,7 +111,7 @@ class JobStore:
         if not jobs:
             return
         history = [
-            (job.job_id, int(job.state), job.message, _ts(job.refreshed_at) or datetime.now(timezone.utc).timestamp())
+            (job.job_id, int(job.state), job.message, _ts(job.refreshed_at) or datetime.now(UTC).timestamp())
             for job in jobs
             if (old := self._cache.get(job.job_id)) is None or old.state != job.state
         ]
@@ -133,7 +133,7 @@ class JobStore:
             (job_id,),
         ) as cur:
             rows = await cur.fetchall()
-        return [(JobState.of(s), m, _dt(t) or datetime.now(timezone.utc)) for s, m, t in rows]
+        return [(JobState.of(s), m, _dt(t) or datetime.now(UTC)) for s, m, t in rows]
 
     def mark_refreshed(self, job_ids: Iterable[str], when: datetime) -> None:
         """Note in memory that the Hub confirmed these jobs unchanged (not worth a disk write)."""

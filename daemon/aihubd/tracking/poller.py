@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..errors import AihubdError, HubAuthError, HubUnavailable, NotFound
 from ..hub.api import HubApi
@@ -148,11 +148,12 @@ class Poller:
                 if (j.job_id in listed and _needs_fetch(j, listed[j.job_id], self._summaries.get(j.job_id)))
                 or (j.job_id not in listed and j.job_id in due)
             ]
-            fetched = dict(zip((j.job_id for j in to_fetch), await asyncio.gather(*map(self._read, to_fetch))))
+            reads = await asyncio.gather(*map(self._read, to_fetch))
+            fetched = dict(zip((j.job_id for j in to_fetch), reads, strict=True))
             jobs = [j for j in in_flight if j.job_id in listed or j.job_id in fetched]
             changed, seen = self._reconcile(jobs, listed, fetched, now)
             await self._store.save(changed)  # the store first, then the bell
-            self._store.mark_refreshed(seen, datetime.now(timezone.utc))
+            self._store.mark_refreshed(seen, datetime.now(UTC))
             self._notifier.ring(job.job_id for job in changed)
             self._announce_finished(changed)
             log.debug(

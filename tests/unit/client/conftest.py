@@ -12,10 +12,10 @@ from pathlib import Path
 
 import grpc
 import pytest
+from client_fakes import FAST_BACKOFF, FAST_RECONNECT, FakeDaemon
 
 from aihubd_api.v1 import aihubd_pb2_grpc as pb_grpc
 from aihubd_client import Client
-from client_fakes import FAST_BACKOFF, FAST_RECONNECT, FakeDaemon
 
 
 @dataclass

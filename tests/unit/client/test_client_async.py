@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from client_fakes import CHUNKS, FAILURE_REASON, FAST_BACKOFF, FAST_RECONNECT, TARGET_FILENAME
 
 from aihubd_client import (
     ArtifactType,
@@ -18,7 +19,6 @@ from aihubd_client import (
     NotFoundError,
     UserError,
 )
-from client_fakes import CHUNKS, FAILURE_REASON, FAST_BACKOFF, FAST_RECONNECT, TARGET_FILENAME
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from pathlib import Path
 import grpc
 import pytest
 from click.testing import CliRunner, Result
+from client_fakes import CHUNKS, FAILURE_REASON, TARGET_FILENAME
 
 from aihubd_client.cli import cli
 from aihubd_client.exit_codes import ExitCode
-from client_fakes import CHUNKS, FAILURE_REASON, TARGET_FILENAME
 
 ELAPSED = r"\d+\.\ds"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from client_fakes import CHUNKS, FAILURE_REASON, TARGET_FILENAME
 
 import aihubd_client.cli as cli_module
 from aihubd_client.cli import cli
 from aihubd_client.exit_codes import ExitCode
-from client_fakes import CHUNKS, FAILURE_REASON, TARGET_FILENAME
 
 
 @pytest.fixture

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import _thread
-import threading
 import os
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
+import grpc
 import pytest
+from client_fakes import CHUNKS, CREATED_AT, FAILURE_REASON, FAST_RECONNECT, TARGET_FILENAME
 
 from aihubd_api.v1 import aihubd_pb2 as pb
-import grpc
-
 from aihubd_client import (
     ArtifactType,
     Client,
@@ -31,8 +31,6 @@ from aihubd_client import (
     UserError,
 )
 from aihubd_client.socket_path import SOCKET_ENV
-
-from client_fakes import CHUNKS, CREATED_AT, FAILURE_REASON, FAST_RECONNECT, TARGET_FILENAME
 
 
 class NamedDevice:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aihubd_client.resume import Deadline, Outage, ReconnectPolicy
 from client_fakes import SLOW_RECONNECT, Clock
+
+from aihubd_client.resume import Deadline, Outage, ReconnectPolicy
 
 POLICY = SLOW_RECONNECT
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+from client_fakes import SLOW_RECONNECT, Clock, make_job
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 from aihubd_client import (
@@ -25,7 +26,6 @@ from aihubd_client.client_calls import ClientCalls
 from aihubd_client.inputs import check_job_id
 from aihubd_client.job_calls import JobCalls, ModelAssembly, ReconnectPause, model_chunk
 from aihubd_client.resume import Deadline, Outage, ReconnectPolicy
-from client_fakes import SLOW_RECONNECT, Clock, make_job
 
 POLICY = SLOW_RECONNECT
 

@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aihubd.errors import HubUnavailable, NotFound
@@ -37,7 +37,7 @@ class FakeHub:
             name=name,
             state=state,
             message="",
-            creation_time=datetime.now(timezone.utc),
+            creation_time=datetime.now(UTC),
             last_updated_time=None,
             device=QRD,
             models=tuple(ModelRef(m) for m in models),
@@ -51,7 +51,7 @@ class FakeHub:
             self.jobs[job_id],
             state=state,
             message=message,
-            last_updated_time=datetime.now(timezone.utc),
+            last_updated_time=datetime.now(UTC),
             available_artifacts=(ArtifactType.DEVICE_LOG, ArtifactType.HUB_LOG) if state.terminal else (),
         )
 
@@ -76,7 +76,7 @@ class FakeHub:
         self.calls["get_job"] += 1
         if job_id not in self.jobs:
             raise NotFound(f"'{job_id}' was not found on the Hub")
-        return dataclasses.replace(self.jobs[job_id], refreshed_at=datetime.now(timezone.utc))
+        return dataclasses.replace(self.jobs[job_id], refreshed_at=datetime.now(UTC))
 
     async def list_link_job_summaries(
         self, states: Sequence[JobState], offset: int, limit: int
