@@ -42,7 +42,8 @@ def generate(out_root: Path) -> None:
         f"--proto_path={PACKAGE}={PROTO_ROOT}",
         f"--proto_path={well_known}",
         f"--python_out={out_root}",
-        f"--pyi_out={out_root}",
+        f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
+        f"--mypy_out={out_root}",
         f"--grpc_python_out={out_root}",
         # Typed stubs of the service code (aihubd_pb2_grpc.pyi), so mypy --strict sees the servicers.
         f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Literal
 
 from . import __version__
 from .errors import AihubdError
@@ -108,7 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import serve
     from .config import DaemonConfig
 
-    hub = "emulator" if args.hub == "emulator" else "hub"
+    hub: Literal["hub", "emulator"] = "emulator" if args.hub == "emulator" else "hub"
     config = DaemonConfig.build(
         socket_path=args.socket,
         state_dir=args.state_dir,

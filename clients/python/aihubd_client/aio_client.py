@@ -36,7 +36,7 @@ class AsyncJobPage:
     total: int
 
 
-class AsyncClient(ClientCalls):
+class AsyncClient(ClientCalls["AsyncLinkJob", "AsyncJobPage"]):
     """A ``grpc.aio`` connection to the daemon; ``async with`` it or ``await close()``.
 
     Takes the same arguments as ``Client``; use it from one event loop.

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from .channel import CHANNEL_OPTIONS, Call, ConnectionBase, raise_call_error
+from .channel import CHANNEL_OPTIONS, Call, ConnectionBase, R, raise_call_error
 
 __all__ = ["AsyncConnection"]
 
@@ -24,7 +24,7 @@ class AsyncConnection(ConnectionBase):
     _client_name = "AsyncClient"
     _channel: grpc.aio.Channel | None
 
-    async def unary(self, call: Call) -> Any:
+    async def unary(self, call: Call[R]) -> R:
         """One unary call, and what its answer becomes; cancelling the caller cancels it."""
         pending = self.rpc(call)(call.request, timeout=call.timeout)
         try:
@@ -37,7 +37,7 @@ class AsyncConnection(ConnectionBase):
         return call.reply(answer)
 
     @asynccontextmanager
-    async def stream(self, call: Call) -> AsyncIterator[Any]:
+    async def stream(self, call: Call[Any]) -> AsyncIterator[Any]:
         """A server stream to iterate (``async for``) inside the block; leaving it cancels it."""
         responses = self.rpc(call)(call.request, timeout=call.timeout)
         try:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Generic, NoReturn, TypeVar
 
 import grpc
 
@@ -25,6 +25,7 @@ __all__ = [
     "CHANNEL_OPTIONS",
     "Call",
     "ConnectionBase",
+    "R",
     "TimeoutFactory",
     "as_is",
     "raise_call_error",
@@ -51,8 +52,11 @@ def as_is(message: Any) -> Any:
     return message
 
 
+R = TypeVar("R")
+
+
 @dataclass(frozen=True)
-class Call:
+class Call(Generic[R]):
     """One RPC to make: which one, its request, the caller's timeout, what the answer becomes.
 
     ``method`` names a method of the ``service`` stub (``"jobs"``: LinkJobService, ``"daemon"``:
@@ -65,7 +69,7 @@ class Call:
     request: Any
     timeout: float | None = None
     on_timeout: TimeoutFactory | None = None
-    reply: Callable[[Any], Any] = as_is
+    reply: Callable[[Any], R] = as_is
     service: str = "jobs"
 
 
@@ -100,7 +104,7 @@ class ConnectionBase:
         assert self._daemon is not None
         return self._daemon
 
-    def rpc(self, call: Call) -> Any:
+    def rpc(self, call: Call[Any]) -> Any:
         """The stub's method that ``call`` names (opening the channel first)."""
         stub = self.daemon if call.service == "daemon" else self.jobs
         return getattr(stub, call.method)

@@ -501,6 +501,7 @@ def _download_default(job: LinkJob, directory: Path, progress: bool | None) -> l
     """Target model (if any) then logs into ``directory``; the paths written."""
     directory.expanduser().mkdir(parents=True, exist_ok=True)
     stream = is_terminal(sys.stderr) if progress is None else progress
+    target: bytes | str | None
     if stream:
         target = stream_target_model(job, directory.expanduser(), _stderr(), bool(progress))
     else:

@@ -32,7 +32,7 @@ class JobPage:
     total: int
 
 
-class Client(ClientCalls):
+class Client(ClientCalls["LinkJob", "JobPage"]):
     """A connection to the daemon; use it as a context manager or call ``close()``.
 
     ``socket`` defaults to ``default_socket_path()`` ($AIHUBD_SOCKET or the user runtime dir).

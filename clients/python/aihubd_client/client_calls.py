@@ -7,9 +7,9 @@ twin's job type, pages, values). The twin only makes the call, blocking or await
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
@@ -23,8 +23,11 @@ from .values import DaemonInfo, RefreshResult
 
 __all__ = ["ClientCalls"]
 
+J = TypeVar("J")  # the twin's job type
+P = TypeVar("P")  # the twin's page type
 
-class ClientCalls:
+
+class ClientCalls(Generic[J, P]):
     """A client's settings and calls, built but not made; subclasses make them.
 
     A subclass names its connection, job and page types; the connection is opened lazily, so
@@ -32,8 +35,8 @@ class ClientCalls:
     """
 
     _connection_type: ClassVar[type[ConnectionBase]]
-    _job_type: ClassVar[type[Any]]  # built as (message, connection, reconnect)
-    _page_type: ClassVar[type[Any]]  # built as (jobs=..., total=...)
+    _job_type: Callable[..., J]  # built as (message, connection, reconnect)
+    _page_type: Callable[..., P]  # built as (jobs=..., total=...)
 
     def __init__(
         self,
@@ -54,7 +57,7 @@ class ClientCalls:
 
     # calls (``self._connection.unary(call)`` returns what the public method returns)
 
-    def _submit_call(self, request: pb.SubmitLinkJobRequest) -> Call:
+    def _submit_call(self, request: pb.SubmitLinkJobRequest) -> Call[J]:
         """One attempt at a submit (``submission.submit_requests`` built and checked it)."""
         return Call("SubmitLinkJob", request, reply=self._job)
 
@@ -62,12 +65,12 @@ class ClientCalls:
         """The pause after each failed submit attempt; None after the last (give up)."""
         return (*self._submit_backoff, None)
 
-    def _get_job_call(self, job_id: str, job_type: Any) -> Call:
+    def _get_job_call(self, job_id: str, job_type: Any) -> Call[J]:
         check_job_id(job_id)
         check_job_type(job_type)
         return Call("GetJob", pb.GetJobRequest(job_id=job_id), reply=self._job)
 
-    def _list_jobs_call(self, states: Any, name_contains: str, limit: int, offset: int) -> Call:
+    def _list_jobs_call(self, states: Any, name_contains: str, limit: int, offset: int) -> Call[P]:
         if limit < 0 or offset < 0:
             raise UserError("limit and offset must not be negative")
         request = pb.ListJobsRequest(
@@ -75,26 +78,26 @@ class ClientCalls:
         )
         return Call("ListJobs", request, reply=self._page)
 
-    def _track_job_call(self, job_id: str) -> Call:
+    def _track_job_call(self, job_id: str) -> Call[J]:
         check_job_id(job_id)
         return Call("TrackJob", pb.TrackJobRequest(job_id=job_id), reply=self._job)
 
-    def _untrack_job_call(self, job_id: str) -> Call:
+    def _untrack_job_call(self, job_id: str) -> Call[bool]:
         check_job_id(job_id)
         return Call("UntrackJob", pb.UntrackJobRequest(job_id=job_id), reply=_was_tracked)
 
-    def _refresh_jobs_call(self) -> Call:
+    def _refresh_jobs_call(self) -> Call[RefreshResult]:
         return Call("RefreshJobs", pb.RefreshJobsRequest(), reply=_refresh_result)
 
-    def _daemon_info_call(self) -> Call:
+    def _daemon_info_call(self) -> Call[DaemonInfo]:
         return Call("GetDaemonInfo", pb.GetDaemonInfoRequest(), reply=DaemonInfo.from_pb, service="daemon")
 
     # answers
 
-    def _job(self, message: pb.Job) -> Any:
+    def _job(self, message: pb.Job) -> J:
         return self._job_type(message, self._connection, self._reconnect)
 
-    def _page(self, response: pb.ListJobsResponse) -> Any:
+    def _page(self, response: pb.ListJobsResponse) -> P:
         return self._page_type(jobs=[self._job(message) for message in response.jobs], total=response.total)
 
 

@@ -180,34 +180,34 @@ def caller_style_path(argument: str, sent: str, result: str) -> str:
     return os.path.relpath(result)
 
 
-def artifact_type_value(kind: Any) -> int:
+def artifact_type_value(kind: Any) -> pb.ArtifactType.ValueType:
     """The wire value of an ``ArtifactType``, a ``qai_hub.JobArtifactType``, an int or a name."""
     if isinstance(kind, str):
         try:
-            return int(ArtifactType[kind.upper()])
+            return pb.ArtifactType.ValueType(ArtifactType[kind.upper()])
         except KeyError:
             raise UserError(f"Unknown artifact type {kind!r}.") from None
     value = getattr(kind, "value", kind)
     if isinstance(value, int) and value in ArtifactType._value2member_map_:
-        return int(value)
+        return pb.ArtifactType.ValueType(value)
     raise UserError(f"Unknown artifact type {kind!r}.")
 
 
-def state_values(states: Any) -> list[int]:
+def state_values(states: Any) -> list[pb.JobState.ValueType]:
     """Wire values of job states: codes (``"SUCCESS"``), ints, ``JobStatus``, state enums
     (this library's or ``qai_hub.JobStatus.State``); one state or a list; None: any."""
     if states is None:
         return []
     if isinstance(states, (str, int)) or hasattr(states, "value"):
         states = [states]
-    values = []
+    values: list[pb.JobState.ValueType] = []
     for state in states:
         if isinstance(state, JobStatus):
-            values.append(int(state.state))
+            values.append(pb.JobState.ValueType(state.state))
             continue
         raw = state if isinstance(state, (str, int)) else getattr(state, "value", state)
         try:
-            values.append(int(JobStatus(raw).state))
+            values.append(pb.JobState.ValueType(JobStatus(raw).state))
         except (ValueError, TypeError) as exc:
             raise UserError(str(exc)) from None
     return values

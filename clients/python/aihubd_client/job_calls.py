@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
-from .channel import Call, ConnectionBase, TimeoutFactory, as_is
+from .channel import Call, ConnectionBase, R, TimeoutFactory, as_is
 from .errors import InternalError, daemon_unavailable, job_timeout
 from .inputs import (
     PathArg,
@@ -54,10 +54,10 @@ class JobCalls(JobView):
 
     # unary calls (``self._connection.unary(call)`` returns what the public method returns)
 
-    def _get_status_call(self) -> Call:
+    def _get_status_call(self) -> Call[JobStatus]:
         return Call("GetJob", pb.GetJobRequest(job_id=self.job_id), reply=self._applied)
 
-    def _download_target_model_call(self, filename: PathArg, timeout: float | None) -> Call:
+    def _download_target_model_call(self, filename: PathArg, timeout: float | None) -> Call[str | None]:
         argument = os.path.expanduser(os.fspath(filename))
         destination = absolute_path(argument)
 
@@ -69,11 +69,13 @@ class JobCalls(JobView):
         request = pb.DownloadTargetModelRequest(job_id=self.job_id, destination=destination)
         return self._call("DownloadTargetModel", request, timeout, "Downloading the target model", written)
 
-    def _download_job_logs_call(self, output_dir: PathArg, timeout: float | None) -> Call:
+    def _download_job_logs_call(self, output_dir: PathArg, timeout: float | None) -> Call[list[str]]:
         request = pb.DownloadJobLogsRequest(job_id=self.job_id, output_dir=absolute_path(output_dir))
         return self._call("DownloadJobLogs", request, timeout, "Downloading the logs", _paths)
 
-    def _download_artifacts_call(self, output_dir: PathArg, artifact_type: Any, timeout: float | None) -> Call:
+    def _download_artifacts_call(
+        self, output_dir: PathArg, artifact_type: Any, timeout: float | None
+    ) -> Call[list[str]]:
         request = pb.DownloadArtifactsRequest(
             job_id=self.job_id,
             output_dir=absolute_path(output_dir),
@@ -81,32 +83,32 @@ class JobCalls(JobView):
         )
         return self._call("DownloadArtifacts", request, timeout, "Downloading artifacts", _paths)
 
-    def _get_target_model_call(self, timeout: float | None) -> Call:
+    def _get_target_model_call(self, timeout: float | None) -> Call[TargetModel | None]:
         request = pb.GetTargetModelRequest(job_id=self.job_id)
         return self._call("GetTargetModel", request, timeout, reply=_target_model)
 
-    def _set_name_call(self, job_name: str) -> Call:
+    def _set_name_call(self, job_name: str) -> Call[None]:
         request = pb.SetJobNameRequest(job_id=self.job_id, name=job_name)
         return Call("SetJobName", request, reply=self._apply)
 
-    def _get_sharing_call(self) -> Call:
+    def _get_sharing_call(self) -> Call[list[str]]:
         return Call("GetSharing", pb.GetSharingRequest(job_id=self.job_id), reply=_emails)
 
-    def _modify_sharing_call(self, add_emails: list[str] | None, delete_emails: list[str] | None) -> Call:
+    def _modify_sharing_call(self, add_emails: list[str] | None, delete_emails: list[str] | None) -> Call[Any]:
         add, delete = check_sharing_change(add_emails, delete_emails)
         request = pb.ModifySharingRequest(job_id=self.job_id, add_emails=add, delete_emails=delete)
         return Call("ModifySharing", request)
 
-    def _disable_sharing_call(self) -> Call:
+    def _disable_sharing_call(self) -> Call[Any]:
         return Call("DisableSharing", pb.DisableSharingRequest(job_id=self.job_id))
 
     # streams (``self._connection.stream(call)``; the twin reads the messages)
 
-    def _read_target_model_call(self, timeout: float | None) -> Call:
+    def _read_target_model_call(self, timeout: float | None) -> Call[Any]:
         request = pb.ReadTargetModelRequest(job_id=self.job_id)
         return self._call("ReadTargetModel", request, timeout, "Reading the target model")
 
-    def _wait_call(self, deadline: Deadline) -> Call:
+    def _wait_call(self, deadline: Deadline) -> Call[Any]:
         """One WaitJob stream for the time left; raises the wait's TimeoutError when none is."""
         remaining = deadline.remaining()
         if remaining is not None and remaining <= 0:
@@ -181,8 +183,8 @@ class JobCalls(JobView):
         request: Any,
         timeout: float | None,
         doing: str = "",
-        reply: Callable[[Any], Any] = as_is,
-    ) -> Call:
+        reply: Callable[[Any], R] = as_is,
+    ) -> Call[R]:
         """A call bounded by the caller's ``timeout`` (None or 0: none), ``doing`` what."""
         return Call(
             method,

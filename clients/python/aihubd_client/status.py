@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import ClassVar
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
@@ -29,6 +30,9 @@ class State(IntEnum):
         return cls.UNSPECIFIED
 
 
+_State = State  # inside JobStatus, ``State`` names the class attribute
+
+
 class JobStatus(str):
     """A job status that equals its code string (``status == "SUCCESS"``).
 
@@ -36,9 +40,9 @@ class JobStatus(str):
     ``message`` is the Hub's failure reason for a FAILED job, else ``""``.
     """
 
-    State = State
+    State: ClassVar[type[_State]]  # assigned below: ``JobStatus.State.SUCCESS`` as in qai_hub
 
-    _state: State
+    _state: _State
     _message: str
 
     def __new__(cls, state: int | str, message: str = "") -> JobStatus:
@@ -67,7 +71,7 @@ class JobStatus(str):
         return self._state.name
 
     @property
-    def state(self) -> State:
+    def state(self) -> _State:
         """The state as an ``int`` enum (wire values: SUCCESS is 10)."""
         return self._state
 
@@ -100,3 +104,6 @@ class JobStatus(str):
     def running(self) -> bool:
         """The job is neither pending nor finished."""
         return not (self.pending or self.finished)
+
+
+JobStatus.State = State

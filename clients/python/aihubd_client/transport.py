@@ -19,7 +19,7 @@ from typing import Any
 
 import grpc
 
-from .channel import CHANNEL_OPTIONS, Call, ConnectionBase, TimeoutFactory, raise_call_error
+from .channel import CHANNEL_OPTIONS, Call, ConnectionBase, R, TimeoutFactory, raise_call_error
 from .interrupts import cancel_on_keyboard_interrupt, deferred_keyboard_interrupt
 
 __all__ = ["CHANNEL_OPTIONS", "Connection", "TimeoutFactory", "raise_call_error"]
@@ -34,7 +34,7 @@ class Connection(ConnectionBase):
         super().__init__(socket_path)
         self._lock = threading.Lock()
 
-    def unary(self, call: Call) -> Any:
+    def unary(self, call: Call[R]) -> R:
         """One unary call, and what its answer becomes (``call.reply``).
 
         Ctrl-C (or any exception here) cancels the call and propagates.
@@ -56,7 +56,7 @@ class Connection(ConnectionBase):
         return call.reply(answer)
 
     @contextmanager
-    def stream(self, call: Call) -> Iterator[Iterator[Any]]:
+    def stream(self, call: Call[Any]) -> Iterator[Iterator[Any]]:
         """A server stream to iterate inside the block; leaving the block cancels it.
 
         Ctrl-C while waiting for a message cancels the call and raises KeyboardInterrupt.

@@ -130,7 +130,7 @@ def _integer(name: str, value: Any) -> int:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"faults: {name} must be an integer")
-    return value
+    return int(value)
 
 
 def _parse_only(entry: str) -> tuple[str | None, str | None]:

@@ -158,22 +158,22 @@ def link_models(inputs: list[LinkInput], out_path: Path, device: str, options: s
             "options": options,
         }
         header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        digest = hashlib.sha256()
+        sha = hashlib.sha256()
         tmp = out_path.with_name(out_path.name + ".tmp")
         with open(tmp, "wb") as out:
             for piece in (_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)), header_bytes):
                 out.write(piece)
-                digest.update(piece)
+                sha.update(piece)
             payload.seek(0)
             while piece := payload.read(1 << 20):
                 out.write(piece)
-                digest.update(piece)
+                sha.update(piece)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, out_path)
     return LinkOutput(
         size=out_path.stat().st_size,
-        sha256=digest.hexdigest(),
+        sha256=sha.hexdigest(),
         graphs=names,
         total_chunks=total,
         unique_chunks=len(chunks),

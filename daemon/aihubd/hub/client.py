@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 PROTOBUF = "application/x-protobuf"
-MODEL_TYPE_QNN_DLC = 15
+MODEL_TYPE_QNN_DLC = pb.MODEL_TYPE_QNN_DLC
 CHUNK = 1 << 20
 CREDENTIAL_RECHECK_SECONDS = 2.0
 DOWNLOAD_QUERY = {"use_acceleration": "false", "supports_s3_credentials": "false"}

@@ -27,7 +27,7 @@ def job_to_proto(job: Job, web_url: str, stale: bool = False, shutting_down: boo
     return api.Job(
         job_id=job.job_id,
         name=job.name,
-        state=int(job.state),
+        state=api.JobState.ValueType(job.state),
         message=job.message,
         creation_time=_timestamp(job.creation_time),
         device=api.Device(name=job.device.name, os=job.device.os, attributes=list(job.device.attributes)),
@@ -36,7 +36,7 @@ def job_to_proto(job: Job, web_url: str, stale: bool = False, shutting_down: boo
         project_id=job.project_id,
         url=f"{web_url.rstrip('/')}/jobs/{job.job_id}/",
         target_model_id=job.target_model_id,
-        available_artifacts=[int(a) for a in job.available_artifacts],
+        available_artifacts=[api.ArtifactType.ValueType(a) for a in job.available_artifacts],
         last_refresh_time=_timestamp(job.refreshed_at),
         stale=stale,
         daemon_shutting_down=shutting_down,

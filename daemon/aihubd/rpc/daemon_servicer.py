@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import grpc
-
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from ..services.daemon_status import DaemonStatusService
+from .context import Context
 from .errors import rpc_errors
 
 __all__ = ["DaemonServicer"]
@@ -20,9 +19,7 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
         self._web_url = web_url
         self._hub_kind = hub_kind
 
-    async def GetDaemonInfo(
-        self, request: api.GetDaemonInfoRequest, context: grpc.aio.ServicerContext
-    ) -> api.DaemonInfo:
+    async def GetDaemonInfo(self, request: api.GetDaemonInfoRequest, context: Context) -> api.DaemonInfo:
         async with rpc_errors(context, "GetDaemonInfo"):
             s = await self._status.status()
             return api.DaemonInfo(

@@ -15,6 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 from .. import errors
 from ..hub.credentials import MissingCredentials
 from ..services.jobs import ShuttingDown
+from .context import Context
 
 __all__ = ["STATUS_OF", "rich_status", "rpc_errors", "status_for"]
 
@@ -71,7 +72,7 @@ def rich_status(exc: BaseException, message: str) -> tuple[grpc.StatusCode, tupl
 
 
 @contextlib.asynccontextmanager
-async def rpc_errors(context: grpc.aio.ServicerContext, method: str) -> AsyncIterator[None]:
+async def rpc_errors(context: Context, method: str) -> AsyncIterator[None]:
     """Translate anything raised inside an RPC into a status with a message a person can act on."""
     try:
         yield

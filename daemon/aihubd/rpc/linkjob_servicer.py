@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
-
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
@@ -14,6 +12,7 @@ from ..services.artifacts import ArtifactService
 from ..services.jobs import JobService, ShuttingDown
 from ..services.sharing import SharingService
 from ..services.submissions import Submitter
+from .context import Context
 from .convert import artifact_type, job_to_proto, model_sources, target_model_to_proto
 from .errors import rpc_errors
 
@@ -31,7 +30,7 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
         self._protos: dict[str, tuple[Job, bool, api.Job]] = {}
         self._web_url = web_url
 
-    async def SubmitLinkJob(self, request: api.SubmitLinkJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
+    async def SubmitLinkJob(self, request: api.SubmitLinkJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "SubmitLinkJob"):
             job = await self._submitter.submit(
                 model_sources(list(request.models)),
@@ -43,12 +42,12 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
             )
             return job_to_proto(job, self._web_url)
 
-    async def GetJob(self, request: api.GetJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
+    async def GetJob(self, request: api.GetJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "GetJob"):
             job = await self._jobs.get(request.job_id)
             return job_to_proto(job, self._web_url, stale=self._jobs.stale(job))
 
-    async def WaitJob(self, request: api.WaitJobRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[api.Job]:
+    async def WaitJob(self, request: api.WaitJobRequest, context: Context) -> AsyncIterator[api.Job]:
         async with rpc_errors(context, "WaitJob"):
             last = None
             try:
@@ -72,23 +71,19 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
         self._protos[job.job_id] = (job, stale, message)
         return message
 
-    async def RefreshJobs(
-        self, request: api.RefreshJobsRequest, context: grpc.aio.ServicerContext
-    ) -> api.RefreshJobsResponse:
+    async def RefreshJobs(self, request: api.RefreshJobsRequest, context: Context) -> api.RefreshJobsResponse:
         async with rpc_errors(context, "RefreshJobs"):
             result = await self._jobs.refresh()
             return api.RefreshJobsResponse(polled=result.polled, changed=result.changed)
 
     async def DownloadTargetModel(
-        self, request: api.DownloadTargetModelRequest, context: grpc.aio.ServicerContext
+        self, request: api.DownloadTargetModelRequest, context: Context
     ) -> api.DownloadResponse:
         async with rpc_errors(context, "DownloadTargetModel"):
             paths, job = await self._artifacts.download_target_model(request.job_id, request.destination)
-            return api.DownloadResponse(paths=paths, state=int(job.state))
+            return api.DownloadResponse(paths=paths, state=api.JobState.ValueType(job.state))
 
-    async def ReadTargetModel(
-        self, request: api.ReadTargetModelRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[api.Chunk]:
+    async def ReadTargetModel(self, request: api.ReadTargetModelRequest, context: Context) -> AsyncIterator[api.Chunk]:
         async with rpc_errors(context, "ReadTargetModel"):
             _, file, chunks = await self._artifacts.read_target_model(request.job_id)
             first = True
@@ -99,61 +94,51 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
                 else:
                     yield api.Chunk(data=data)
 
-    async def DownloadJobLogs(
-        self, request: api.DownloadJobLogsRequest, context: grpc.aio.ServicerContext
-    ) -> api.DownloadResponse:
+    async def DownloadJobLogs(self, request: api.DownloadJobLogsRequest, context: Context) -> api.DownloadResponse:
         async with rpc_errors(context, "DownloadJobLogs"):
             paths, job = await self._artifacts.download_logs(request.job_id, request.output_dir)
-            return api.DownloadResponse(paths=paths, state=int(job.state))
+            return api.DownloadResponse(paths=paths, state=api.JobState.ValueType(job.state))
 
-    async def ListJobs(self, request: api.ListJobsRequest, context: grpc.aio.ServicerContext) -> api.ListJobsResponse:
+    async def ListJobs(self, request: api.ListJobsRequest, context: Context) -> api.ListJobsResponse:
         async with rpc_errors(context, "ListJobs"):
             jobs, total = await self._jobs.list(
                 [JobState.of(s) for s in request.states], request.name_contains, request.limit, request.offset
             )
             return api.ListJobsResponse(jobs=[job_to_proto(j, self._web_url) for j in jobs], total=total)
 
-    async def TrackJob(self, request: api.TrackJobRequest, context: grpc.aio.ServicerContext) -> api.Job:
+    async def TrackJob(self, request: api.TrackJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "TrackJob"):
             return job_to_proto(await self._jobs.track(request.job_id), self._web_url)
 
-    async def UntrackJob(
-        self, request: api.UntrackJobRequest, context: grpc.aio.ServicerContext
-    ) -> api.UntrackJobResponse:
+    async def UntrackJob(self, request: api.UntrackJobRequest, context: Context) -> api.UntrackJobResponse:
         async with rpc_errors(context, "UntrackJob"):
             return api.UntrackJobResponse(was_tracked=await self._jobs.untrack(request.job_id))
 
-    async def SetJobName(self, request: api.SetJobNameRequest, context: grpc.aio.ServicerContext) -> api.Job:
+    async def SetJobName(self, request: api.SetJobNameRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "SetJobName"):
             return job_to_proto(await self._jobs.set_name(request.job_id, request.name), self._web_url)
 
-    async def GetSharing(self, request: api.GetSharingRequest, context: grpc.aio.ServicerContext) -> api.Sharing:
+    async def GetSharing(self, request: api.GetSharingRequest, context: Context) -> api.Sharing:
         async with rpc_errors(context, "GetSharing"):
             return api.Sharing(emails=await self._sharing.get(request.job_id))
 
-    async def ModifySharing(self, request: api.ModifySharingRequest, context: grpc.aio.ServicerContext) -> api.Sharing:
+    async def ModifySharing(self, request: api.ModifySharingRequest, context: Context) -> api.Sharing:
         async with rpc_errors(context, "ModifySharing"):
             emails = await self._sharing.modify(request.job_id, list(request.add_emails), list(request.delete_emails))
             return api.Sharing(emails=emails)
 
-    async def DisableSharing(
-        self, request: api.DisableSharingRequest, context: grpc.aio.ServicerContext
-    ) -> api.Sharing:
+    async def DisableSharing(self, request: api.DisableSharingRequest, context: Context) -> api.Sharing:
         async with rpc_errors(context, "DisableSharing"):
             return api.Sharing(emails=await self._sharing.disable(request.job_id))
 
-    async def DownloadArtifacts(
-        self, request: api.DownloadArtifactsRequest, context: grpc.aio.ServicerContext
-    ) -> api.DownloadResponse:
+    async def DownloadArtifacts(self, request: api.DownloadArtifactsRequest, context: Context) -> api.DownloadResponse:
         async with rpc_errors(context, "DownloadArtifacts"):
             paths, job = await self._artifacts.download_artifacts(
                 request.job_id, request.output_dir, artifact_type(request.artifact_type)
             )
-            return api.DownloadResponse(paths=paths, state=int(job.state))
+            return api.DownloadResponse(paths=paths, state=api.JobState.ValueType(job.state))
 
-    async def GetTargetModel(
-        self, request: api.GetTargetModelRequest, context: grpc.aio.ServicerContext
-    ) -> api.TargetModel:
+    async def GetTargetModel(self, request: api.GetTargetModelRequest, context: Context) -> api.TargetModel:
         async with rpc_errors(context, "GetTargetModel"):
             info, filename, _ = await self._artifacts.target_model(request.job_id)
             return target_model_to_proto(info, filename, self._web_url)

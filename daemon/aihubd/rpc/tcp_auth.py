@@ -21,9 +21,11 @@ import secrets
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
+
+from .context import Context
 
 __all__ = ["AUTH_METADATA", "TOKEN_FILE_NAME", "BearerTokenInterceptor", "new_token", "write_token_file"]
 
@@ -70,7 +72,7 @@ def _presented_token(metadata: Any) -> str | None:
     return None
 
 
-def _over_unix_socket(context: grpc.aio.ServicerContext) -> bool:
+def _over_unix_socket(context: Context) -> bool:
     return (context.peer() or "").startswith("unix:")
 
 
@@ -78,7 +80,7 @@ Behavior = Callable[..., Any]
 
 
 def _guard_unary(behavior: Behavior) -> Behavior:
-    async def guarded(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def guarded(request_or_iterator: Any, context: Context) -> Any:
         if not _over_unix_socket(context):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
         result = behavior(request_or_iterator, context)
@@ -90,7 +92,7 @@ def _guard_unary(behavior: Behavior) -> Behavior:
 
 
 def _guard_stream(behavior: Behavior) -> Behavior:
-    async def guarded(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def guarded(request_or_iterator: Any, context: Context) -> Any:
         if not _over_unix_socket(context):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
         result = behavior(request_or_iterator, context)
@@ -107,14 +109,21 @@ def _guard_stream(behavior: Behavior) -> Behavior:
     return guarded
 
 
-def _guarded_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    codec = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+
+def _guarded_handler(handler: Handler) -> Handler:
+    codec: dict[str, Any] = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(_guard_unary(handler.unary_unary), **codec)
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(_guard_stream(handler.unary_stream), **codec)
     if handler.stream_unary is not None:
         return grpc.stream_unary_rpc_method_handler(_guard_unary(handler.stream_unary), **codec)
+    assert handler.stream_stream is not None  # a handler has exactly one of the four behaviours
     return grpc.stream_stream_rpc_method_handler(_guard_stream(handler.stream_stream), **codec)
 
 
@@ -132,18 +141,21 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler:
         handler = await continuation(handler_call_details)
-        if self.authorized(handler_call_details.invocation_metadata):
-            return handler
+        authorized = self.authorized(handler_call_details.invocation_metadata)
         if handler is None:  # an unknown method: TCP callers without the token learn nothing
-            return grpc.unary_unary_rpc_method_handler(_unknown_method)
-        return _guarded_handler(handler)
+            return grpc.unary_unary_rpc_method_handler(_not_found if authorized else _unknown_method)
+        return handler if authorized else _guarded_handler(handler)
 
 
-async def _unknown_method(request: Any, context: grpc.aio.ServicerContext) -> Any:
+async def _not_found(request: Any, context: Context) -> Any:
+    await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+
+
+async def _unknown_method(request: Any, context: Context) -> Any:
     if not _over_unix_socket(context):
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
     await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")

@@ -280,5 +280,6 @@ class ArtifactService:
 
 
 async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""
+    empty: tuple[bytes, ...] = ()
+    for chunk in empty:
+        yield chunk
