@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PROTO_SRC := $(wildcard protos/aihubd/v1/*.proto)
 GEN_DIR   := clients/python
 
-.PHONY: venv install proto proto-check test demo bench clean
+.PHONY: venv install proto proto-check lint test demo bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -31,7 +31,14 @@ proto: $(STAMP)
 proto-check: $(STAMP)
 	$(PY) tools/gen_proto.py --check --out $(GEN_DIR)
 
-test: $(STAMP) proto-check
+## lint: every static check, one entry point (make test runs it first, so CI does too)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy daemon/aihubd clients/python/aihubd_client
+	$(VENV)/bin/lint-imports
+
+test: $(STAMP) lint proto-check
 	$(PY) -m pytest -q
 
 demo: $(STAMP)

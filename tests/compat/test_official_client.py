@@ -150,7 +150,7 @@ def test_sharing(emu: EmulatorThread, make_client, dlc_pair, workdir: Path) -> N
 
     with pytest.raises(hub.UserError, match="could not be found"):
         other.get_job(job.job_id)
-    with pytest.raises(hub.UserError, match="Email not found: nobody@example.com"):
+    with pytest.raises(hub.UserError, match=r"Email not found: nobody@example\.com"):
         job.modify_sharing(add_emails=["nobody@example.com"])
 
     assert list(job.get_sharing()) == []

@@ -99,7 +99,7 @@ def test_full_disk_gives_resource_exhausted_and_the_daemon_keeps_serving(
             assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert "no space" in info.value.details()
             assert list(out.iterdir()) == []  # nothing partial at the destination
-            assert not [p for p in (small_disk / "ingest").iterdir()]  # nor in the cache
+            assert not list((small_disk / "ingest").iterdir())  # nor in the cache
             logs = s.DownloadJobLogs(
                 api.DownloadJobLogsRequest(job_id=job_id, output_dir=str(tmp_path / "logs")), timeout=60
             )  # small files still fit: the daemon keeps serving

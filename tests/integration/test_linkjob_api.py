@@ -329,7 +329,7 @@ def test_sharing_round_trip(client, hub_emulator, models):
     assert job.disable_sharing() is None
     assert job.get_sharing() == []
 
-    with pytest.raises(UserError, match="Email not found: nobody@example.com"):
+    with pytest.raises(UserError, match=r"Email not found: nobody@example\.com"):
         job.modify_sharing(add_emails=["nobody@example.com"])
 
 

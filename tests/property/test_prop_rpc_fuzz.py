@@ -238,10 +238,8 @@ def _regressions(k: Known) -> list[tuple[str, Message]]:
     long_name, over_max = f"{root}/out/{'a' * 300}", root + "/a" * 2100
     submit = lambda path: api.SubmitLinkJobRequest(models=[api.ModelInput(path=path)], device=DEVICE)  # noqa: E731
     logs = lambda d: api.DownloadJobLogsRequest(job_id=k.done_job, output_dir=d)  # noqa: E731
-    arts = lambda d: api.DownloadArtifactsRequest(
-        job_id=k.done_job,
-        output_dir=d,
-        artifact_type=api.ARTIFACT_TYPE_DEVICE_LOG,
+    arts = lambda d: api.DownloadArtifactsRequest(  # noqa: E731
+        job_id=k.done_job, output_dir=d, artifact_type=api.ARTIFACT_TYPE_DEVICE_LOG
     )
     target = lambda d: api.DownloadTargetModelRequest(job_id=k.done_job, destination=d)  # noqa: E731
     return [

@@ -83,7 +83,7 @@ def _interpreter(prefix: list[str]) -> tuple[str, list[str]]:
             check=False,
         )
         if probe.returncode == 0:
-            same = probe.stdout.strip() == "%d.%d" % sys.version_info[:2]
+            same = probe.stdout.strip() == "{}.{}".format(*sys.version_info[:2])
             return candidate, paths if same else []
     pytest.skip("no Python interpreter is executable by nobody: cannot run the other-uid client")
 

@@ -108,6 +108,7 @@ class Ctx:
                 capture_output=True,
                 text=True,
                 timeout=60,
+                check=False,
                 env=procs.child_env(),
                 cwd=str(procs.REPO),
             )

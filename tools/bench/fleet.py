@@ -30,6 +30,7 @@ still wake a waiting thread at once.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -55,12 +56,10 @@ _PRELOAD = ["tools.bench.fleet"]
 def _die_with(bench_pid: int) -> None:
     """Exit this worker as soon as the bench process is gone (its parent is the forkserver, so
     PR_SET_PDEATHSIG alone would not do)."""
-    try:
+    with contextlib.suppress(Exception):  # best effort: the watcher thread below still ends the worker
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG: the forkserver
-    except Exception:
-        pass
 
     def watch() -> None:
         try:
@@ -319,10 +318,8 @@ class Fleet:
 
     def close(self) -> None:
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.send(("exit",))
-            except OSError:
-                pass
         deadline = time.monotonic() + 5
         for proc in self._procs:
             proc.join(max(0.0, deadline - time.monotonic()))

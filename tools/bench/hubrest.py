@@ -10,6 +10,7 @@ stay in flight until advanced.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -159,7 +160,7 @@ class Window:
         if len(arrivals) < 3:
             return self.plain_rate
         starts = [arrivals[0]]
-        for prev, cur in zip(arrivals, arrivals[1:]):
+        for prev, cur in itertools.pairwise(arrivals):
             if self.samples[cur][0] - self.samples[prev][0] >= min_gap:
                 starts.append(cur)
         if len(starts) >= 2:
@@ -184,13 +185,13 @@ class Window:
         fewer than 3 gaps."""
         arrivals = [i for i in range(1, len(self.samples)) if self.samples[i][1] > self.samples[i - 1][1]]
         starts = arrivals[:1]
-        for prev, cur in zip(arrivals, arrivals[1:]):
+        for prev, cur in itertools.pairwise(arrivals):
             if self.samples[cur][0] - self.samples[prev][0] >= min_gap:
                 starts.append(cur)
-        gaps = [self.samples[b][0] - self.samples[a][0] for a, b in zip(starts, starts[1:])]
+        gaps = [self.samples[b][0] - self.samples[a][0] for a, b in itertools.pairwise(starts)]
         if len(gaps) < 3:
             return 0.0
-        sizes = [self.samples[b - 1][1] - self.samples[a - 1][1] for a, b in zip(starts, starts[1:])]
+        sizes = [self.samples[b - 1][1] - self.samples[a - 1][1] for a, b in itertools.pairwise(starts)]
         mean_size = sum(sizes) / len(sizes)
         if mean_size <= 0 or (max(sizes) - min(sizes)) > 0.25 * mean_size:
             return 0.0

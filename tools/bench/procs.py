@@ -12,6 +12,7 @@ the emulator's ``/_emulator/`` admin endpoints, and the daemon's gRPC API.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import selectors
@@ -146,10 +147,8 @@ class Proc:
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM, wait up to ``timeout``, then SIGKILL. Returns the exit code."""
         if self.popen.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.popen.stdin.close()
-            except OSError:
-                pass
         if self.popen.poll() is None:
             try:
                 self.popen.send_signal(signal.SIGTERM)
@@ -163,14 +162,10 @@ class Proc:
 
     def kill(self) -> None:
         if self.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.popen.kill()
-            except ProcessLookupError:
-                pass
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # pragma: no cover - the kernel is stuck
                 self.popen.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:  # pragma: no cover - the kernel is stuck
-                pass
         _unregister(self)
 
 

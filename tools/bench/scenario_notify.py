@@ -7,7 +7,7 @@ then -> FAILED), the bench advances the job on the emulator and asks the daemon 
 now (RefreshJobs), so the poll interval is out of the picture; every stream timestamps the
 message that carries the change.
 
-Latency per stream = time it received the change − the time the daemon observed it (the Job's
+Latency per stream = time it received the change - the time the daemon observed it (the Job's
 ``last_refresh_time``, stamped by the daemon when the Hub answered). Reported: median and p99
 over all streams and changes, and the last receiver. The wall time from the emulator's change
 (advance returned) to the last receiver, including the Hub round trip of the cycle, is in the note.
@@ -16,6 +16,7 @@ over all streams and changes, and the last receiver. The wall time from the emul
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from typing import Any
@@ -146,7 +147,9 @@ def run(ctx: Ctx) -> None:
             for _ in range(p["jobs_per_size"]):
                 job_id = asyncio.run(_new_tracked_job(emu, daemon))
                 daemon_jobs.append(
-                    _one_job(loadgen, daemon.target, job_id, waiters, lambda: emu.advance(job_id), p["settle"])
+                    _one_job(
+                        loadgen, daemon.target, job_id, waiters, functools.partial(emu.advance, job_id), p["settle"]
+                    )
                 )
                 if echo_rounds:
                     asyncio.run(_refresh(echo_target))  # back to CREATED for the next round

@@ -41,7 +41,7 @@ def _load(
     used = loadgens[:1] if concurrency == 1 else loadgens
     shares = [concurrency // len(used) + (1 if i < concurrency % len(used) else 0) for i in range(len(used))]
     start_at = time.time() + 0.3
-    for lg, share in zip(used, shares):
+    for lg, share in zip(used, shares, strict=True):
         lg.send(
             {
                 "op": "unary",

@@ -222,7 +222,7 @@ def run(ctx: Ctx) -> None:
                 (f"vs N={base_n}: {delta:+.0%}" + (f" (±{2 * noise:.0%} jitter noise)" if noise else ""))
                 if n != base_n
                 else "",
-                f"official: {o['processes_measured']} of {n} procs measured, ×{n / o['processes_measured']:.0f}"
+                f"official: {o['processes_measured']} of {n} procs measured, x{n / o['processes_measured']:.0f}"
                 if scaled
                 else "",
             ]

@@ -190,7 +190,7 @@ def _clone_jobs(db: Path, templates: list[str], clones: int) -> dict[str, int]:
             for row in rows:
                 grouped.setdefault(row[at], []).append(row)
 
-            def generate() -> Any:
+            def generate(grouped: dict[str, list[tuple[Any, ...]]] = grouped, at: int = at) -> Any:
                 for n in range(clones):
                     template = templates[n % len(templates)]
                     new_id = f"jb{n:08d}x{by_template[template]}"
@@ -309,7 +309,8 @@ def run(ctx: Ctx) -> None:
                 ratio=rss / inflight["rss_start"],
                 target=f"< {TARGET_RSS / 1e6:.0f} MB",
                 status=PASS if rss < TARGET_RSS else FAIL,
-                note=f"peak {inflight['rss_peak'] / 1e6:,.0f} MB; daemon reports {inflight['daemon_in_flight']:,} in flight; "
+                note=f"peak {inflight['rss_peak'] / 1e6:,.0f} MB; "
+                f"daemon reports {inflight['daemon_in_flight']:,} in flight; "
                 f"created + adopted in {inflight['setup_s']:.0f} s",
                 data=inflight,
             )
@@ -323,7 +324,8 @@ def run(ctx: Ctx) -> None:
                 target=f"< {TARGET_CYCLE_CPU:g} s CPU",
                 status=PASS if cpu < TARGET_CYCLE_CPU and measured[0]["polled"] > 0 else FAIL,
                 note=f"median of {len(measured)} (RefreshJobs); {reqs:,.0f} Hub requests/cycle; polled "
-                f"{measured[0]['polled']:,}; warm-up cycle {warm['cpu_s']:.2f} s CPU, {warm['hub_requests']:,} requests",
+                f"{measured[0]['polled']:,}; warm-up cycle {warm['cpu_s']:.2f} s CPU, "
+                f"{warm['hub_requests']:,} requests",
                 data={"cycles": inflight["cycles"]},
             )
         )

@@ -39,7 +39,7 @@ async def test_submit_wait_and_download(aclient, fake, workdir):
     assert (await job.wait()) == "SUCCESS"
     assert await job.download_target_model() == b"".join(CHUNKS)
     assert await job.download_target_model("out") == "out.bin"
-    assert [c.filename async for c in job.iter_target_model()][0] == TARGET_FILENAME
+    assert [c.filename async for c in job.iter_target_model()][:1] == [TARGET_FILENAME]
     assert len(await job.download_job_logs("logs")) == 2
     assert await job.get_available_artifacts() == [ArtifactType.DEVICE_LOG, ArtifactType.HUB_LOG]
     assert await job.download_artifacts_for_type("a", ArtifactType.PROFILE_TRACE) == []

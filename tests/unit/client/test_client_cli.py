@@ -211,7 +211,7 @@ def test_jobs_track_untrack(run, fake):
     document = json.loads(listed.stdout)
     assert [job["job_id"] for job in document["jobs"]] == ["jdone"] and document["total"] == 1
     human = run("jobs", "--limit", "2", "--offset", "1")
-    header, rule, *rows = human.stdout.splitlines()
+    header, _rule, *rows = human.stdout.splitlines()
     assert header.split() == ["JOB", "STATUS", "CREATED", "DEVICE", "NAME"]
     assert [row.split()[:2] for row in rows] == [["jdone", "SUCCESS"], ["jfailed", "CREATED"]]
     assert all(row.split()[-2:] == ["QRD", "b.dlc"] for row in rows)

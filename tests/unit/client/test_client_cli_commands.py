@@ -122,7 +122,7 @@ def test_download_stream_path_with_a_progress_bar(run, fake, workdir):
     (workdir / "dl" / TARGET_FILENAME).write_bytes(b"taken")
     result = run("download", "jdone", "dl", "--progress")
     assert result.exit_code == 0, result.output
-    model, device_log, hub_log = result.stdout.splitlines()
+    model, _device_log, _hub_log = result.stdout.splitlines()
     assert re.fullmatch(r"dl/job_target_\d\d\.\d\d\.\d\d\.\d{6}\.bin", model)  # uniquified, like qai_hub
     assert Path(model).read_bytes() == b"".join(CHUNKS)
     assert TARGET_FILENAME in result.stderr  # the bar, forced on

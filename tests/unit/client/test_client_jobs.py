@@ -88,7 +88,7 @@ def test_submit_sends_hub_model_ids_and_model_objects(client, fake, workdir):
 
 def test_a_local_file_named_like_a_model_id_is_a_path(client, fake, workdir):
     (workdir / "mlocal0001").write_bytes(b"x")
-    with pytest.raises(UserError, match="Input model must be a QNN DLC model."):
+    with pytest.raises(UserError, match=r"Input model must be a QNN DLC model\."):
         client.submit_link_job(["mlocal0001"], device="D")
     assert fake.requests == []
 

@@ -45,7 +45,7 @@ def test_relative_stays_relative_and_a_missing_directory_is_an_error(tmp_path, m
     assert target_model_path("out", "m.bin", NOW) == "out/m.bin"
     assert target_model_path("out/x", "m.bin", NOW) == "out/x.bin"
     assert target_model_path("here", "m.bin", NOW) == "here.bin"
-    with pytest.raises(UserError, match="Download directory 'nonexist' does not exist."):
+    with pytest.raises(UserError, match=r"Download directory 'nonexist' does not exist\."):
         target_model_path("nonexist/x", "m.bin", NOW)
     with pytest.raises(UserError, match="unusable file name"):
         target_model_path("out", "", NOW)

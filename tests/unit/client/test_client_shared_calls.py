@@ -298,7 +298,7 @@ def test_client_calls_check_job_ids_and_pages_first():
         lambda: client._track_job_call(""),
         lambda: client._untrack_job_call(""),
     ):
-        with pytest.raises(UserError, match="^Invalid job_id: ''$"):
+        with pytest.raises(UserError, match=r"^Invalid job_id: ''$"):
             build()
     with pytest.raises(ValueError, match="Requested job of type compile"):
         client._get_job_call("j1", "compile")
@@ -332,5 +332,5 @@ def test_client_call_replies_build_the_twins_jobs_and_values():
 
 def test_check_job_id():
     check_job_id("j1")
-    with pytest.raises(UserError, match="^Invalid job_id: None$"):
+    with pytest.raises(UserError, match=r"^Invalid job_id: None$"):
         check_job_id(None)  # type: ignore[arg-type]

@@ -41,10 +41,17 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def _poller(
-    db: Database, hub: FakeHub, clock: FakeClock, *, page: int = 50, cadence: Cadence = Cadence(base=5, cap=60)
+    db: Database, hub: FakeHub, clock: FakeClock, *, page: int = 50, cadence: Cadence | None = None
 ) -> tuple[Poller, JobStore]:
     store = JobStore(db)
-    poller = Poller(hub, store, Notifier(), Schedule(cadence, random.Random(1)), page_size=page, clock=clock)
+    poller = Poller(
+        hub,
+        store,
+        Notifier(),
+        Schedule(cadence or Cadence(base=5, cap=60), random.Random(1)),
+        page_size=page,
+        clock=clock,
+    )
     return poller, store
 
 

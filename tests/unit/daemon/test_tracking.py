@@ -56,7 +56,7 @@ async def test_waiters_see_every_change_and_cost_no_hub_calls(world: World, tmp_
 
     seen: list[list[JobState]] = [[] for _ in range(5)]
     firsts = [asyncio.Event() for _ in seen]
-    tasks = [asyncio.create_task(_collect(world.jobs, job.job_id, f, s)) for f, s in zip(firsts, seen)]
+    tasks = [asyncio.create_task(_collect(world.jobs, job.job_id, f, s)) for f, s in zip(firsts, seen, strict=True)]
     await asyncio.gather(*(f.wait() for f in firsts))
     assert world.hub.calls["get_job"] == gets_after_submit  # opening waits asks the Hub nothing
 
