@@ -301,7 +301,7 @@ class GetDaemonInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DaemonInfo(_message.Message):
-    __slots__ = ("version", "hub_url", "web_url", "hub_kind", "tracked_jobs", "in_flight_jobs", "hub_reachable", "account_email", "cache_bytes", "hub_error")
+    __slots__ = ("version", "hub_url", "web_url", "hub_kind", "tracked_jobs", "in_flight_jobs", "hub_reachable", "account_email", "cache_bytes", "hub_error", "pid", "socket_path", "uptime_seconds", "token_source", "emulator_token", "state_dir")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     HUB_URL_FIELD_NUMBER: _ClassVar[int]
     WEB_URL_FIELD_NUMBER: _ClassVar[int]
@@ -312,6 +312,12 @@ class DaemonInfo(_message.Message):
     ACCOUNT_EMAIL_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
     HUB_ERROR_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    SOCKET_PATH_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    EMULATOR_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATE_DIR_FIELD_NUMBER: _ClassVar[int]
     version: str
     hub_url: str
     web_url: str
@@ -322,4 +328,114 @@ class DaemonInfo(_message.Message):
     account_email: str
     cache_bytes: int
     hub_error: str
-    def __init__(self, version: _Optional[str] = ..., hub_url: _Optional[str] = ..., web_url: _Optional[str] = ..., hub_kind: _Optional[str] = ..., tracked_jobs: _Optional[int] = ..., in_flight_jobs: _Optional[int] = ..., hub_reachable: bool = ..., account_email: _Optional[str] = ..., cache_bytes: _Optional[int] = ..., hub_error: _Optional[str] = ...) -> None: ...
+    pid: int
+    socket_path: str
+    uptime_seconds: float
+    token_source: str
+    emulator_token: str
+    state_dir: str
+    def __init__(self, version: _Optional[str] = ..., hub_url: _Optional[str] = ..., web_url: _Optional[str] = ..., hub_kind: _Optional[str] = ..., tracked_jobs: _Optional[int] = ..., in_flight_jobs: _Optional[int] = ..., hub_reachable: bool = ..., account_email: _Optional[str] = ..., cache_bytes: _Optional[int] = ..., hub_error: _Optional[str] = ..., pid: _Optional[int] = ..., socket_path: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., token_source: _Optional[str] = ..., emulator_token: _Optional[str] = ..., state_dir: _Optional[str] = ...) -> None: ...
+
+class StopDaemonRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StopDaemonResponse(_message.Message):
+    __slots__ = ("pid",)
+    PID_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class HubModel(_message.Message):
+    __slots__ = ("model_id", "name", "model_type", "creation_time", "url", "producer_id")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    name: str
+    model_type: int
+    creation_time: _timestamp_pb2.Timestamp
+    url: str
+    producer_id: str
+    def __init__(self, model_id: _Optional[str] = ..., name: _Optional[str] = ..., model_type: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., url: _Optional[str] = ..., producer_id: _Optional[str] = ...) -> None: ...
+
+class UploadModelRequest(_message.Message):
+    __slots__ = ("path", "name", "project_id")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    name: str
+    project_id: str
+    def __init__(self, path: _Optional[str] = ..., name: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
+
+class GetModelRequest(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ("offset", "limit", "project_id")
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    limit: int
+    project_id: str
+    def __init__(self, offset: _Optional[int] = ..., limit: _Optional[int] = ..., project_id: _Optional[str] = ...) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[HubModel]
+    def __init__(self, models: _Optional[_Iterable[_Union[HubModel, _Mapping]]] = ...) -> None: ...
+
+class DownloadModelRequest(_message.Message):
+    __slots__ = ("model_id", "destination")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    destination: str
+    def __init__(self, model_id: _Optional[str] = ..., destination: _Optional[str] = ...) -> None: ...
+
+class GetModelSharingRequest(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class ModifyModelSharingRequest(_message.Message):
+    __slots__ = ("model_id", "add_emails", "delete_emails")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    ADD_EMAILS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_EMAILS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    add_emails: _containers.RepeatedScalarFieldContainer[str]
+    delete_emails: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model_id: _Optional[str] = ..., add_emails: _Optional[_Iterable[str]] = ..., delete_emails: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DisableModelSharingRequest(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class GetDevicesRequest(_message.Message):
+    __slots__ = ("name", "os", "attributes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    os: str
+    attributes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., os: _Optional[str] = ..., attributes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetDevicesResponse(_message.Message):
+    __slots__ = ("devices",)
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    devices: _containers.RepeatedCompositeFieldContainer[Device]
+    def __init__(self, devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ...) -> None: ...
