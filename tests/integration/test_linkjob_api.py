@@ -34,8 +34,9 @@ from aihubd_client import (
     JobStatus,
     LinkJob,
     LinkJobResult,
+    Model,
     NotFoundError,
-    TargetModel,
+    SourceModelType,
     UserError,
 )
 
@@ -423,10 +424,9 @@ def test_get_target_model_blocks_then_describes_it(client, served, hub_emulator,
     assert call.still_blocked()
     finish_job(hub_emulator, served, job.job_id)
     model = call.value()
-    assert isinstance(model, TargetModel)
+    assert isinstance(model, Model)
     assert model.model_id == client.get_job(job.job_id).target_model_id
-    assert model.model_type == 11  # QNN context binary
-    assert model.filename == f"job_{job.job_id}_optimized_bin.bin"
+    assert model.model_type == SourceModelType.QNN_CONTEXT_BINARY
     assert isinstance(model.date, datetime)
     assert model.url.endswith(f"/models/{model.model_id}/")
 
@@ -468,8 +468,9 @@ def test_download_target_model_follows_the_official_naming_rules(
         and UNIQUIFIED.fullmatch(os.path.basename(relative))
     )
 
-    with pytest.raises(UserError, match="does not exist"):
-        job.download_target_model(str(tmp_path / "missing" / "x.bin"))
+    missing = tmp_path / "missing"
+    with pytest.raises(ValueError, match=re.escape(f"Download directory '{missing}' does not exist.")):
+        job.download_target_model(str(missing / "x.bin"))
 
 
 def test_a_failed_job_has_no_target_model(client, served, hub_emulator, broken, tmp_path):

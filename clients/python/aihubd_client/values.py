@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
+from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
+from .kinds import JobType
 from .status import JobStatus
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "Device",
     "JobArtifactType",
     "LinkJobResult",
+    "LinkJobSummary",
     "ModelChunk",
     "ModelRef",
     "RefreshResult",
@@ -42,11 +45,18 @@ JobArtifactType = ArtifactType
 
 @dataclass(frozen=True)
 class Device:
-    """A Hub device as the job names it."""
+    """A Hub device, like ``qai_hub.Device(name, os, attributes)``; only the name is sent on a
+    submit (the daemon resolves it). ``attributes`` may be one string or a list; kept as a tuple."""
 
-    name: str
+    name: str = ""
     os: str = ""
     attributes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        attributes: Any = self.attributes
+        if isinstance(attributes, str):
+            attributes = [attributes]
+        object.__setattr__(self, "attributes", tuple(attributes))
 
     @classmethod
     def from_pb(cls, message: pb.Device) -> Device:
@@ -145,3 +155,20 @@ class LinkJobResult:
     status: JobStatus
     url: str
     artifacts_dir: str
+
+
+@dataclass(frozen=True)
+class LinkJobSummary:
+    """One row of ``get_job_summaries()``, with the fields of ``qai_hub.LinkJobSummary``.
+
+    ``username`` is ``""``: the daemon does not record who created a job.
+    """
+
+    job_id: str
+    name: str
+    date: datetime
+    username: str
+    status: JobStatus
+    job_type: JobType
+    url: str
+    device_name: str | None
