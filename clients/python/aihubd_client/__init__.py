@@ -14,7 +14,7 @@ offers the job calls as coroutines, for asyncio code.
 from .aio_client import AsyncClient, AsyncJobPage
 from .aio_job import AsyncLinkJob
 from .client import Client, JobPage
-from .default_client import (
+from .module_functions import (
     default_client,
     get_device_attributes,
     get_devices,

@@ -4,6 +4,7 @@ arguments checked the way ``qai_hub`` checks them, no I/O here."""
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
@@ -12,6 +13,9 @@ from .channel import Call
 from .errors import UserError
 from .inputs import absolute_path, project_id
 from .kinds import JobType
+
+# "[low,high)" with either bound optional, each a version such as 14 or 15.2 (qai_hub's check).
+_OS_INTERVAL = re.compile(r"\[(\d+(\.\d+)*)?,(\d+(\.\d+)*)?\)")
 
 __all__ = [
     "device_attributes_list",
@@ -35,7 +39,15 @@ def device_attributes_list(attributes: str | list[str] | None) -> list[str]:
 
 
 def get_devices_call(name: str, os_version: str, attributes: str | list[str] | None) -> Call:
-    request = pb.GetDevicesRequest(name=name, os=os_version, attributes=device_attributes_list(attributes))
+    """Checked like ``qai_hub.Client.get_devices`` (same errors) before anything is sent."""
+    wanted = device_attributes_list(attributes)
+    if name == "" and os_version != "" and wanted == []:
+        raise ValueError(
+            "Cannot filter devices when provided only an OS version. Please provide a device name and/or attributes."
+        )
+    if os_version.startswith("[") and not _OS_INTERVAL.fullmatch(os_version):
+        raise UserError(f"Incorrectly formed OS interval {os_version}")
+    request = pb.GetDevicesRequest(name=name, os=os_version, attributes=wanted)
     return Call("GetDevices", request, reply=_devices, service="catalog")
 
 

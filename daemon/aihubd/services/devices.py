@@ -19,17 +19,23 @@ __all__ = ["DEVICE_TTL", "DeviceCatalog", "closest_names"]
 
 DEVICE_TTL = 3600.0  # the Hub's device catalog changes rarely
 MAX_ATTRIBUTES = 64
+CLOSE_TIE = 0.05  # suggestions scoring within this of the best are named with it
 
 _Query = tuple[str, str, tuple[str, ...]]
 
 
 def closest_names(name: str, known: Sequence[str], limit: int = 3) -> list[str]:
-    """The real names closest to ``name``, best first, ignoring case."""
+    """The real names closest to ``name``, best first, ignoring case: those about as close as
+    the best one (a clear winner is named alone)."""
     by_lower: dict[str, str] = {}
     for real in known:
         by_lower.setdefault(real.lower(), real)
-    matches = difflib.get_close_matches(name.lower(), list(by_lower), n=limit, cutoff=0.6)
-    return [by_lower[m] for m in matches]
+    wanted = name.lower()
+    matches = difflib.get_close_matches(wanted, list(by_lower), n=limit, cutoff=0.6)
+    if not matches:
+        return []
+    scores = [difflib.SequenceMatcher(None, wanted, m).ratio() for m in matches]
+    return [by_lower[m] for m, score in zip(matches, scores, strict=True) if score >= scores[0] - CLOSE_TIE]
 
 
 def unknown_device(name: str, known: Sequence[str]) -> NotFound:
@@ -70,10 +76,14 @@ class DeviceCatalog:
             raise unknown_device(name, [d.name for d in everything])
         return found
 
-    async def suggest(self, name: str) -> NotFound:
-        """The NOT_FOUND for a device name nothing matched (a submit's), with the closest names."""
+    async def real_name(self, name: str) -> str:
+        """The Hub's spelling of a device name given in another case; NOT_FOUND with the closest
+        names when no device has it."""
         everything = await self._ask("", "", ())
-        return unknown_device(name, [d.name for d in everything])
+        for device in everything:
+            if device.name.lower() == name.lower():
+                return device.name
+        raise unknown_device(name, [d.name for d in everything])
 
     async def _ask(self, name: str, os: str, attributes: tuple[str, ...]) -> list[Device]:
         key = (name, os, attributes)

@@ -151,8 +151,11 @@ class Submitter:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         device = await self._hub.find_device(device_name)
-        if device is None:
-            raise await self._catalog.suggest(device_name)
+        if device is None:  # another case of a real name is that device; else the closest names
+            real = await self._catalog.real_name(device_name)
+            device = await self._hub.find_device(real) if real != device_name else None
+            if device is None:
+                raise NotFound(f"device {device_name!r} is not available on the Hub")
         if QNN_FRAMEWORK not in device.attributes:
             raise InvalidArgument(f"device {device.name!r} does not support QNN model input")
         self._devices[device_name] = (time.monotonic() + DEVICE_TTL, device)
