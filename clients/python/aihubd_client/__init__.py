@@ -14,6 +14,19 @@ offers the job calls as coroutines, for asyncio code.
 from .aio_client import AsyncClient, AsyncJobPage
 from .aio_job import AsyncLinkJob
 from .client import Client, JobPage
+from .errors import (
+    AihubdError,
+    DaemonUnavailableError,
+    HubUnavailableError,
+    InternalError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    UserError,
+)
+from .job import LinkJob
+from .kinds import JobType, SourceModelType
+from .model import Model
 from .module_functions import (
     default_client,
     get_device_attributes,
@@ -28,19 +41,6 @@ from .module_functions import (
     track_job,
     upload_model,
 )
-from .errors import (
-    AihubdError,
-    DaemonUnavailableError,
-    HubUnavailableError,
-    InternalError,
-    NotFoundError,
-    PermissionDeniedError,
-    ResourceExhaustedError,
-    UserError,
-)
-from .job import LinkJob
-from .kinds import JobType, SourceModelType
-from .model import Model
 from .resume import ReconnectPolicy
 from .socket_path import default_socket_path
 from .status import JobStatus
