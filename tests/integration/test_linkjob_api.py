@@ -142,8 +142,8 @@ def test_submit_takes_paths_ids_official_models_and_devices(client, served, hub_
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (lambda d: [d / "model.onnx"], "Input model must be a QNN DLC model."),
-        (lambda d: [d / "graph_a.dlc", d / "notes.txt"], "Input model must be a QNN DLC model."),
+        (lambda d: [d / "model.onnx"], "{d}/model.onnx is not a QNN DLC model (.dlc)"),
+        (lambda d: [d / "graph_a.dlc", d / "notes.txt"], "{d}/notes.txt is not a QNN DLC model (.dlc)"),
         (lambda d: [], "A link job takes at least one input model."),
         (lambda d: [d / "graph_a.dlc", str(d / "graph_a.dlc")], "All input models to a link job must be distinct."),
         (lambda d: [None], "Model passed in was 'None'"),
@@ -157,10 +157,13 @@ def test_submit_checks_like_the_official_client_before_sending_anything(
     hub_emulator.reset_counters()
     with Client(served.socket) as client, pytest.raises(UserError) as caught:
         client.submit_link_job(arguments(directory), DEVICE)
-    assert str(caught.value).startswith(message)
+    assert str(caught.value).startswith(message.format(d=directory))
     assert hub_writes(hub_emulator) == []  # nothing reached the Hub (background polls only read)
     # ... nor the daemon: a client whose daemon does not exist raises the same error.
-    with Client(tmp_path / "nobody.sock") as nowhere, pytest.raises(UserError, match=re.escape(message)):
+    with (
+        Client(tmp_path / "nobody.sock") as nowhere,
+        pytest.raises(UserError, match=re.escape(message.format(d=directory))),
+    ):
         nowhere.submit_link_job(arguments(directory), DEVICE)
 
 

@@ -20,6 +20,7 @@ from .catalog_calls import (
     summary_filters,
     upload_model_call,
 )
+from .channel import Call
 from .client_calls import ClientCalls
 from .errors import (
     AihubdError,
@@ -134,6 +135,11 @@ class Client(ClientCalls):
         here, so any other type raises ``ValueError`` like the official client's mismatch.
         """
         return self._connection.unary(self._get_job_call(job_id, job_type))
+
+    def peek_job(self, job_id: str) -> LinkJob:
+        """Like ``get_job``, but a job the daemon does not track is read from the Hub without
+        tracking it (``aihubctl status``)."""
+        return self._connection.unary(self._peek_job_call(job_id))
 
     def get_jobs(
         self,
@@ -251,6 +257,11 @@ class Client(ClientCalls):
     def _job(self, message: pb.Job) -> LinkJob:
         return LinkJob(message, self._connection, self._reconnect, self._verbose)
 
+    def stop_daemon(self) -> int:
+        """Ask the daemon to stop cleanly (as SIGTERM does); returns its pid."""
+        call = Call("StopDaemon", pb.StopDaemonRequest(), reply=_pid, service="daemon")
+        return int(self._connection.unary(call))
+
     def _submit(self, request: pb.SubmitLinkJobRequest) -> LinkJob:
         call = self._submit_call(request)
         for pause in self._submit_pauses():
@@ -261,3 +272,7 @@ class Client(ClientCalls):
                     raise
                 time.sleep(pause)
         raise AssertionError("unreachable")
+
+
+def _pid(response: pb.StopDaemonResponse) -> int:
+    return response.pid

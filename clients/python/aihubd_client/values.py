@@ -89,6 +89,13 @@ class DaemonInfo:
     account_email: str
     cache_bytes: int
     hub_error: str
+    pid: int = 0
+    socket_path: str = ""
+    uptime_seconds: float = 0.0
+    token_source: str = ""
+    # Only with the embedded emulator: its (loopback test double's) token, for the official client.
+    emulator_token: str = ""
+    state_dir: str = ""
 
     @classmethod
     def from_pb(cls, message: pb.DaemonInfo) -> DaemonInfo:
@@ -103,6 +110,12 @@ class DaemonInfo:
             account_email=message.account_email,
             cache_bytes=message.cache_bytes,
             hub_error=message.hub_error,
+            pid=message.pid,
+            socket_path=message.socket_path,
+            uptime_seconds=message.uptime_seconds,
+            token_source=message.token_source,
+            emulator_token=message.emulator_token,
+            state_dir=message.state_dir,
         )
 
 

@@ -36,7 +36,7 @@ def test_link_and_wait_json(run, workdir):
 def test_link_refuses_a_non_dlc_without_calling(run, fake, workdir):
     result = run("link", "a.onnx", "-d", "Dev")
     assert result.exit_code == ExitCode.USAGE
-    assert "Input model must be a QNN DLC model." in result.stderr
+    assert "a.onnx is not a QNN DLC model (.dlc)" in result.stderr
     assert fake.requests == []
 
 
@@ -123,7 +123,9 @@ def test_download_stream_path_with_a_progress_bar(run, fake, workdir):
     result = run("download", "jdone", "dl", "--progress")
     assert result.exit_code == 0, result.output
     model, device_log, hub_log = result.stdout.splitlines()
-    assert re.fullmatch(r"dl/job_target_\d\d\.\d\d\.\d\d\.\d{6}\.bin", model)  # uniquified, like qai_hub
+    assert re.fullmatch(
+        re.escape(str(workdir / "dl")) + r"/job_target_\d\d\.\d\d\.\d\d\.\d{6}\.bin", model
+    )  # uniquified, like qai_hub
     assert Path(model).read_bytes() == b"".join(CHUNKS)
     assert TARGET_FILENAME in result.stderr  # the bar, forced on
     assert fake.requests_of("ReadTargetModel") and not fake.requests_of("DownloadTargetModel")

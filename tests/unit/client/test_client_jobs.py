@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import re
 import threading
 import time
 from datetime import datetime
@@ -88,7 +89,7 @@ def test_submit_sends_hub_model_ids_and_model_objects(client, fake, workdir):
 
 def test_a_local_file_named_like_a_model_id_is_a_path(client, fake, workdir):
     (workdir / "mlocal0001").write_bytes(b"x")
-    with pytest.raises(UserError, match="Input model must be a QNN DLC model."):
+    with pytest.raises(UserError, match=re.escape("mlocal0001 is not a QNN DLC model (.dlc)")):
         client.submit_link_job(["mlocal0001"], device="D")
     assert fake.requests == []
 
@@ -105,8 +106,8 @@ class TypedModel:
     ("models", "device", "match"),
     [
         ([], "D", "A link job takes at least one input model."),
-        (["a.dlc", "model.onnx"], "D", "Input model must be a QNN DLC model."),
-        ("model.tflite", "D", "Input model must be a QNN DLC model."),
+        (["a.dlc", "model.onnx"], "D", "model.onnx is not a QNN DLC model (.dlc)"),
+        ("model.tflite", "D", "model.tflite is not a QNN DLC model (.dlc)"),
         ([TypedModel("monnx0001", 4)], "D", "Input model must be a QNN DLC model."),
         ([None], "D", "Model passed in was 'None'"),
         (None, "D", "Model passed in was 'None'"),

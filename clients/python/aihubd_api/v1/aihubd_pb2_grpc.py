@@ -115,6 +115,11 @@ class LinkJobServiceStub(object):
                 request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetTargetModelRequest.SerializeToString,
                 response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.TargetModel.FromString,
                 _registered_method=True)
+        self.PeekJob = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/PeekJob',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
+                _registered_method=True)
 
 
 class LinkJobServiceServicer(object):
@@ -232,6 +237,13 @@ class LinkJobServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PeekJob(self, request, context):
+        """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinkJobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -314,6 +326,11 @@ def add_LinkJobServiceServicer_to_server(servicer, server):
                     servicer.GetTargetModel,
                     request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetTargetModelRequest.FromString,
                     response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.TargetModel.SerializeToString,
+            ),
+            'PeekJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.PeekJob,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetJobRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -749,6 +766,33 @@ class LinkJobService(object):
             '/aihubd.v1.LinkJobService/GetTargetModel',
             aihubd__api_dot_v1_dot_aihubd__pb2.GetTargetModelRequest.SerializeToString,
             aihubd__api_dot_v1_dot_aihubd__pb2.TargetModel.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PeekJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/PeekJob',
+            aihubd__api_dot_v1_dot_aihubd__pb2.GetJobRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,

@@ -121,6 +121,12 @@ class LinkJobServiceStub:
     ]
     """The target model's description; blocks until the job ends. Absent when the job failed."""
 
+    PeekJob: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetJobRequest,
+        aihubd_api.v1.aihubd_pb2.Job,
+    ]
+    """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
+
 class LinkJobServiceAsyncStub:
     """Link jobs: submit, inspect, wait (a server stream, never a client poll), download."""
 
@@ -219,6 +225,12 @@ class LinkJobServiceAsyncStub:
         aihubd_api.v1.aihubd_pb2.TargetModel,
     ]
     """The target model's description; blocks until the job ends. Absent when the job failed."""
+
+    PeekJob: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetJobRequest,
+        aihubd_api.v1.aihubd_pb2.Job,
+    ]
+    """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
 
 class LinkJobServiceServicer(metaclass=abc.ABCMeta):
     """Link jobs: submit, inspect, wait (a server stream, never a client poll), download."""
@@ -350,6 +362,14 @@ class LinkJobServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[aihubd_api.v1.aihubd_pb2.TargetModel, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.TargetModel]]:
         """The target model's description; blocks until the job ends. Absent when the job failed."""
+
+    @abc.abstractmethod
+    def PeekJob(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.GetJobRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.Job, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.Job]]:
+        """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
 
 def add_LinkJobServiceServicer_to_server(servicer: LinkJobServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
 
