@@ -620,13 +620,18 @@ def _output_directory(directory: Path) -> Path:
 
 
 def _process_alive(pid: int) -> bool:
+    """The process exists and has not exited (a zombie nobody reaped yet counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:  # no /proc (macOS): kill(0) is all there is
+        return True
 
 
 def _follow(job: LinkJob, started: float, timeout: float | None = None) -> JobStatus:
