@@ -22,7 +22,7 @@ class JobView:
     """The attributes of ``qai_hub.LinkJob``, plus what the daemon knows about the job.
 
     ``job_id``, ``name``, ``date`` (local time, like the official client), ``device``, ``models``,
-    ``options``, ``project_id``, ``url``, ``job_type`` (always ``JobType.LINK``), ``verbose`` and
+    ``options``, ``project_id``, ``url``, ``job_type`` (always ``"link"``), ``verbose`` and
     ``hub_version`` are the official ones (``hub_version`` is ``""``: the daemon does not keep
     the Hub's version string). ``target_model_id``,
     ``available_artifacts``, ``stale`` (the daemon could not reach the Hub at its last attempt)
@@ -41,7 +41,6 @@ class JobView:
     stale: bool
     last_refresh_time: datetime | None
 
-    job_type = JobType.LINK
     hub_version = ""
 
     def __init__(self, message: pb.Job, verbose: bool = False) -> None:
@@ -52,6 +51,11 @@ class JobView:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(job_id={self.job_id!r}, name={self.name!r}, status={self._status.code!r})"
+
+    @property
+    def job_type(self) -> str:
+        """``"link"``, like ``qai_hub``'s ``Job.job_type`` (the ``JobType`` display name)."""
+        return JobType.LINK.display_name
 
     @property
     def url(self) -> str:

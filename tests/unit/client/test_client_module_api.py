@@ -124,7 +124,7 @@ def test_module_functions_use_the_default_client(monkeypatch, tmp_path: Path):
 
 def test_jobs_carry_the_official_attributes(client):
     job = client.get_job("jsuccess")
-    assert job.job_type is JobType.LINK
+    assert job.job_type == qai_hub.JobType.LINK.display_name == "link"
     assert job.verbose is False
     assert job.hub_version == ""
     assert job.options == "" or isinstance(job.options, str)
