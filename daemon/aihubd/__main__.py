@@ -9,9 +9,13 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import AihubdError, FailedPrecondition
+
+if TYPE_CHECKING:
+    from .config import HubKind
 
 __all__ = ["main"]
 
@@ -184,7 +188,7 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     from .config import DaemonConfig, default_state_dir
     from .detach import detach, pid_file_kept, signal_ready, write_pid
 
-    hub = "emulator" if args.hub == "emulator" else "hub"
+    hub: HubKind = "emulator" if args.hub == "emulator" else "hub"
     if args.detach:
         state_dir = (args.state_dir or default_state_dir(hub)).expanduser().absolute()
         return detach([a for a in argv if a != "--detach"], state_dir)
@@ -222,7 +226,7 @@ def _install_service(args: argparse.Namespace) -> int:
     from .service_unit import install_path, next_steps, service_text
 
     serve_args = [a for a in args.serve_args if a != "--"]
-    hub = "emulator" if "emulator" in serve_args else "hub"
+    hub: HubKind = "emulator" if "emulator" in serve_args else "hub"
     text = service_text(args.platform, serve_args, default_state_dir(hub) / LOG_NAME)
     if args.print_only:
         print(text, end="")
