@@ -1,16 +1,21 @@
-"""``aihubd``: serve the daemon, or run the Hub emulator on its own. Argument parsing only."""
+"""``aihubd``: serve the daemon, install it as a login service, or run the Hub emulator on its
+own. Argument parsing only; the work is in ``app``, ``detach``, ``service_unit`` and ``emulator``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .errors import AihubdError
+from .errors import AihubdError, FailedPrecondition
+
+if TYPE_CHECKING:
+    from .config import HubKind
 
 __all__ = ["main"]
 
@@ -22,17 +27,57 @@ def _positive(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aihubd", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"aihubd {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+aihubd holds your Qualcomm AI Hub token, submits link jobs, polls every job once for all
+clients and serves them (aihubctl, the aihubd_client library) over a private Unix socket."""
 
-    serve = sub.add_parser("serve", help="run the daemon on its Unix socket")
+EPILOG = """\
+examples:
+  aihubd serve --detach                    start in the background (pid file, log in the state dir)
+  aihubd serve --hub emulator --detach     the same on the embedded Hub emulator (no account)
+  aihubd install-service                   start it at login (systemd --user / launchd)
+  aihubctl daemon status                   is it running, and how is it doing
+  aihubctl daemon stop                     stop it cleanly"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aihubd",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"aihubd {__version__}", help="print the version")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much the daemon logs to stderr (or its log file with --detach; default INFO)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the daemon on its Unix socket",
+        description="Run the daemon on its Unix socket until SIGTERM, SIGINT or `aihubctl daemon stop`.",
+    )
+    serve.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background: log to <state dir>/aihubd.log, pid in <state dir>/aihubd.pid; "
+        "refused while a daemon of that state dir runs",
+    )
+    serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--pid-file", type=Path, default=None, help=argparse.SUPPRESS)
     serve.add_argument(
         "--socket", type=Path, help="socket path (default: $AIHUBD_SOCKET or <user runtime dir>/aihubd/aihubd.sock)"
     )
-    serve.add_argument("--state-dir", type=Path, help="where the database lives (default: user state dir)")
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the database, pid file and log (default: the user state dir, e.g. ~/.local/state/aihubd; "
+        "a separate emulator/ below it with --hub emulator)",
+    )
     serve.add_argument(
         "--cache-dir",
         type=Path,
@@ -87,29 +132,66 @@ def _parser() -> argparse.ArgumentParser:
         "--poll-interval", type=_positive, help="seconds between poll cycles (default 5; 0.5 with the emulator)"
     )
     serve.add_argument(
-        "--emulator-link-seconds", type=float, default=3.0, help="with --hub emulator: how long a link takes"
+        "--emulator-link-seconds",
+        type=float,
+        default=3.0,
+        help="with --hub emulator: how long an emulated link takes (default 3)",
     )
     serve.add_argument(
         "--emulator-manual", action="store_true", help="with --hub emulator: jobs advance only when told (tests)"
     )
 
-    emulator = sub.add_parser("emulator", help="run the Hub emulator standalone (prints its URL first)")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    emulator.add_argument("--state-dir", type=Path)
-    emulator.add_argument("--link-seconds", type=float, default=3.0)
-    emulator.add_argument("--manual", action="store_true", help="jobs advance only via /_emulator/jobs/ID/advance")
+    emulator = sub.add_parser(
+        "emulator",
+        help="run the Hub emulator standalone (prints its URL first)",
+        description="Run a standalone HTTP server speaking the Hub's REST protocol closely enough for the "
+        "official qai-hub client; its first stdout line is its base URL. Links are emulated.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    emulator.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free port)")
+    emulator.add_argument(
+        "--state-dir", type=Path, help="keep users, models, jobs and blobs here across restarts (default: in memory)"
+    )
+    emulator.add_argument("--link-seconds", type=float, default=3.0, help="how long an emulated link takes (default 3)")
+    emulator.add_argument(
+        "--manual", action="store_true", help="jobs advance only via POST /_emulator/jobs/ID/advance (tests)"
+    )
     emulator.add_argument(
         "--tokens-file", type=Path, help="accept only these tokens (one per line, 'token' or 'token:email')"
+    )
+
+    install = sub.add_parser(
+        "install-service",
+        help="start the daemon at login (systemd --user unit or launchd agent)",
+        description="Write a systemd --user unit (Linux) or a launchd agent plist (macOS) that runs "
+        "`aihubd serve [SERVE_ARGS]` at login. No socket activation: the daemon claims its own socket.",
+    )
+    install.add_argument("--print", dest="print_only", action="store_true", help="show the file; install nothing")
+    install.add_argument(
+        "--platform",
+        choices=["systemd", "launchd"],
+        default="launchd" if sys.platform == "darwin" else "systemd",
+        help="which kind of file (default: launchd on macOS, else systemd)",
+    )
+    install.add_argument("--force", action="store_true", help="replace an existing unit file")
+    install.add_argument(
+        "serve_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- SERVE_ARGS",
+        help="options for `aihubd serve`, after --, e.g. -- --hub emulator",
     )
     return parser
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     from .app import serve
-    from .config import DaemonConfig
+    from .config import DaemonConfig, default_state_dir
+    from .detach import detach, pid_file_kept, signal_ready, write_pid
 
-    hub: Literal["hub", "emulator"] = "emulator" if args.hub == "emulator" else "hub"
+    hub: HubKind = "emulator" if args.hub == "emulator" else "hub"
+    if args.detach:
+        state_dir = (args.state_dir or default_state_dir(hub)).expanduser().absolute()
+        return detach([a for a in argv if a != "--detach"], state_dir)
     config = DaemonConfig.build(
         socket_path=args.socket,
         state_dir=args.state_dir,
@@ -131,8 +213,33 @@ def _serve(args: argparse.Namespace) -> int:
 
     def ready(socket: str) -> None:
         print(f"aihubd ready on unix:{socket}", flush=True)
+        write_pid(args.pid_file)
+        signal_ready(args.ready_fd)
 
-    return asyncio.run(serve(config, ready))
+    with pid_file_kept(args.pid_file):
+        return asyncio.run(serve(config, ready))
+
+
+def _install_service(args: argparse.Namespace) -> int:
+    from .config import default_state_dir
+    from .detach import LOG_NAME
+    from .service_unit import install_path, next_steps, service_text
+
+    serve_args = [a for a in args.serve_args if a != "--"]
+    hub: HubKind = "emulator" if "emulator" in serve_args else "hub"
+    text = service_text(args.platform, serve_args, default_state_dir(hub) / LOG_NAME)
+    if args.print_only:
+        print(text, end="")
+        return 0
+    path = install_path(args.platform)
+    if path.exists() and not args.force:
+        raise FailedPrecondition(f"{path} already exists; --force replaces it, --print shows the new one")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text)
+    os.replace(temp, path)
+    print(f"wrote {path}; {next_steps(args.platform, path)}")
+    return 0
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -147,14 +254,19 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(raw)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s aihubd %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aihubd").setLevel(args.log_level)  # DEBUG for our code only, not every library
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
-        return _serve(args) if args.command == "serve" else _emulator(args)
+        if args.command == "serve":
+            return _serve(args, raw)
+        if args.command == "install-service":
+            return _install_service(args)
+        return _emulator(args)
     except AihubdError as exc:
         print(f"aihubd: error: {exc}", file=sys.stderr)
         return 2

@@ -15,13 +15,16 @@ from .config import DaemonConfig
 from .hub.budget import BudgetConfig, RequestBudget
 from .hub.client import AiohttpHubClient
 from .hub.credentials import HubCredentials, load_credentials
+from .rpc.catalog_servicer import CatalogServicer
 from .rpc.daemon_servicer import DaemonServicer
 from .rpc.linkjob_servicer import LinkJobServicer
 from .rpc.server import start_server
 from .rpc.socket_guard import claim_socket, prepare_socket_dir
 from .services.artifacts import ArtifactService
-from .services.daemon_status import DaemonStatusService
+from .services.daemon_status import DaemonFacts, DaemonStatusService
+from .services.devices import DeviceCatalog
 from .services.jobs import JobService
+from .services.models import ModelService
 from .services.sharing import SharingService
 from .services.submissions import Submitter
 from .services.uploads import UploadService
@@ -57,6 +60,17 @@ async def _start_emulator(config: DaemonConfig, stack: contextlib.AsyncExitStack
     stack.push_async_callback(emulator.stop)
     log.info("embedded Hub emulator at %s", base_url)
     return HubCredentials(api_url=base_url, web_url=base_url, token=EMULATOR_TOKEN, source="embedded emulator")
+
+
+def _facts(config: DaemonConfig, credentials: HubCredentials) -> DaemonFacts:
+    """What ``daemon status`` shows about this start (the embedded emulator's token included:
+    it is a loopback test double's, so the official client can be pointed at it)."""
+    return DaemonFacts(
+        socket_path=str(config.socket_path),
+        token_source=credentials.source,
+        emulator_token=credentials.token if config.hub == "emulator" else "",
+        state_dir=str(config.state_dir),
+    )
 
 
 async def _stop_server(server: grpc.aio.Server, notifier: Notifier, grace: float) -> None:
@@ -110,13 +124,16 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             poller = Poller(hub, store, notifier, Schedule(cadence), page_size=config.summaries_page_size)
             index = ArtifactIndex(db)
             jobs = JobService(hub, store, notifier, poller)
+            uploads = UploadService(hub, index)
+            devices = DeviceCatalog(hub)
             submitter = Submitter(
                 hub,
                 store,
                 poller,
-                UploadService(hub, index),
+                uploads,
                 SubmissionJournal(db),
                 default_project=credentials.default_project,
+                devices=devices,
             )
             artifacts = ArtifactService(
                 hub,
@@ -138,12 +155,16 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 config.socket_path,
                 LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url),
                 DaemonServicer(
-                    DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes),
+                    DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes, _facts(config, credentials)),
                     credentials.api_url,
                     credentials.web_url,
                     config.hub,
+                    stop=stop.set,
                 ),
                 tcp_port=config.tcp_port,
+                catalog=CatalogServicer(
+                    ModelService(hub, uploads, artifacts, credentials.default_project), devices, credentials.web_url
+                ),
             )
             stack.push_async_callback(_stop_server, server, notifier, config.shutdown_grace)
             log.info("serving on unix:%s (%d jobs in flight resumed)", config.socket_path, resumed)

@@ -122,6 +122,8 @@ class ModelInfo:
     name: str
     model_type: int
     creation_time: datetime | None
+    # The job that produced it (a link job's target model), else "".
+    producer_id: str = ""
 
 
 @dataclass(frozen=True)

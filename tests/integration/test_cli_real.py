@@ -141,7 +141,7 @@ def test_link_rejects_bad_models_before_sending_anything(served, hub_emulator, m
     hub_emulator.reset_counters()
     bad = ctl(served, "link", str(models[0]), str(onnx), "-d", DEVICE)
     _clean_failure(bad, ExitCode.USAGE)
-    assert "Input model must be a QNN DLC model." in bad.stderr
+    assert f"{onnx} is not a QNN DLC model (.dlc)" in bad.stderr
     assert hub_writes(hub_emulator) == []  # nothing reached the Hub (background polls only read)
     assert ctl(served, "link", str(models[0])).returncode == ExitCode.USAGE  # --device missing
 
@@ -344,7 +344,7 @@ def test_artifacts_download_and_results(served, hub_emulator, lib, models, tmp_p
     done = ctl(served, "download", job_id, "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        os.path.join("out", target),
+        str(tmp_path / "out" / target),  # absolute, like the logs
         str(tmp_path / "out" / f"{job_id}_device.log"),
         str(tmp_path / "out" / f"{job_id}_hub.log"),
     ]

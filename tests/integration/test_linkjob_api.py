@@ -34,8 +34,9 @@ from aihubd_client import (
     JobStatus,
     LinkJob,
     LinkJobResult,
+    Model,
     NotFoundError,
-    TargetModel,
+    SourceModelType,
     UserError,
 )
 
@@ -141,8 +142,8 @@ def test_submit_takes_paths_ids_official_models_and_devices(client, served, hub_
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (lambda d: [d / "model.onnx"], "Input model must be a QNN DLC model."),
-        (lambda d: [d / "graph_a.dlc", d / "notes.txt"], "Input model must be a QNN DLC model."),
+        (lambda d: [d / "model.onnx"], "{d}/model.onnx is not a QNN DLC model (.dlc)"),
+        (lambda d: [d / "graph_a.dlc", d / "notes.txt"], "{d}/notes.txt is not a QNN DLC model (.dlc)"),
         (lambda d: [], "A link job takes at least one input model."),
         (lambda d: [d / "graph_a.dlc", str(d / "graph_a.dlc")], "All input models to a link job must be distinct."),
         (lambda d: [None], "Model passed in was 'None'"),
@@ -156,10 +157,13 @@ def test_submit_checks_like_the_official_client_before_sending_anything(
     hub_emulator.reset_counters()
     with Client(served.socket) as client, pytest.raises(UserError) as caught:
         client.submit_link_job(arguments(directory), DEVICE)
-    assert str(caught.value).startswith(message)
+    assert str(caught.value).startswith(message.format(d=directory))
     assert hub_writes(hub_emulator) == []  # nothing reached the Hub (background polls only read)
     # ... nor the daemon: a client whose daemon does not exist raises the same error.
-    with Client(tmp_path / "nobody.sock") as nowhere, pytest.raises(UserError, match=re.escape(message)):
+    with (
+        Client(tmp_path / "nobody.sock") as nowhere,
+        pytest.raises(UserError, match=re.escape(message.format(d=directory))),
+    ):
         nowhere.submit_link_job(arguments(directory), DEVICE)
 
 
@@ -423,10 +427,9 @@ def test_get_target_model_blocks_then_describes_it(client, served, hub_emulator,
     assert call.still_blocked()
     finish_job(hub_emulator, served, job.job_id)
     model = call.value()
-    assert isinstance(model, TargetModel)
+    assert isinstance(model, Model)
     assert model.model_id == client.get_job(job.job_id).target_model_id
-    assert model.model_type == 11  # QNN context binary
-    assert model.filename == f"job_{job.job_id}_optimized_bin.bin"
+    assert model.model_type == SourceModelType.QNN_CONTEXT_BINARY
     assert isinstance(model.date, datetime)
     assert model.url.endswith(f"/models/{model.model_id}/")
 
@@ -468,8 +471,9 @@ def test_download_target_model_follows_the_official_naming_rules(
         and UNIQUIFIED.fullmatch(os.path.basename(relative))
     )
 
-    with pytest.raises(UserError, match="does not exist"):
-        job.download_target_model(str(tmp_path / "missing" / "x.bin"))
+    missing = tmp_path / "missing"
+    with pytest.raises(ValueError, match=re.escape(f"Download directory '{missing}' does not exist.")):
+        job.download_target_model(str(missing / "x.bin"))
 
 
 def test_a_failed_job_has_no_target_model(client, served, hub_emulator, broken, tmp_path):

@@ -1,13 +1,14 @@
-"""Thin Python client for the aihubd daemon, mirroring ``qai_hub``'s link-job API.
+"""Thin Python client for the aihubd daemon, a drop-in for ``qai_hub``'s link-job API.
 
-    from aihubd_client import Client
+    import aihubd_client as hub
 
-    with Client() as client:
-        job = client.submit_link_job(["a.dlc", "b.dlc"], device="Snapdragon 8 Elite QRD")
-        status = job.wait()
-        path = job.download_target_model("out/")
+    job = hub.submit_link_job(["a.dlc", "b.dlc"], device=hub.Device("Snapdragon 8 Elite QRD"))
+    job.wait()
+    job.get_target_model().download("out/")
 
-``AsyncClient`` offers the same names as coroutines, for asyncio code.
+The module functions use a default ``Client`` created on first use ($AIHUBD_SOCKET or the
+default socket). ``Client`` can be made explicitly (``Client(socket=...)``); ``AsyncClient``
+offers the job calls as coroutines, for asyncio code.
 """
 
 from .aio_client import AsyncClient, AsyncJobPage
@@ -24,6 +25,22 @@ from .errors import (
     UserError,
 )
 from .job import LinkJob
+from .kinds import JobType, SourceModelType
+from .model import Model
+from .module_functions import (
+    default_client,
+    get_device_attributes,
+    get_devices,
+    get_job,
+    get_job_summaries,
+    get_jobs,
+    get_model,
+    get_models,
+    set_verbose,
+    submit_link_job,
+    track_job,
+    upload_model,
+)
 from .resume import ReconnectPolicy
 from .socket_path import default_socket_path
 from .status import JobStatus
@@ -33,6 +50,7 @@ from .values import (
     Device,
     JobArtifactType,
     LinkJobResult,
+    LinkJobSummary,
     ModelChunk,
     ModelRef,
     RefreshResult,
@@ -54,8 +72,11 @@ __all__ = [
     "JobArtifactType",
     "JobPage",
     "JobStatus",
+    "JobType",
     "LinkJob",
     "LinkJobResult",
+    "LinkJobSummary",
+    "Model",
     "ModelChunk",
     "ModelRef",
     "NotFoundError",
@@ -63,7 +84,20 @@ __all__ = [
     "ReconnectPolicy",
     "RefreshResult",
     "ResourceExhaustedError",
+    "SourceModelType",
     "TargetModel",
     "UserError",
+    "default_client",
     "default_socket_path",
+    "get_device_attributes",
+    "get_devices",
+    "get_job",
+    "get_job_summaries",
+    "get_jobs",
+    "get_model",
+    "get_models",
+    "set_verbose",
+    "submit_link_job",
+    "track_job",
+    "upload_model",
 ]

@@ -60,9 +60,10 @@ class Call(Generic[R]):
     """One RPC to make: which one, its request, the caller's timeout, what the answer becomes.
 
     ``method`` names a method of the ``service`` stub (``"jobs"``: LinkJobService, ``"daemon"``:
-    DaemonService). ``timeout`` is the gRPC deadline in seconds (None: none) and ``on_timeout``
-    builds the caller's ``TimeoutError`` when it passes. ``reply`` turns a unary call's answer
-    into what the method returns (a stream's messages are read by the caller).
+    DaemonService, ``"catalog"``: CatalogService). ``timeout`` is the gRPC deadline in seconds
+    (None: none) and ``on_timeout`` builds the caller's ``TimeoutError`` when it passes.
+    ``reply`` turns a unary call's answer into what the method returns (a stream's messages are
+    read by the caller).
     """
 
     method: str
@@ -88,6 +89,7 @@ class ConnectionBase:
         self._channel: Any = None
         self._jobs: pb_grpc.LinkJobServiceStub | None = None
         self._daemon: pb_grpc.DaemonServiceStub | None = None
+        self._catalog: pb_grpc.CatalogServiceStub | None = None
         self._closed = False
 
     @property
@@ -104,10 +106,20 @@ class ConnectionBase:
         assert self._daemon is not None
         return self._daemon
 
+    @property
+    def catalog(self) -> pb_grpc.CatalogServiceStub:
+        """The CatalogService stub (models, devices); raises DaemonUnavailableError when the socket is missing."""
+        self._open()
+        assert self._catalog is not None
+        return self._catalog
+
     def rpc(self, call: Call[Any]) -> Any:
         """The stub's method that ``call`` names (opening the channel first)."""
-        stub = self.daemon if call.service == "daemon" else self.jobs
-        return getattr(stub, call.method)
+        if call.service == "daemon":
+            return getattr(self.daemon, call.method)
+        if call.service == "catalog":
+            return getattr(self.catalog, call.method)
+        return getattr(self.jobs, call.method)
 
     def _open(self) -> None:
         raise NotImplementedError
@@ -131,6 +143,7 @@ class ConnectionBase:
         self._channel = channel
         self._jobs = pb_grpc.LinkJobServiceStub(channel)
         self._daemon = pb_grpc.DaemonServiceStub(channel)
+        self._catalog = pb_grpc.CatalogServiceStub(channel)
 
 
 def raise_call_error(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -19,18 +20,22 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from .cli_complete import complete_device_names, complete_job_ids, completion_script
 from .cli_live import follow, is_terminal, stream_target_model, watch_jobs
 from .client import Client
+from .destinations import check_output_directory
 from .errors import AihubdError
 from .exit_codes import ExitCode, exit_code_for, exit_codes_help
 from .job import LinkJob
-from .render import daemon_info_rows, job_rows, job_to_dict, jobs_table
+from .render import daemon_info_rows, devices_table, job_rows, job_to_dict, jobs_table
 from .status import JobStatus, State
 from .values import ArtifactType
 
 __all__ = ["cli", "main"]
 
 PROG = "aihubctl"
+# The states a link job can be in (qai_hub.LinkJob's in-progress states, then the final ones).
+LINK_JOB_STATES = (State.CREATED, State.LINKING_MODELS, State.SUCCESS, State.FAILED)
 _TIMEOUT_HELP = "Give up waiting after this many seconds (exit 4); the job keeps running."
 
 
@@ -130,7 +135,13 @@ def cli(ctx: click.Context, socket: Path | None) -> None:
 
 @cli.command(epilog=exit_codes_help())
 @click.argument("models", nargs=-1, required=True, metavar="MODEL...")
-@click.option("--device", "-d", required=True, help='Hub device name, e.g. "Snapdragon 8 Elite QRD".')
+@click.option(
+    "--device",
+    "-d",
+    required=True,
+    shell_complete=complete_device_names,
+    help='Hub device name, e.g. "Snapdragon 8 Elite QRD" (`aihubctl devices` lists them).',
+)
 @click.option("--name", default=None, help="Job name (default: the last model's name).")
 @click.option("--options", default="", help="Link options passed to the Hub as-is.")
 @click.option("--project", default=None, help="Hub project id.")
@@ -157,14 +168,17 @@ def link(
 ) -> None:
     """Submit a link job for MODEL... (local .dlc files or Hub model ids); prints the job id.
 
-    With --json, prints the job as a JSON object instead (after waiting, with --wait; with
-    the paths written under "downloaded", with --download). Exit 1 if a waited-for job failed.
+    The job id goes to stdout, its URL on the Hub to stderr. With --json, prints the job as a
+    JSON object instead (after waiting, with --wait; with the paths written under "downloaded",
+    with --download, delivered exactly as `download` delivers them). Exit 1 if a waited-for job
+    failed.
     """
     started = time.monotonic()
     job = app.client().submit_link_job(list(models), device, name=name, options=options, project=project)
     assert isinstance(job, LinkJob)
     if not as_json:
         click.echo(job.job_id)
+        _say(f"submitted {job.url}")
     status = job.last_status
     paths: list[str] | None = None
     if wait_ or download_dir:
@@ -174,7 +188,7 @@ def link(
             _say(f"job {job.job_id} keeps running; resume with: {PROG} wait {job.job_id}")
             raise
         if download_dir is not None:
-            paths = _download_default(job, download_dir, progress=None)
+            paths = _download_default(job, _output_directory(download_dir), progress=None)
             if not as_json:
                 for path in paths:
                     click.echo(path)
@@ -190,20 +204,25 @@ def link(
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @_json_option
 @click.option("--refresh", is_flag=True, help="Have the daemon poll the Hub once before answering.")
 @click.pass_obj
 def status(app: _App, job_id: str, as_json: bool, refresh: bool) -> None:
-    """Show a job as the daemon knows it (never blocks)."""
+    """Show a job as the daemon knows it (never blocks). Exit 1 if it FAILED, like `wait`.
+
+    A job the daemon does not track is read from the Hub once, without tracking it (use
+    `aihubctl track JOB` to have the daemon follow it).
+    """
     client = app.client()
     if refresh:
         client.refresh_jobs()
-    job = client.get_job(job_id)
+    job = client.peek_job(job_id)
     if as_json:
         _echo_json(job_to_dict(job))
     else:
         _print_rows(job_rows(job))
+    _finish(job, job.last_status)
 
 
 @cli.command(epilog=exit_codes_help())
@@ -211,9 +230,9 @@ def status(app: _App, job_id: str, as_json: bool, refresh: bool) -> None:
     "--state",
     "states",
     multiple=True,
-    type=click.Choice([state.name for state in State], case_sensitive=False),
+    type=click.Choice([state.name for state in LINK_JOB_STATES], case_sensitive=False),
     metavar="STATE",
-    help="Only jobs in this state, e.g. SUCCESS, FAILED, LINKING_MODELS (repeatable).",
+    help="Only jobs in this state: CREATED, LINKING_MODELS, SUCCESS or FAILED (repeatable).",
 )
 @click.option("--name", "name_contains", default="", help="Only jobs whose name contains this.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="At most this many.")
@@ -243,7 +262,7 @@ cli.commands["list"] = click.Command(
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @_timeout_option
 @_json_option
 @click.pass_obj
@@ -263,7 +282,7 @@ def wait(app: _App, job_id: str, timeout: float | None, as_json: bool) -> None:
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_ids", nargs=-1, metavar="[JOB]...")
+@click.argument("job_ids", nargs=-1, metavar="[JOB]...", shell_complete=complete_job_ids)
 @click.option(
     "--limit",
     type=click.IntRange(1, 1000),
@@ -288,7 +307,7 @@ def watch(app: _App, job_ids: tuple[str, ...], limit: int, as_json: bool) -> Non
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @_timeout_option
 @_json_option
 @click.pass_obj
@@ -306,7 +325,7 @@ def artifacts(app: _App, job_id: str, timeout: float | None, as_json: bool) -> N
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--type",
@@ -321,7 +340,8 @@ def artifacts(app: _App, job_id: str, timeout: float | None, as_json: bool) -> N
 @click.option(
     "--progress/--no-progress",
     default=None,
-    help="Stream the target model with a progress bar (default: on a terminal, for large files).",
+    help="Stream the target model into a private copy with a progress bar (default: no; the "
+    "daemon delivers it from its cache).",
 )
 @_timeout_option
 @_json_option
@@ -338,30 +358,45 @@ def download(
 ) -> None:
     """Download a job's target model and logs into DIRECTORY (waits for the job); prints paths.
 
-    The target model keeps the Hub's filename (made unique if taken); logs and other
-    artifacts overwrite existing files. Exit 1 if the job failed (its logs are still saved).
+    Paths printed are absolute. The target model keeps the Hub's filename (made unique if
+    taken); logs and other artifacts overwrite existing files. Files come from the daemon's
+    cache as read-only hardlinks (or copies, per `aihubd serve --no-hardlinks`); --progress
+    streams the target model into a private copy instead. Exit 1 if the job failed (its logs
+    are still saved) or has no artifact of a --type asked for.
     """
+    directory = _output_directory(directory)
     job = app.client().get_job(job_id)
     final = job.last_status
     if not final.finished:
         final = _follow(job, time.monotonic(), timeout)
-    directory.expanduser().mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    missing: list[str] = []
     if types or logs:
         paths = job.download_job_logs(directory) if logs else []
         for kind in types:
-            paths += job.download_artifacts_for_type(directory, kind.upper())
+            found = job.download_artifacts_for_type(directory, kind.upper())
+            if not found:
+                missing.append(kind.upper())
+            paths += found
     else:
         paths = _download_default(job, directory, progress)
     if as_json:
-        _echo_json({"job_id": job.job_id, "status": final.code, "paths": paths})
+        document: dict[str, Any] = {"job_id": job.job_id, "status": final.code, "paths": paths}
+        if missing:
+            document["missing"] = missing
+        _echo_json(document)
     else:
         for path in paths:
             click.echo(path)
     _finish(job, final)
+    if missing:
+        offered = ", ".join(kind.name for kind in job.available_artifacts) or "none"
+        _say(f"job {job.job_id} has no {' or '.join(missing)} artifacts (it offers: {offered})")
+        click.get_current_context().exit(ExitCode.JOB_FAILED)
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @_timeout_option
 @_json_option
@@ -371,6 +406,7 @@ def results(app: _App, job_id: str, directory: Path, timeout: float | None, as_j
 
     Exit 1 if the job failed.
     """
+    directory = _output_directory(directory)
     job = app.client().get_job(job_id)
     if not job.last_status.finished:
         _follow(job, time.monotonic(), timeout)
@@ -395,7 +431,7 @@ def results(app: _App, job_id: str, directory: Path, timeout: float | None, as_j
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @click.argument("new_name", metavar="NAME")
 @_json_option
 @click.pass_obj
@@ -408,7 +444,7 @@ def name(app: _App, job_id: str, new_name: str, as_json: bool) -> None:
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @click.option("--add", "add", multiple=True, metavar="EMAIL", help="Share with this person.")
 @click.option("--remove", "remove", multiple=True, metavar="EMAIL", help="Stop sharing with them.")
 @click.option("--disable", is_flag=True, help="Stop sharing with anyone.")
@@ -422,24 +458,34 @@ def share(
     disable: bool,
     as_json: bool,
 ) -> None:
-    """Show who a job is shared with, or change it; prints the emails (one per line)."""
+    """Show who a job is shared with, or change it; prints the emails (one per line).
+
+    "not shared" (on stderr) when nobody is; each change is confirmed on stderr.
+    """
     if disable and (add or remove):
         raise click.UsageError("--disable cannot be combined with --add or --remove")
     job = app.client().get_job(job_id)
     if disable:
         job.disable_sharing()
+        _say(f"job {job.job_id} is no longer shared with anyone")
     elif add or remove:
         job.modify_sharing(add_emails=list(add), delete_emails=list(remove))
+        if add:
+            _say(f"job {job.job_id} is now shared with {', '.join(add)}")
+        if remove:
+            _say(f"job {job.job_id} is no longer shared with {', '.join(remove)}")
     emails = job.get_sharing()
     if as_json:
         _echo_json(emails)
     else:
         for email in emails:
             click.echo(email)
+        if not emails and not disable:
+            _say(f"job {job.job_id} is not shared")
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @_json_option
 @click.pass_obj
 def track(app: _App, job_id: str, as_json: bool) -> None:
@@ -452,7 +498,7 @@ def track(app: _App, job_id: str, as_json: bool) -> None:
 
 
 @cli.command(epilog=exit_codes_help())
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @click.pass_obj
 def untrack(app: _App, job_id: str) -> None:
     """Stop following a job (the Hub job itself is untouched)."""
@@ -472,12 +518,39 @@ def daemon() -> None:
 @_json_option
 @click.pass_obj
 def daemon_status(app: _App, as_json: bool) -> None:
-    """Version, Hub reachability, account, tracked/in-flight jobs and cache size."""
+    """Pid, socket, version, uptime, Hub URL and health, token source, jobs in flight, cache.
+
+    With the embedded emulator (`aihubd serve --hub emulator`), also its token: point the
+    official client at it with `qai_hub.Client(config=qai_hub.ClientConfig(api_url=HUB,
+    web_url=HUB, api_token=TOKEN))`.
+    """
     info = app.client().daemon_info()
     if as_json:
         _echo_json(dataclasses.asdict(info))
     else:
         _print_rows(daemon_info_rows(info))
+
+
+@daemon.command("stop", epilog=exit_codes_help())
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the daemon to exit.",
+)
+@click.pass_obj
+def daemon_stop(app: _App, timeout: float) -> None:
+    """Stop the daemon cleanly (as SIGTERM does: waits end with a resumable status)."""
+    client = app.client()
+    pid = client.stop_daemon()
+    deadline = time.monotonic() + timeout
+    while _process_alive(pid):
+        if time.monotonic() > deadline:
+            raise AihubdError(f"aihubd (pid {pid}) is still running {timeout:g} s after being asked to stop")
+        time.sleep(0.05)
+    _say(f"aihubd (pid {pid}) stopped")
 
 
 cli.commands["info"] = click.Command(
@@ -489,7 +562,76 @@ cli.commands["info"] = click.Command(
 )
 
 
+# devices and shell completion
+
+
+@cli.command(epilog=exit_codes_help())
+@click.option("--name", default="", shell_complete=complete_device_names, help="Only this device (any case).")
+@click.option(
+    "--os", "os_version", default="", help='OS version ("14") or interval ("[14,15)"); needs --name or --attributes.'
+)
+@click.option(
+    "--attributes",
+    "attributes",
+    multiple=True,
+    metavar="ATTR",
+    help='Only devices with this attribute, e.g. "framework:qnn" (repeatable).',
+)
+@_json_option
+@click.pass_obj
+def devices(app: _App, name: str, os_version: str, attributes: tuple[str, ...], as_json: bool) -> None:
+    """List the Hub's devices (name, OS, attributes); the daemon caches the list for an hour.
+
+    A name no device has is answered with the closest real names.
+    """
+    try:
+        found = app.client().get_devices(name=name, os=os_version, attributes=list(attributes))
+    except ValueError as exc:  # qai_hub's own check: --os alone
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        _echo_json([dataclasses.asdict(device) for device in found])
+    elif found:
+        _stdout().print(devices_table(found))
+    else:
+        _say("no devices match")
+
+
+@cli.command(epilog=exit_codes_help())
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL (it also completes job ids and device
+    names, asked from the running daemon).
+
+    \b
+    bash:  eval "$(aihubctl completion bash)"         (in ~/.bashrc)
+    zsh:   eval "$(aihubctl completion zsh)"          (in ~/.zshrc)
+    fish:  aihubctl completion fish > ~/.config/fish/completions/aihubctl.fish
+    """
+    click.echo(completion_script(cli, PROG, shell))
+
+
 # helpers
+
+
+def _output_directory(directory: Path) -> Path:
+    """DIRECTORY for downloads, absolute (so every path printed is); a clear UserError when it,
+    or a directory above it, is a file."""
+    return Path(check_output_directory(directory))
+
+
+def _process_alive(pid: int) -> bool:
+    """The process exists and has not exited (a zombie nobody reaped yet counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:  # no /proc (macOS): kill(0) is all there is
+        return True
 
 
 def _follow(job: LinkJob, started: float, timeout: float | None = None) -> JobStatus:
@@ -499,13 +641,10 @@ def _follow(job: LinkJob, started: float, timeout: float | None = None) -> JobSt
 
 def _download_default(job: LinkJob, directory: Path, progress: bool | None) -> list[str]:
     """Target model (if any) then logs into ``directory``; the paths written."""
-    directory.expanduser().mkdir(parents=True, exist_ok=True)
-    stream = is_terminal(sys.stderr) if progress is None else progress
-    target: bytes | str | None
-    if stream:
-        target = stream_target_model(job, directory.expanduser(), _stderr(), bool(progress))
-    else:
-        target = job.download_target_model(directory)
+    directory = _output_directory(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # A client-written stream only when asked: the daemon's delivery (hardlink or copy) is the default.
+    target = stream_target_model(job, directory, _stderr(), True) if progress else job.download_target_model(directory)
     paths = [target] if isinstance(target, str) else []
     return paths + job.download_job_logs(directory)
 

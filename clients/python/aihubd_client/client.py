@@ -13,15 +13,56 @@ from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
+from .catalog_calls import (
+    get_devices_call,
+    get_model_call,
+    list_models_call,
+    summary_filters,
+    upload_model_call,
+)
+from .channel import Call
 from .client_calls import ClientCalls
-from .errors import HubUnavailableError
+from .errors import (
+    AihubdError,
+    DaemonUnavailableError,
+    HubUnavailableError,
+    InternalError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    UserError,
+)
 from .inputs import ModelArg
 from .job import LinkJob
+from .kinds import JobType, SourceModelType
+from .model import Model
+from .status import JobStatus
 from .submission import submit_requests
 from .transport import Connection
-from .values import DaemonInfo, RefreshResult
+from .values import DaemonInfo, Device, JobArtifactType, LinkJobResult, LinkJobSummary, RefreshResult
 
-__all__ = ["Client", "JobPage"]
+# The names scripts reach through ``hub.client.X`` in qai_hub (``except hub.client.UserError``).
+__all__ = [
+    "AihubdError",
+    "Client",
+    "DaemonUnavailableError",
+    "Device",
+    "HubUnavailableError",
+    "InternalError",
+    "JobArtifactType",
+    "JobPage",
+    "JobStatus",
+    "JobType",
+    "LinkJob",
+    "LinkJobResult",
+    "LinkJobSummary",
+    "Model",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ResourceExhaustedError",
+    "SourceModelType",
+    "UserError",
+]
 
 
 @dataclass(frozen=True)
@@ -42,6 +83,7 @@ class Client(ClientCalls["LinkJob", "JobPage"]):
 
     _connection: Connection
     _connection_type = Connection
+    _verbose = False
     _job_type = LinkJob
     _page_type = JobPage
 
@@ -94,6 +136,11 @@ class Client(ClientCalls["LinkJob", "JobPage"]):
         """
         return self._connection.unary(self._get_job_call(job_id, job_type))
 
+    def peek_job(self, job_id: str) -> LinkJob:
+        """Like ``get_job``, but a job the daemon does not track is read from the Hub without
+        tracking it (``aihubctl status``)."""
+        return self._connection.unary(self._peek_job_call(job_id))
+
     def get_jobs(
         self,
         states: Any = None,
@@ -140,6 +187,81 @@ class Client(ClientCalls["LinkJob", "JobPage"]):
         """Version, Hub URL and reachability, account, job counts and cache size of the daemon."""
         return self._connection.unary(self._daemon_info_call())
 
+    # the rest of qai_hub.Client
+
+    def set_verbose(self, verbose: bool = True) -> None:
+        """Recorded on the jobs and models this client returns (``verbose``); nothing is printed."""
+        self._verbose = verbose
+
+    def get_job_summaries(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        creator: str | None = None,
+        state: Any = None,
+        type: Any = None,
+        project: Any = None,
+    ) -> list[LinkJobSummary]:
+        """The tracked link jobs, newest first, as ``qai_hub``'s ``LinkJobSummary`` rows.
+
+        ``state``: one ``JobStatus.State`` (this library's or qai_hub's) or a list. ``type``:
+        ``JobType.LINK`` or None (other types have no jobs here). ``creator`` and ``project``
+        filters are not supported (``UserError``).
+        """
+        if not summary_filters(creator, type, project) or limit <= 0:
+            return []
+        jobs = self.list_jobs(state if state is not None else (), "", limit=limit, offset=offset).jobs
+        return [
+            LinkJobSummary(
+                job_id=job.job_id,
+                name=job.name,
+                date=job.date,
+                username="",
+                status=job.last_status,
+                job_type=JobType.LINK,
+                url=job.url,
+                device_name=job.device.name or None,
+            )
+            for job in jobs
+        ]
+
+    def get_devices(self, name: str = "", os: str = "", attributes: str | list[str] | None = None) -> list[Device]:
+        """The Hub's devices matching every filter (the daemon caches each query for an hour).
+
+        A ``name`` no device has raises ``NotFoundError`` naming the closest real names.
+        """
+        found = self._connection.unary(get_devices_call(name, os, attributes))
+        return [Device(d.name, d.os, tuple(d.attributes)) for d in found]
+
+    def get_device_attributes(self) -> list[str]:
+        """Every attribute any device has, sorted (for ``get_devices(attributes=...)``)."""
+        return sorted({attribute for device in self.get_devices() for attribute in device.attributes})
+
+    def upload_model(self, model: Any, name: str | None = None, project: Any = None) -> Model:
+        """Upload a local ``.dlc`` through the daemon (once per content) and return the ``Model``."""
+        return self._model(self._connection.unary(upload_model_call(model, name, project)))
+
+    def get_model(self, model_id: str) -> Model:
+        """The Hub model with this id."""
+        return self._model(self._connection.unary(get_model_call(model_id)))
+
+    def get_models(self, offset: int = 0, limit: int = 50, project: Any = None) -> list[Model]:
+        """The account's models on the Hub, newest first."""
+        if limit <= 0:
+            return []
+        return [self._model(m) for m in self._connection.unary(list_models_call(offset, limit, project))]
+
+    def _model(self, message: pb.HubModel) -> Model:
+        return Model(self._connection, message.model_id, message.name, message=message, verbose=self._verbose)
+
+    def _job(self, message: pb.Job) -> LinkJob:
+        return LinkJob(message, self._connection, self._reconnect, self._verbose)
+
+    def stop_daemon(self) -> int:
+        """Ask the daemon to stop cleanly (as SIGTERM does); returns its pid."""
+        call = Call("StopDaemon", pb.StopDaemonRequest(), reply=_pid, service="daemon")
+        return int(self._connection.unary(call))
+
     def _submit(self, request: pb.SubmitLinkJobRequest) -> LinkJob:
         call = self._submit_call(request)
         for pause in self._submit_pauses():
@@ -150,3 +272,7 @@ class Client(ClientCalls["LinkJob", "JobPage"]):
                     raise
                 time.sleep(pause)
         raise AssertionError("unreachable")
+
+
+def _pid(response: pb.StopDaemonResponse) -> int:
+    return response.pid

@@ -126,7 +126,8 @@ def daemon_unavailable(socket_path: str | os.PathLike[str], reason: str) -> Daem
     path = os.fspath(socket_path)
     return DaemonUnavailableError(
         f"cannot reach the aihubd daemon at {path} ({reason}); "
-        "start it with `aihubd serve` (or `make demo` for the emulator), "
+        "start it with `aihubd serve --detach` (`aihubd serve --hub emulator --detach` to try it "
+        "without a Hub account; `aihubd install-service` to start it at login), "
         "or point --socket / $AIHUBD_SOCKET at its socket",
         path,
     )

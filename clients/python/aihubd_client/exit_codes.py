@@ -22,9 +22,9 @@ class ExitCode(IntEnum):
 
 _MEANING: dict[ExitCode, str] = {
     ExitCode.OK: "success",
-    ExitCode.JOB_FAILED: "the job FAILED on the Hub",
+    ExitCode.JOB_FAILED: "the job FAILED on the Hub (or lacks an artifact type asked for)",
     ExitCode.USAGE: "usage error or bad input (unknown job, bad model path, ...)",
-    ExitCode.DAEMON_UNREACHABLE: "the daemon is not reachable (start it: aihubd serve)",
+    ExitCode.DAEMON_UNREACHABLE: "the daemon is not reachable (start it: aihubd serve --detach)",
     ExitCode.ERROR: "any other error (Hub unavailable, timeout, internal)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); the job itself keeps running",
 }

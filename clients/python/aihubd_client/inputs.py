@@ -85,7 +85,7 @@ def _model_input(model: ModelArg) -> pb.ModelInput:
     model_id = getattr(model, "model_id", None)
     if isinstance(model_id, str) and model_id:
         if not _is_dlc_type(getattr(model, "model_type", None)):
-            raise UserError(NOT_DLC)
+            raise UserError(f"model {model_id} is not a QNN DLC model ({NOT_DLC})")
         return pb.ModelInput(model_id=model_id)
     if isinstance(model, bytes):
         model = os.fsdecode(model)
@@ -95,10 +95,12 @@ def _model_input(model: ModelArg) -> pb.ModelInput:
         path = os.fspath(model)
         if not path:
             raise UserError("A model path must not be empty.")
-        if os.path.splitext(path)[1] != ".dlc" or os.path.isdir(os.path.expanduser(path)):
-            raise UserError(NOT_DLC)
+        if os.path.isdir(os.path.expanduser(path)):
+            raise UserError(f"{path} is a directory, not a QNN DLC model (.dlc)")
+        if os.path.splitext(path)[1] != ".dlc":
+            raise UserError(f"{path} is not a QNN DLC model (.dlc)")
         return pb.ModelInput(path=absolute_path(path))
-    raise UserError(NOT_DLC)
+    raise UserError(f"{model!r} is not a QNN DLC model (.dlc): give a path, a Hub model id or a Model")
 
 
 def _is_dlc_type(model_type: Any) -> bool:

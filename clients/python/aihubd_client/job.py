@@ -17,10 +17,11 @@ from aihubd_api.v1 import aihubd_pb2 as pb
 from .errors import DaemonUnavailableError
 from .inputs import PathArg
 from .job_calls import JobCalls, ModelAssembly, model_chunk
+from .model import Model, model_from_target
 from .resume import DEFAULT_RECONNECT, Deadline, Outage, ReconnectPolicy
 from .status import JobStatus
 from .transport import Connection
-from .values import ArtifactType, LinkJobResult, ModelChunk, TargetModel
+from .values import ArtifactType, LinkJobResult, ModelChunk, ModelRef
 
 __all__ = ["LinkJob"]
 
@@ -39,9 +40,10 @@ class LinkJob(JobCalls):
         message: pb.Job,
         connection: Connection,
         reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
+        verbose: bool = False,
     ) -> None:
         self._connection = connection
-        super().__init__(message, reconnect)
+        super().__init__(message, reconnect, verbose)
 
     # status and waiting
 
@@ -143,9 +145,10 @@ class LinkJob(JobCalls):
         self.wait(timeout)
         return list(self.available_artifacts)
 
-    def get_target_model(self, timeout: float | None = None) -> TargetModel | None:
-        """The target model's description, or None when the job failed."""
-        return self._connection.unary(self._get_target_model_call(timeout))
+    def get_target_model(self, timeout: float | None = None) -> Model | None:
+        """The target model (a ``Model``: ``download()``, sharing, ...), or None when the job failed."""
+        target = self._connection.unary(self._get_target_model_call(timeout))
+        return None if target is None else model_from_target(self._connection, target, self, self.verbose)
 
     # naming and sharing
 
@@ -170,6 +173,9 @@ class LinkJob(JobCalls):
         self._connection.unary(self._disable_sharing_call())
 
     # plumbing
+
+    def _model(self, ref: ModelRef) -> Model:
+        return Model(self._connection, ref.model_id, ref.name, verbose=self.verbose)
 
     def _stream_once(self, deadline: Deadline, outage: Outage) -> Iterator[JobStatus]:
         """One WaitJob stream; returns at a terminal state, raises when the daemon goes away."""

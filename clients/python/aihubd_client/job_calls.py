@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from aihubd_api.v1 import aihubd_pb2 as pb
 
 from .channel import Call, ConnectionBase, R, TimeoutFactory, as_is
+from .destinations import check_download_destination, check_output_directory
 from .errors import InternalError, daemon_unavailable, job_timeout
 from .inputs import (
     PathArg,
@@ -48,9 +49,9 @@ class JobCalls(JobView):
 
     _connection: ConnectionBase
 
-    def __init__(self, message: pb.Job, reconnect: ReconnectPolicy) -> None:
+    def __init__(self, message: pb.Job, reconnect: ReconnectPolicy, verbose: bool = False) -> None:
         self._reconnect = reconnect
-        super().__init__(message)
+        super().__init__(message, verbose)
 
     # unary calls (``self._connection.unary(call)`` returns what the public method returns)
 
@@ -58,7 +59,7 @@ class JobCalls(JobView):
         return Call("GetJob", pb.GetJobRequest(job_id=self.job_id), reply=self._applied)
 
     def _download_target_model_call(self, filename: PathArg, timeout: float | None) -> Call[str | None]:
-        argument = os.path.expanduser(os.fspath(filename))
+        argument = check_download_destination(filename)
         destination = absolute_path(argument)
 
         def written(response: pb.DownloadResponse) -> str | None:
@@ -70,7 +71,7 @@ class JobCalls(JobView):
         return self._call("DownloadTargetModel", request, timeout, "Downloading the target model", written)
 
     def _download_job_logs_call(self, output_dir: PathArg, timeout: float | None) -> Call[list[str]]:
-        request = pb.DownloadJobLogsRequest(job_id=self.job_id, output_dir=absolute_path(output_dir))
+        request = pb.DownloadJobLogsRequest(job_id=self.job_id, output_dir=check_output_directory(output_dir))
         return self._call("DownloadJobLogs", request, timeout, "Downloading the logs", _paths)
 
     def _download_artifacts_call(
@@ -78,7 +79,7 @@ class JobCalls(JobView):
     ) -> Call[list[str]]:
         request = pb.DownloadArtifactsRequest(
             job_id=self.job_id,
-            output_dir=absolute_path(output_dir),
+            output_dir=check_output_directory(output_dir),
             artifact_type=artifact_type_value(artifact_type),
         )
         return self._call("DownloadArtifacts", request, timeout, "Downloading artifacts", _paths)
@@ -154,7 +155,7 @@ class JobCalls(JobView):
 
     def _results_directory(self, artifacts_dir: PathArg) -> str:
         """``artifacts_dir`` made absolute, and created."""
-        directory = absolute_path(artifacts_dir)
+        directory = check_output_directory(artifacts_dir)
         os.makedirs(directory, exist_ok=True)
         return directory
 

@@ -15,13 +15,14 @@ from rich.text import Text
 
 from .jobview import JobView
 from .status import JobStatus
-from .values import DaemonInfo
+from .values import DaemonInfo, Device
 
 __all__ = [
     "StatusLine",
     "WatchBoard",
     "change_to_dict",
     "daemon_info_rows",
+    "devices_table",
     "format_bytes",
     "format_elapsed",
     "job_rows",
@@ -93,16 +94,38 @@ def daemon_info_rows(info: DaemonInfo) -> list[tuple[str, Text]]:
         reachable = Text("yes", "green")
     else:
         reachable = Text.assemble(("no", "bold red"), f" ({info.hub_error})" if info.hub_error else "")
-    return [
+    rows = [
+        ("pid", Text(str(info.pid) if info.pid else "-")),
+        ("socket", Text(info.socket_path or "-")),
         ("version", Text(info.version)),
+        ("uptime", Text(format_elapsed(info.uptime_seconds))),
         ("hub", Text(f"{info.hub_url} ({info.hub_kind})")),
         ("reachable", reachable),
         ("account", Text(info.account_email or "-")),
+        ("token from", Text(info.token_source or "-")),
+    ]
+    if info.emulator_token:
+        rows.append(("emulator token", Text(info.emulator_token)))
+    rows += [
         ("web", Text(info.web_url)),
         ("tracked jobs", Text(str(info.tracked_jobs))),
         ("in flight", Text(str(info.in_flight_jobs))),
         ("cache", Text(format_bytes(info.cache_bytes))),
     ]
+    if info.state_dir:
+        rows.append(("state dir", Text(info.state_dir)))
+    return rows
+
+
+def devices_table(devices: Sequence[Device]) -> Table:
+    """The ``aihubctl devices`` table: name, OS, attributes."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("DEVICE", no_wrap=True)
+    table.add_column("OS", no_wrap=True)
+    table.add_column("ATTRIBUTES", overflow="fold")
+    for device in devices:
+        table.add_row(device.name, device.os, ", ".join(device.attributes))
+    return table
 
 
 def jobs_table(jobs: Sequence[JobView]) -> Table:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
+from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
+from .kinds import JobType
 from .status import JobStatus
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "Device",
     "JobArtifactType",
     "LinkJobResult",
+    "LinkJobSummary",
     "ModelChunk",
     "ModelRef",
     "RefreshResult",
@@ -42,11 +45,18 @@ JobArtifactType = ArtifactType
 
 @dataclass(frozen=True)
 class Device:
-    """A Hub device as the job names it."""
+    """A Hub device, like ``qai_hub.Device(name, os, attributes)``; only the name is sent on a
+    submit (the daemon resolves it). ``attributes`` may be one string or a list; kept as a tuple."""
 
-    name: str
+    name: str = ""
     os: str = ""
     attributes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        attributes: Any = self.attributes
+        if isinstance(attributes, str):
+            attributes = [attributes]
+        object.__setattr__(self, "attributes", tuple(attributes))
 
     @classmethod
     def from_pb(cls, message: pb.Device) -> Device:
@@ -79,6 +89,13 @@ class DaemonInfo:
     account_email: str
     cache_bytes: int
     hub_error: str
+    pid: int = 0
+    socket_path: str = ""
+    uptime_seconds: float = 0.0
+    token_source: str = ""
+    # Only with the embedded emulator: its (loopback test double's) token, for the official client.
+    emulator_token: str = ""
+    state_dir: str = ""
 
     @classmethod
     def from_pb(cls, message: pb.DaemonInfo) -> DaemonInfo:
@@ -93,6 +110,12 @@ class DaemonInfo:
             account_email=message.account_email,
             cache_bytes=message.cache_bytes,
             hub_error=message.hub_error,
+            pid=message.pid,
+            socket_path=message.socket_path,
+            uptime_seconds=message.uptime_seconds,
+            token_source=message.token_source,
+            emulator_token=message.emulator_token,
+            state_dir=message.state_dir,
         )
 
 
@@ -145,3 +168,20 @@ class LinkJobResult:
     status: JobStatus
     url: str
     artifacts_dir: str
+
+
+@dataclass(frozen=True)
+class LinkJobSummary:
+    """One row of ``get_job_summaries()``, with the fields of ``qai_hub.LinkJobSummary``.
+
+    ``username`` is ``""``: the daemon does not record who created a job.
+    """
+
+    job_id: str
+    name: str
+    date: datetime
+    username: str
+    status: JobStatus
+    job_type: JobType
+    url: str
+    device_name: str | None

@@ -54,6 +54,16 @@ async def create_model(request: web.Request) -> web.Response:
     return pb_response(reply, status=201)
 
 
+async def list_models(request: web.Request) -> web.Response:
+    """``GET models/`` (``qai_hub.Client.get_models``): visible models, newest first."""
+    state = request.app[STATE]
+    offset = query_int(request, "offset", 0) or 0
+    limit = query_int(request, "limit", None)
+    models = state.list_models(current_user(request), request.match_info.get("project_id"))
+    page = models[offset : None if limit is None else offset + limit]
+    return pb_response(pb.ModelList(models=[model_pb(state, m) for m in page], total_query_count=len(models)))
+
+
 async def get_model(request: web.Request) -> web.Response:
     state = request.app[STATE]
     model = state.visible_model(current_user(request), request.match_info["model_id"])
@@ -153,6 +163,8 @@ def add_sharing_routes(router: web.UrlDispatcher, prefix: str) -> None:
 def add_model_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/v1/users/auth/user/", get_auth_user, allow_head=False)
     router.add_get("/api/v1/devices/", list_devices, allow_head=False)
+    router.add_get("/api/v1/models/", list_models, allow_head=False)
+    router.add_get("/api/v1/projects/{project_id}/models/", list_models, allow_head=False)
     router.add_post("/api/v1/models/", create_model)
     router.add_post("/api/v1/projects/{project_id}/models/", create_model)
     router.add_get("/api/v1/models/{model_id}/", get_model, allow_head=False)

@@ -129,6 +129,16 @@ class EmulatorState:
         return model
 
     # ---------------------------------------------------------------- models
+    def list_models(self, user: UserRecord, project_id: str | None = None) -> list[ModelRecord]:
+        """Models this user sees, newest first (``project_id``: only that project's)."""
+        found = [
+            m
+            for m in self.models.values()
+            if self.can_see_model(user, m) and (project_id is None or m.project_id == project_id)
+        ]
+        found.sort(key=lambda m: m.creation_time, reverse=True)
+        return found
+
     def create_model(
         self,
         user: UserRecord,

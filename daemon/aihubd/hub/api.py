@@ -43,6 +43,18 @@ class HubApi(Protocol):
 
     async def get_model(self, model_id: str) -> ModelInfo: ...
 
+    async def list_devices(self, name: str = "", os: str = "", attributes: Sequence[str] = ()) -> list[Device]:
+        """Every device matching all the given filters."""
+
+    async def list_models(self, offset: int, limit: int, project_id: str = "") -> list[ModelInfo]:
+        """One page of the account's models, newest first."""
+
+    async def get_model_sharing(self, model_id: str) -> list[str]: ...
+
+    async def modify_model_sharing(self, model_id: str, add: Sequence[str], remove: Sequence[str]) -> None: ...
+
+    async def disable_model_sharing(self, model_id: str) -> None: ...
+
     async def get_auth_user_email(self) -> str:
         """The email of the account the token belongs to."""
 

@@ -316,12 +316,36 @@ class AiohttpHubClient:
 
     async def get_model(self, model_id: str) -> ModelInfo:
         model = await self._call("GET", ("models", model_id), pb.Model, object_id=model_id)
-        return ModelInfo(
-            model_id=model.model_id or model_id,
-            name=model.name,
-            model_type=model.model_type,
-            creation_time=time_from_pb(model.creation_time),
+        return _model_info(model, model_id)
+
+    async def list_devices(self, name: str = "", os: str = "", attributes: Sequence[str] = ()) -> list[Device]:
+        """Every device matching the filters (the request ``qai_hub.Client.get_devices`` sends)."""
+        params = [("name", name), ("os", os), ("select", "False"), *(("attributes", a) for a in attributes)]
+        devices = await self._call("GET", ("devices",), pb.DeviceList, params=params)
+        return [device_from_pb(d) for d in devices.devices]
+
+    async def list_models(self, offset: int, limit: int, project_id: str = "") -> list[ModelInfo]:
+        """One page of the account's models, newest first (``qai_hub.Client.get_models``)."""
+        params = [("offset", str(offset))] if offset > 0 else []
+        params.append(("limit", str(limit)))
+        listing = await self._call("GET", self._scoped(project_id, "models"), pb.ModelList, params=params)
+        return [_model_info(m, m.model_id) for m in listing.models]
+
+    async def get_model_sharing(self, model_id: str) -> list[str]:
+        shared = await self._call("GET", ("models", model_id, "shared_access"), pb.SharedAccess, object_id=model_id)
+        return list(shared.email)
+
+    async def modify_model_sharing(self, model_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
+        await self._call(
+            "PATCH",
+            ("models", model_id, "shared_access"),
+            pb.CreateUpdateResponse,
+            body=pb.SharedAccessChange(add_email=list(add), remove_email=list(remove)),
+            object_id=model_id,
         )
+
+    async def disable_model_sharing(self, model_id: str) -> None:
+        await self._call("DELETE", ("models", model_id, "shared_access"), pb.CreateUpdateResponse, object_id=model_id)
 
     async def target_model_file(self, model_id: str) -> TargetFile:
         info = await self._call(
@@ -393,6 +417,16 @@ class _Sink:
         self.out.truncate()
         self.hash = hashlib.sha256()
         self.size = 0
+
+
+def _model_info(model: pb.Model, model_id: str) -> ModelInfo:
+    return ModelInfo(
+        model_id=model.model_id or model_id,
+        name=model.name,
+        model_type=model.model_type,
+        creation_time=time_from_pb(model.creation_time),
+        producer_id=model.producer_id,
+    )
 
 
 def _total_size(resp: aiohttp.ClientResponse, offset: int) -> int | None:

@@ -69,3 +69,8 @@ def target_model_to_proto(info: ModelInfo | None, filename: str, web_url: str) -
         url=f"{web_url.rstrip('/')}/models/{info.model_id}/",
         filename=filename,
     )
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    """A datetime as a protobuf Timestamp; None stays None (the field is left unset)."""
+    return _timestamp(value)

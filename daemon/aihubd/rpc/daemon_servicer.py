@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Callable
+
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
+from ..errors import FailedPrecondition
 from ..services.daemon_status import DaemonStatusService
 from .context import Context
 from .errors import rpc_errors
@@ -13,8 +18,16 @@ __all__ = ["DaemonServicer"]
 
 
 class DaemonServicer(api_grpc.DaemonServiceServicer):
-    def __init__(self, status: DaemonStatusService, hub_url: str, web_url: str, hub_kind: str) -> None:
+    def __init__(
+        self,
+        status: DaemonStatusService,
+        hub_url: str,
+        web_url: str,
+        hub_kind: str,
+        stop: Callable[[], None] | None = None,
+    ) -> None:
         self._status = status
+        self._stop = stop
         self._hub_url = hub_url
         self._web_url = web_url
         self._hub_kind = hub_kind
@@ -33,4 +46,17 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
                 account_email=s.account_email,
                 cache_bytes=s.cache_bytes,
                 hub_error=s.hub_error,
+                pid=s.pid,
+                socket_path=s.socket_path,
+                uptime_seconds=s.uptime_seconds,
+                token_source=s.token_source,
+                emulator_token=s.emulator_token,
+                state_dir=s.state_dir,
             )
+
+    async def StopDaemon(self, request: api.StopDaemonRequest, context: Context) -> api.StopDaemonResponse:
+        async with rpc_errors(context, "StopDaemon"):
+            if self._stop is None:
+                raise FailedPrecondition("this daemon cannot be stopped over its socket; send it SIGTERM")
+            asyncio.get_running_loop().call_soon(self._stop)  # after this answer is on its way
+            return api.StopDaemonResponse(pid=os.getpid())

@@ -15,6 +15,7 @@ import grpc
 
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
+from .catalog_servicer import CatalogServicer
 from .daemon_servicer import DaemonServicer
 from .linkjob_servicer import LinkJobServicer
 from .socket_guard import SocketError, restrict_socket
@@ -43,6 +44,7 @@ async def start_server(
     *,
     tcp_port: int | None = None,
     tcp_token_file: Path | None = None,
+    catalog: CatalogServicer | None = None,
 ) -> grpc.aio.Server:
     """Bind ``unix:<socket_path>`` (mode 0600 whatever the umask) and start serving.
 
@@ -65,6 +67,8 @@ async def start_server(
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors or None)
     api_grpc.add_LinkJobServiceServicer_to_server(linkjobs, server)
     api_grpc.add_DaemonServiceServicer_to_server(daemon, server)
+    if catalog is not None:
+        api_grpc.add_CatalogServiceServicer_to_server(catalog, server)
     bound: int | None = None
     old = os.umask(0o177)
     try:

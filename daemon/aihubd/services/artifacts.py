@@ -14,11 +14,12 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import HubUnavailable, ResourceExhausted
 from ..hub.api import HubApi
-from ..model import LOG_TYPES, ArtifactType, Job, JobState, ModelInfo
+from ..model import LOG_TYPES, ArtifactType, Device, Job, JobState, ModelInfo
 from ..store.artifacts import TARGET_MODEL, ArtifactIndex, CachedFile
 from ..store.blobs import BlobStore, Digest, IngestMismatch, temp_beside
 from ..store.deliveries import DeliveryJournal
@@ -263,6 +264,27 @@ class ArtifactService:
         paths = [directory / f.filename for f in files]
         await self._deliver(files, paths)
         return [str(p) for p in paths]
+
+    async def download_model(self, model_id: str, destination: str) -> list[str]:
+        """Any Hub model (an upload, a target model) at ``destination`` by the official naming
+        rules, through the cache (keyed ``model:<id>``: a model's content never changes)."""
+        dest = check_output_path(destination, "destination")
+        info = await self._hub.get_model(model_id)
+        holder = Job(
+            job_id=f"model:{model_id}",
+            name=info.name,
+            state=JobState.DONE,
+            message="",
+            creation_time=info.creation_time or datetime.now(UTC),
+            last_updated_time=None,
+            device=Device(""),
+            models=(),
+            target_model_id=model_id,
+        )
+        files = await self._cached(holder, TARGET_MODEL)
+        path = target_model_path(dest, files[0].filename)
+        await self._deliver(files[:1], [path])
+        return [str(path)]
 
     async def target_model(self, job_id: str) -> tuple[ModelInfo | None, str, Job]:
         """Wait for the job; the target model's description and Hub filename, None if it failed."""

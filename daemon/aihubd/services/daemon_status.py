@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,7 +13,7 @@ from ..errors import AihubdError
 from ..hub.client import AiohttpHubClient
 from .jobs import JobService
 
-__all__ = ["DaemonStatus", "DaemonStatusService"]
+__all__ = ["DaemonFacts", "DaemonStatus", "DaemonStatusService"]
 
 
 @dataclass(frozen=True)
@@ -23,10 +25,37 @@ class DaemonStatus:
     tracked_jobs: int
     in_flight_jobs: int
     cache_bytes: int
+    pid: int = 0
+    socket_path: str = ""
+    uptime_seconds: float = 0.0
+    token_source: str = ""
+    emulator_token: str = ""
+    state_dir: str = ""
+
+
+@dataclass(frozen=True)
+class DaemonFacts:
+    """What the daemon knows about itself from its start (``emulator_token``: the embedded
+    emulator's loopback token, shown so the official client can be pointed at it; else "")."""
+
+    socket_path: str = ""
+    token_source: str = ""
+    emulator_token: str = ""
+    state_dir: str = ""
 
 
 class DaemonStatusService:
-    def __init__(self, hub: AiohttpHubClient, jobs: JobService, cache_bytes: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        hub: AiohttpHubClient,
+        jobs: JobService,
+        cache_bytes: Callable[[], int],
+        facts: DaemonFacts | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._facts = facts or DaemonFacts()
+        self._clock = clock
+        self._started = clock()
         self._hub = hub
         self._jobs = jobs
         self._cache_bytes = cache_bytes
@@ -47,4 +76,10 @@ class DaemonStatusService:
             tracked_jobs=tracked,
             in_flight_jobs=in_flight,
             cache_bytes=self._cache_bytes(),
+            pid=os.getpid(),
+            socket_path=self._facts.socket_path,
+            uptime_seconds=self._clock() - self._started,
+            token_source=self._facts.token_source,
+            emulator_token=self._facts.emulator_token,
+            state_dir=self._facts.state_dir,
         )

@@ -47,6 +47,15 @@ class JobService:
             self._poller.follow(job, soon=False)
         return job
 
+    async def peek(self, job_id: str) -> tuple[Job, bool]:
+        """The daemon's view, or the Hub's for a job it does not track (not tracked by this);
+        and whether the daemon tracks it."""
+        check_job_id(job_id)
+        job = await self._store.get(job_id)
+        if job is not None:
+            return job, True
+        return await self._hub.get_job(job_id), False
+
     async def track(self, job_id: str) -> Job:
         """Adopt a job submitted elsewhere: read it from the Hub now and poll it from then on."""
         check_job_id(job_id)

@@ -24,6 +24,7 @@ from ..model import Device, Job
 from ..store.jobs import JobStore
 from ..store.submissions import Submission, SubmissionJournal
 from ..tracking.poller import Poller
+from .devices import DeviceCatalog
 from .uploads import UploadService
 from .validation import check_local_model, check_model_id, check_name, check_options
 
@@ -69,8 +70,10 @@ class Submitter:
         journal: SubmissionJournal,
         *,
         default_project: str = "",
+        devices: DeviceCatalog | None = None,
     ) -> None:
         self._hub = hub
+        self._catalog = devices or DeviceCatalog(hub)
         self._store = store
         self._poller = poller
         self._uploads = uploads
@@ -98,6 +101,7 @@ class Submitter:
                 return await self._adopt(earlier.job_id)
 
         device = await self._device(plan.device_name)
+        await self._check_model_ids([i for i in plan.inputs if isinstance(i, str)])
         model_ids = [
             await self._uploads.model_id_for(i, self._default_project) if isinstance(i, Path) else i
             for i in plan.inputs
@@ -147,14 +151,26 @@ class Submitter:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         device = await self._hub.find_device(device_name)
-        if device is None:
-            raise NotFound(
-                f'device {device_name!r} is not available on the Hub; check the name (e.g. "Snapdragon 8 Elite QRD")'
-            )
+        if device is None:  # another case of a real name is that device; else the closest names
+            real = await self._catalog.real_name(device_name)
+            device = await self._hub.find_device(real) if real != device_name else None
+            if device is None:
+                raise NotFound(f"device {device_name!r} is not available on the Hub")
         if QNN_FRAMEWORK not in device.attributes:
             raise InvalidArgument(f"device {device.name!r} does not support QNN model input")
         self._devices[device_name] = (time.monotonic() + DEVICE_TTL, device)
         return device
+
+    async def _check_model_ids(self, model_ids: list[str]) -> None:
+        """Each Hub model id given must name a model this account sees (the Hub's create would
+        only say that the POST was not found)."""
+        for model_id in model_ids:
+            try:
+                await self._hub.get_model(model_id)
+            except NotFound:
+                raise NotFound(
+                    f"model {model_id} was not found on the Hub (it may not exist, or this account may not see it)"
+                ) from None
 
     async def _finish(self, request_id: str, job_id: str) -> Job:
         """Journal the job id (if a request id was given), then store and follow the job."""

@@ -30,8 +30,9 @@ class UploadService:
         self._hub = hub
         self._index = index
 
-    async def model_id_for(self, path: Path, project_id: str = "") -> str:
-        """The Hub model id holding this file's content, uploading it only if none is known."""
+    async def model_id_for(self, path: Path, project_id: str = "", name: str = "") -> str:
+        """The Hub model id holding this file's content, uploading it (as ``name``, default the
+        file's name) only if none is known."""
         sha, size = await asyncio.to_thread(_sha256, path)
         known = await self._index.find_upload(sha, size, project_id)
         if known is not None:
@@ -41,6 +42,6 @@ class UploadService:
                 return known
             except NotFound:
                 await self._index.forget_upload(sha, size, project_id)
-        model_id = await self._hub.upload_model(path, path.name, project_id)
+        model_id = await self._hub.upload_model(path, name or path.name, project_id)
         await self._index.record_upload(sha, size, project_id, model_id)
         return model_id

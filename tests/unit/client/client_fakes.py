@@ -136,6 +136,10 @@ class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
         self._enter("GetJob", request, context)
         return self._job(request.job_id, context).message
 
+    def PeekJob(self, request, context):
+        self._enter("PeekJob", request, context)
+        return self._job(request.job_id, context).message
+
     def WaitJob(self, request, context):
         self._enter("WaitJob", request, context)
         job = self._job(request.job_id, context)

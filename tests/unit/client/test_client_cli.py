@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import _thread
 import json
-import os
 import re
 from pathlib import Path
 
@@ -54,7 +53,8 @@ def test_link_wait_shows_each_state_with_elapsed_time_on_stderr(run, workdir):
     result = run("link", "a.dlc", "b.dlc", "-d", "Dev", "--wait")
     assert result.exit_code == 0, result.output
     assert result.stdout == "jnew\n"
-    lines = result.stderr.strip().splitlines()
+    submitted, *lines = result.stderr.strip().splitlines()
+    assert submitted == "aihubctl: submitted https://workbench.example/jobs/jnew/"
     assert [line.split()[-1] for line in lines] == ["CREATED", "LINKING_MODELS", "SUCCESS"]
     assert all(re.fullmatch(rf"\s*{ELAPSED}\s+\w+", line) for line in lines)
 
@@ -72,7 +72,7 @@ def test_link_download_waits_then_prints_model_and_log_paths(run, workdir):
     assert result.exit_code == 0, result.output
     job_id, model, device_log, hub_log = result.stdout.splitlines()
     assert job_id == "jnew"
-    assert model == os.path.join("results", TARGET_FILENAME)
+    assert model == str(workdir / "results" / TARGET_FILENAME)  # absolute, like the log paths
     assert Path(model).read_bytes() == b"".join(CHUNKS)
     assert device_log == str(workdir / "results" / "jnew_device.log")
     assert Path(hub_log).is_file()
@@ -83,7 +83,7 @@ def test_link_with_a_bad_model_is_a_usage_error(run, fake, workdir):
     fake.fail = (grpc.StatusCode.INVALID_ARGUMENT, "Input model must be a QNN DLC model.")
     result = run("link", "a.onnx", "-d", "Dev")
     assert_clean_error(result, ExitCode.USAGE)
-    assert "Input model must be a QNN DLC model." in result.stderr
+    assert "a.onnx is not a QNN DLC model (.dlc)" in result.stderr
 
 
 def test_link_without_device_is_clicks_usage_error(run):
@@ -163,7 +163,7 @@ def test_download_prints_each_path(run, workdir):
     result = run("download", "jsuccess", "dl")
     assert result.exit_code == 0, result.output
     model, device_log, hub_log = result.stdout.splitlines()
-    assert model == os.path.join("dl", TARGET_FILENAME)
+    assert model == str(workdir / "dl" / TARGET_FILENAME)  # absolute, like the log paths
     assert Path(model).read_bytes() == b"".join(CHUNKS)
     assert device_log == str(workdir / "dl" / "jsuccess_device.log")
     assert hub_log == str(workdir / "dl" / "jsuccess_hub.log")

@@ -36,7 +36,7 @@ def test_link_and_wait_json(run, workdir):
 def test_link_refuses_a_non_dlc_without_calling(run, fake, workdir):
     result = run("link", "a.onnx", "-d", "Dev")
     assert result.exit_code == ExitCode.USAGE
-    assert "Input model must be a QNN DLC model." in result.stderr
+    assert "a.onnx is not a QNN DLC model (.dlc)" in result.stderr
     assert fake.requests == []
 
 
@@ -123,7 +123,9 @@ def test_download_stream_path_with_a_progress_bar(run, fake, workdir):
     result = run("download", "jdone", "dl", "--progress")
     assert result.exit_code == 0, result.output
     model, _device_log, _hub_log = result.stdout.splitlines()
-    assert re.fullmatch(r"dl/job_target_\d\d\.\d\d\.\d\d\.\d{6}\.bin", model)  # uniquified, like qai_hub
+    assert re.fullmatch(
+        re.escape(str(workdir / "dl")) + r"/job_target_\d\d\.\d\d\.\d\d\.\d{6}\.bin", model
+    )  # uniquified, like qai_hub
     assert Path(model).read_bytes() == b"".join(CHUNKS)
     assert TARGET_FILENAME in result.stderr  # the bar, forced on
     assert fake.requests_of("ReadTargetModel") and not fake.requests_of("DownloadTargetModel")
@@ -168,3 +170,25 @@ def test_watch_without_a_daemon_exits_3(tmp_path):
     result = CliRunner().invoke(cli, ["--socket", str(tmp_path / "none.sock"), "watch"])
     assert result.exit_code == ExitCode.DAEMON_UNREACHABLE
     assert result.stderr.startswith("aihubctl: error: ") and "aihubd serve" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("link", "a.dlc", "-d", "Dev", "--download", "dl"), ("download", "jdone", "dl")])
+def test_on_a_terminal_the_target_model_is_still_the_daemons_delivery(run, fake, workdir, monkeypatch, command):
+    """link --wait --download and download deliver alike (the daemon's hardlink or copy); only
+    --progress streams a private copy."""
+    monkeypatch.setattr(cli_module, "is_terminal", lambda stream: True)
+    result = run(*command)
+    assert result.exit_code == 0, result.output
+    assert fake.requests_of("DownloadTargetModel") and not fake.requests_of("ReadTargetModel")
+
+
+def test_completion_scripts_and_dynamic_job_ids(run, socket_path, monkeypatch):
+    for shell in ("bash", "zsh", "fish"):
+        script = run("completion", shell)
+        assert script.exit_code == 0 and "_AIHUBCTL_COMPLETE" in script.stdout
+    monkeypatch.setenv("_AIHUBCTL_COMPLETE", "bash_complete")
+    monkeypatch.setenv("COMP_WORDS", f"aihubctl --socket {socket_path} status js")
+    monkeypatch.setenv("COMP_CWORD", "4")
+    completed = CliRunner().invoke(cli, [], prog_name="aihubctl")
+    assert "plain,jsuccess" in completed.stdout.splitlines()
+    assert all(line.split(",", 1)[1].startswith("js") for line in completed.stdout.splitlines())

@@ -85,7 +85,8 @@ def test_missing_socket_names_path_and_how_to_start(socket_dir: Path):
             client.get_job("j1")
     message = str(caught.value)
     assert str(missing) in message
-    assert "aihubd serve" in message and "make demo" in message
+    assert "aihubd serve --detach" in message and "aihubd install-service" in message
+    assert "make demo" not in message  # it leaves nothing running
     assert caught.value.socket_path == str(missing)
 
 

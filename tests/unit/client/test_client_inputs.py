@@ -51,8 +51,11 @@ def test_anything_but_a_dlc_is_refused(bad, tmp_path, monkeypatch):
 
 
 def test_messages_are_the_official_ones(tmp_path):
-    with pytest.raises(UserError, match=r"^Input model must be a QNN DLC model\.$"):
+    with pytest.raises(UserError, match=r"^a\.onnx is not a QNN DLC model \(\.dlc\)$"):
         model_inputs("a.onnx")
+    (tmp_path / "dir.dlc").mkdir()
+    with pytest.raises(UserError, match=r"dir\.dlc is a directory, not a QNN DLC model \(\.dlc\)$"):
+        model_inputs(str(tmp_path / "dir.dlc"))
     with pytest.raises(UserError, match=r"^A link job takes at least one input model\.$"):
         model_inputs([])
     with pytest.raises(UserError, match=r"^All input models to a link job must be distinct\.$"):

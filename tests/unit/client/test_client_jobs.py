@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import re
 import threading
 import time
 from datetime import datetime
@@ -25,9 +26,9 @@ from aihubd_client import (
     JobArtifactType,
     JobStatus,
     LinkJob,
+    Model,
     ModelChunk,
-    ModelRef,
-    TargetModel,
+    SourceModelType,
     UserError,
 )
 from aihubd_client.socket_path import SOCKET_ENV
@@ -88,7 +89,7 @@ def test_submit_sends_hub_model_ids_and_model_objects(client, fake, workdir):
 
 def test_a_local_file_named_like_a_model_id_is_a_path(client, fake, workdir):
     (workdir / "mlocal0001").write_bytes(b"x")
-    with pytest.raises(UserError, match=r"Input model must be a QNN DLC model\."):
+    with pytest.raises(UserError, match=re.escape("mlocal0001 is not a QNN DLC model (.dlc)")):
         client.submit_link_job(["mlocal0001"], device="D")
     assert fake.requests == []
 
@@ -105,8 +106,8 @@ class TypedModel:
     ("models", "device", "match"),
     [
         ([], "D", "A link job takes at least one input model."),
-        (["a.dlc", "model.onnx"], "D", "Input model must be a QNN DLC model."),
-        ("model.tflite", "D", "Input model must be a QNN DLC model."),
+        (["a.dlc", "model.onnx"], "D", "model.onnx is not a QNN DLC model (.dlc)"),
+        ("model.tflite", "D", "model.tflite is not a QNN DLC model (.dlc)"),
         ([TypedModel("monnx0001", 4)], "D", "Input model must be a QNN DLC model."),
         ([None], "D", "Model passed in was 'None'"),
         (None, "D", "Model passed in was 'None'"),
@@ -184,7 +185,8 @@ def test_get_job_exposes_the_official_fields(client):
     assert job.name == "b.dlc"
     assert job.date == datetime.fromtimestamp(CREATED_AT)
     assert job.device == Device("Snapdragon 8 Elite QRD", "15", ("framework:qnn",))
-    assert job.models == [ModelRef("mfd036f75", "a.dlc"), ModelRef("m26bc5548", "b.dlc")]
+    assert [(m.model_id, m.name) for m in job.models] == [("mfd036f75", "a.dlc"), ("m26bc5548", "b.dlc")]
+    assert all(isinstance(m, Model) for m in job.models)
     assert job.options == "--foo"
     assert job.project_id is None
     assert job.url == "https://workbench.example/jobs/jsuccess/"
@@ -428,10 +430,12 @@ def test_artifacts_by_type_accept_official_enums_ints_and_names(client, fake, wo
 
 
 def test_get_target_model_and_failed_job(client):
-    model = client.get_job("jsuccess").get_target_model()
-    assert isinstance(model, TargetModel)
-    assert (model.model_id, model.model_type, model.filename) == ("mtarget01", 11, TARGET_FILENAME)
+    job = client.get_job("jsuccess")
+    model = job.get_target_model()
+    assert isinstance(model, Model)  # like qai_hub.Model, not a bare description
+    assert (model.model_id, model.model_type) == ("mtarget01", SourceModelType.QNN_CONTEXT_BINARY)
     assert model.date == datetime.fromtimestamp(CREATED_AT + 60)
+    assert model.get_producer() is job
     assert client.get_job("jfailed").get_target_model() is None
 
 

@@ -691,6 +691,12 @@ class DaemonInfo(google.protobuf.message.Message):
     ACCOUNT_EMAIL_FIELD_NUMBER: builtins.int
     CACHE_BYTES_FIELD_NUMBER: builtins.int
     HUB_ERROR_FIELD_NUMBER: builtins.int
+    PID_FIELD_NUMBER: builtins.int
+    SOCKET_PATH_FIELD_NUMBER: builtins.int
+    UPTIME_SECONDS_FIELD_NUMBER: builtins.int
+    TOKEN_SOURCE_FIELD_NUMBER: builtins.int
+    EMULATOR_TOKEN_FIELD_NUMBER: builtins.int
+    STATE_DIR_FIELD_NUMBER: builtins.int
     version: builtins.str
     hub_url: builtins.str
     web_url: builtins.str
@@ -705,6 +711,18 @@ class DaemonInfo(google.protobuf.message.Message):
     """Bytes held in the daemon's artifact cache."""
     hub_error: builtins.str
     """The Hub's problem, when it is not reachable (never contains the token)."""
+    pid: builtins.int
+    """The daemon's process id, socket and how long it has been running."""
+    socket_path: builtins.str
+    uptime_seconds: builtins.float
+    token_source: builtins.str
+    """Where the Hub token came from ("client.ini ...", "token file ...", "embedded emulator")."""
+    emulator_token: builtins.str
+    """Set only when the daemon embeds its own emulator: the token the official qai-hub client can
+    use against hub_url (a loopback test double's token, which guards nothing real).
+    """
+    state_dir: builtins.str
+    """Where the daemon keeps its database, cache, pid file and log."""
     def __init__(
         self,
         *,
@@ -718,7 +736,266 @@ class DaemonInfo(google.protobuf.message.Message):
         account_email: builtins.str = ...,
         cache_bytes: builtins.int = ...,
         hub_error: builtins.str = ...,
+        pid: builtins.int = ...,
+        socket_path: builtins.str = ...,
+        uptime_seconds: builtins.float = ...,
+        token_source: builtins.str = ...,
+        emulator_token: builtins.str = ...,
+        state_dir: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["account_email", b"account_email", "cache_bytes", b"cache_bytes", "hub_error", b"hub_error", "hub_kind", b"hub_kind", "hub_reachable", b"hub_reachable", "hub_url", b"hub_url", "in_flight_jobs", b"in_flight_jobs", "tracked_jobs", b"tracked_jobs", "version", b"version", "web_url", b"web_url"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["account_email", b"account_email", "cache_bytes", b"cache_bytes", "emulator_token", b"emulator_token", "hub_error", b"hub_error", "hub_kind", b"hub_kind", "hub_reachable", b"hub_reachable", "hub_url", b"hub_url", "in_flight_jobs", b"in_flight_jobs", "pid", b"pid", "socket_path", b"socket_path", "state_dir", b"state_dir", "token_source", b"token_source", "tracked_jobs", b"tracked_jobs", "uptime_seconds", b"uptime_seconds", "version", b"version", "web_url", b"web_url"]) -> None: ...
 
 global___DaemonInfo = DaemonInfo
+
+@typing.final
+class StopDaemonRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+
+global___StopDaemonRequest = StopDaemonRequest
+
+@typing.final
+class StopDaemonResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    PID_FIELD_NUMBER: builtins.int
+    pid: builtins.int
+    """The pid of the daemon that is stopping."""
+    def __init__(
+        self,
+        *,
+        pid: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["pid", b"pid"]) -> None: ...
+
+global___StopDaemonResponse = StopDaemonResponse
+
+@typing.final
+class HubModel(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: builtins.int
+    NAME_FIELD_NUMBER: builtins.int
+    MODEL_TYPE_FIELD_NUMBER: builtins.int
+    CREATION_TIME_FIELD_NUMBER: builtins.int
+    URL_FIELD_NUMBER: builtins.int
+    PRODUCER_ID_FIELD_NUMBER: builtins.int
+    model_id: builtins.str
+    name: builtins.str
+    model_type: builtins.int
+    """The Hub's model type (15 = QNN DLC, 11 = QNN context binary)."""
+    url: builtins.str
+    """The Hub's web page for the model."""
+    producer_id: builtins.str
+    """The job that produced it (a link job's target model), else empty."""
+    @property
+    def creation_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        model_id: builtins.str = ...,
+        name: builtins.str = ...,
+        model_type: builtins.int = ...,
+        creation_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        url: builtins.str = ...,
+        producer_id: builtins.str = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["creation_time", b"creation_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["creation_time", b"creation_time", "model_id", b"model_id", "model_type", b"model_type", "name", b"name", "producer_id", b"producer_id", "url", b"url"]) -> None: ...
+
+global___HubModel = HubModel
+
+@typing.final
+class UploadModelRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: builtins.int
+    NAME_FIELD_NUMBER: builtins.int
+    PROJECT_ID_FIELD_NUMBER: builtins.int
+    path: builtins.str
+    """Absolute path to a local .dlc file."""
+    name: builtins.str
+    """Empty: the file's name."""
+    project_id: builtins.str
+    def __init__(
+        self,
+        *,
+        path: builtins.str = ...,
+        name: builtins.str = ...,
+        project_id: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["name", b"name", "path", b"path", "project_id", b"project_id"]) -> None: ...
+
+global___UploadModelRequest = UploadModelRequest
+
+@typing.final
+class GetModelRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: builtins.int
+    model_id: builtins.str
+    def __init__(
+        self,
+        *,
+        model_id: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["model_id", b"model_id"]) -> None: ...
+
+global___GetModelRequest = GetModelRequest
+
+@typing.final
+class ListModelsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    OFFSET_FIELD_NUMBER: builtins.int
+    LIMIT_FIELD_NUMBER: builtins.int
+    PROJECT_ID_FIELD_NUMBER: builtins.int
+    offset: builtins.int
+    limit: builtins.int
+    """0: the Hub's default (50)."""
+    project_id: builtins.str
+    def __init__(
+        self,
+        *,
+        offset: builtins.int = ...,
+        limit: builtins.int = ...,
+        project_id: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["limit", b"limit", "offset", b"offset", "project_id", b"project_id"]) -> None: ...
+
+global___ListModelsRequest = ListModelsRequest
+
+@typing.final
+class ListModelsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    MODELS_FIELD_NUMBER: builtins.int
+    @property
+    def models(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___HubModel]: ...
+    def __init__(
+        self,
+        *,
+        models: collections.abc.Iterable[global___HubModel] | None = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["models", b"models"]) -> None: ...
+
+global___ListModelsResponse = ListModelsResponse
+
+@typing.final
+class DownloadModelRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: builtins.int
+    DESTINATION_FIELD_NUMBER: builtins.int
+    model_id: builtins.str
+    destination: builtins.str
+    """Absolute. An existing directory: <dir>/<hub filename>, uniquified if taken.
+    Otherwise a file path; the Hub filename's suffixes are appended when missing.
+    """
+    def __init__(
+        self,
+        *,
+        model_id: builtins.str = ...,
+        destination: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["destination", b"destination", "model_id", b"model_id"]) -> None: ...
+
+global___DownloadModelRequest = DownloadModelRequest
+
+@typing.final
+class GetModelSharingRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: builtins.int
+    model_id: builtins.str
+    def __init__(
+        self,
+        *,
+        model_id: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["model_id", b"model_id"]) -> None: ...
+
+global___GetModelSharingRequest = GetModelSharingRequest
+
+@typing.final
+class ModifyModelSharingRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: builtins.int
+    ADD_EMAILS_FIELD_NUMBER: builtins.int
+    DELETE_EMAILS_FIELD_NUMBER: builtins.int
+    model_id: builtins.str
+    @property
+    def add_emails(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]: ...
+    @property
+    def delete_emails(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        model_id: builtins.str = ...,
+        add_emails: collections.abc.Iterable[builtins.str] | None = ...,
+        delete_emails: collections.abc.Iterable[builtins.str] | None = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["add_emails", b"add_emails", "delete_emails", b"delete_emails", "model_id", b"model_id"]) -> None: ...
+
+global___ModifyModelSharingRequest = ModifyModelSharingRequest
+
+@typing.final
+class DisableModelSharingRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: builtins.int
+    model_id: builtins.str
+    def __init__(
+        self,
+        *,
+        model_id: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["model_id", b"model_id"]) -> None: ...
+
+global___DisableModelSharingRequest = DisableModelSharingRequest
+
+@typing.final
+class GetDevicesRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: builtins.int
+    OS_FIELD_NUMBER: builtins.int
+    ATTRIBUTES_FIELD_NUMBER: builtins.int
+    name: builtins.str
+    """Exact device name (case-insensitive); empty: any."""
+    os: builtins.str
+    """An OS version ("15.2") or interval ("[14,15)"); empty: any."""
+    @property
+    def attributes(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Every one must be among the device's attributes."""
+
+    def __init__(
+        self,
+        *,
+        name: builtins.str = ...,
+        os: builtins.str = ...,
+        attributes: collections.abc.Iterable[builtins.str] | None = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["attributes", b"attributes", "name", b"name", "os", b"os"]) -> None: ...
+
+global___GetDevicesRequest = GetDevicesRequest
+
+@typing.final
+class GetDevicesResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    DEVICES_FIELD_NUMBER: builtins.int
+    @property
+    def devices(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___Device]: ...
+    def __init__(
+        self,
+        *,
+        devices: collections.abc.Iterable[global___Device] | None = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["devices", b"devices"]) -> None: ...
+
+global___GetDevicesResponse = GetDevicesResponse

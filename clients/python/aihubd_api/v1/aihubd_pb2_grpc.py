@@ -115,6 +115,11 @@ class LinkJobServiceStub(object):
                 request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetTargetModelRequest.SerializeToString,
                 response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.TargetModel.FromString,
                 _registered_method=True)
+        self.PeekJob = channel.unary_unary(
+                '/aihubd.v1.LinkJobService/PeekJob',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
+                _registered_method=True)
 
 
 class LinkJobServiceServicer(object):
@@ -232,6 +237,13 @@ class LinkJobServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PeekJob(self, request, context):
+        """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinkJobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -314,6 +326,11 @@ def add_LinkJobServiceServicer_to_server(servicer, server):
                     servicer.GetTargetModel,
                     request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetTargetModelRequest.FromString,
                     response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.TargetModel.SerializeToString,
+            ),
+            'PeekJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.PeekJob,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetJobRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -759,6 +776,33 @@ class LinkJobService(object):
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def PeekJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/PeekJob',
+            aihubd__api_dot_v1_dot_aihubd__pb2.GetJobRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class DaemonServiceStub(object):
     """The daemon itself.
@@ -775,6 +819,11 @@ class DaemonServiceStub(object):
                 request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetDaemonInfoRequest.SerializeToString,
                 response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.DaemonInfo.FromString,
                 _registered_method=True)
+        self.StopDaemon = channel.unary_unary(
+                '/aihubd.v1.DaemonService/StopDaemon',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonResponse.FromString,
+                _registered_method=True)
 
 
 class DaemonServiceServicer(object):
@@ -787,6 +836,13 @@ class DaemonServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StopDaemon(self, request, context):
+        """Stops the daemon cleanly (as SIGTERM does), after this answer is sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DaemonServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -794,6 +850,11 @@ def add_DaemonServiceServicer_to_server(servicer, server):
                     servicer.GetDaemonInfo,
                     request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetDaemonInfoRequest.FromString,
                     response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.DaemonInfo.SerializeToString,
+            ),
+            'StopDaemon': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopDaemon,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -824,6 +885,417 @@ class DaemonService(object):
             '/aihubd.v1.DaemonService/GetDaemonInfo',
             aihubd__api_dot_v1_dot_aihubd__pb2.GetDaemonInfoRequest.SerializeToString,
             aihubd__api_dot_v1_dot_aihubd__pb2.DaemonInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopDaemon(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.DaemonService/StopDaemon',
+            aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class CatalogServiceStub(object):
+    """Models and devices on the Hub, read through the daemon (qai_hub's get_model(s), upload_model,
+    get_devices, Model.download and Model's sharing).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.UploadModel = channel.unary_unary(
+                '/aihubd.v1.CatalogService/UploadModel',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.UploadModelRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.HubModel.FromString,
+                _registered_method=True)
+        self.GetModel = channel.unary_unary(
+                '/aihubd.v1.CatalogService/GetModel',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetModelRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.HubModel.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/aihubd.v1.CatalogService/ListModels',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
+        self.DownloadModel = channel.unary_unary(
+                '/aihubd.v1.CatalogService/DownloadModel',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadModelRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadResponse.FromString,
+                _registered_method=True)
+        self.GetModelSharing = channel.unary_unary(
+                '/aihubd.v1.CatalogService/GetModelSharing',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetModelSharingRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+                _registered_method=True)
+        self.ModifyModelSharing = channel.unary_unary(
+                '/aihubd.v1.CatalogService/ModifyModelSharing',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.ModifyModelSharingRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+                _registered_method=True)
+        self.DisableModelSharing = channel.unary_unary(
+                '/aihubd.v1.CatalogService/DisableModelSharing',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.DisableModelSharingRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+                _registered_method=True)
+        self.GetDevices = channel.unary_unary(
+                '/aihubd.v1.CatalogService/GetDevices',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetDevicesRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetDevicesResponse.FromString,
+                _registered_method=True)
+
+
+class CatalogServiceServicer(object):
+    """Models and devices on the Hub, read through the daemon (qai_hub's get_model(s), upload_model,
+    get_devices, Model.download and Model's sharing).
+    """
+
+    def UploadModel(self, request, context):
+        """Uploads a local file once per content (a file already uploaded is reused by id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """The account's models, newest first, as the Hub lists them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadModel(self, request, context):
+        """A model to a file or directory (official naming rules), through the daemon's cache.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModelSharing(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ModifyModelSharing(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableModelSharing(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDevices(self, request, context):
+        """The Hub's devices matching every given filter (the catalog is cached by the daemon for an
+        hour). An unknown name answers NOT_FOUND naming the closest real device names.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_CatalogServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'UploadModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadModel,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.UploadModelRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.HubModel.SerializeToString,
+            ),
+            'GetModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModel,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetModelRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.HubModel.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.ListModelsRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'DownloadModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DownloadModel,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadModelRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.DownloadResponse.SerializeToString,
+            ),
+            'GetModelSharing': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelSharing,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetModelSharingRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.SerializeToString,
+            ),
+            'ModifyModelSharing': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModifyModelSharing,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.ModifyModelSharingRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.SerializeToString,
+            ),
+            'DisableModelSharing': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableModelSharing,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.DisableModelSharingRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.SerializeToString,
+            ),
+            'GetDevices': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDevices,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetDevicesRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetDevicesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'aihubd.v1.CatalogService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('aihubd.v1.CatalogService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class CatalogService(object):
+    """Models and devices on the Hub, read through the daemon (qai_hub's get_model(s), upload_model,
+    get_devices, Model.download and Model's sharing).
+    """
+
+    @staticmethod
+    def UploadModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.CatalogService/UploadModel',
+            aihubd__api_dot_v1_dot_aihubd__pb2.UploadModelRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.HubModel.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.CatalogService/GetModel',
+            aihubd__api_dot_v1_dot_aihubd__pb2.GetModelRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.HubModel.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.CatalogService/ListModels',
+            aihubd__api_dot_v1_dot_aihubd__pb2.ListModelsRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.CatalogService/DownloadModel',
+            aihubd__api_dot_v1_dot_aihubd__pb2.DownloadModelRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.DownloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModelSharing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.CatalogService/GetModelSharing',
+            aihubd__api_dot_v1_dot_aihubd__pb2.GetModelSharingRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModifyModelSharing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.CatalogService/ModifyModelSharing',
+            aihubd__api_dot_v1_dot_aihubd__pb2.ModifyModelSharingRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableModelSharing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.CatalogService/DisableModelSharing',
+            aihubd__api_dot_v1_dot_aihubd__pb2.DisableModelSharingRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.Sharing.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDevices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.CatalogService/GetDevices',
+            aihubd__api_dot_v1_dot_aihubd__pb2.GetDevicesRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.GetDevicesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -121,6 +121,12 @@ class LinkJobServiceStub:
     ]
     """The target model's description; blocks until the job ends. Absent when the job failed."""
 
+    PeekJob: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetJobRequest,
+        aihubd_api.v1.aihubd_pb2.Job,
+    ]
+    """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
+
 class LinkJobServiceAsyncStub:
     """Link jobs: submit, inspect, wait (a server stream, never a client poll), download."""
 
@@ -219,6 +225,12 @@ class LinkJobServiceAsyncStub:
         aihubd_api.v1.aihubd_pb2.TargetModel,
     ]
     """The target model's description; blocks until the job ends. Absent when the job failed."""
+
+    PeekJob: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetJobRequest,
+        aihubd_api.v1.aihubd_pb2.Job,
+    ]
+    """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
 
 class LinkJobServiceServicer(metaclass=abc.ABCMeta):
     """Link jobs: submit, inspect, wait (a server stream, never a client poll), download."""
@@ -351,6 +363,14 @@ class LinkJobServiceServicer(metaclass=abc.ABCMeta):
     ) -> typing.Union[aihubd_api.v1.aihubd_pb2.TargetModel, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.TargetModel]]:
         """The target model's description; blocks until the job ends. Absent when the job failed."""
 
+    @abc.abstractmethod
+    def PeekJob(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.GetJobRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.Job, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.Job]]:
+        """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
+
 def add_LinkJobServiceServicer_to_server(servicer: LinkJobServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
 
 class DaemonServiceStub:
@@ -362,6 +382,12 @@ class DaemonServiceStub:
         aihubd_api.v1.aihubd_pb2.DaemonInfo,
     ]
 
+    StopDaemon: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.StopDaemonRequest,
+        aihubd_api.v1.aihubd_pb2.StopDaemonResponse,
+    ]
+    """Stops the daemon cleanly (as SIGTERM does), after this answer is sent."""
+
 class DaemonServiceAsyncStub:
     """The daemon itself."""
 
@@ -369,6 +395,12 @@ class DaemonServiceAsyncStub:
         aihubd_api.v1.aihubd_pb2.GetDaemonInfoRequest,
         aihubd_api.v1.aihubd_pb2.DaemonInfo,
     ]
+
+    StopDaemon: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.StopDaemonRequest,
+        aihubd_api.v1.aihubd_pb2.StopDaemonResponse,
+    ]
+    """Stops the daemon cleanly (as SIGTERM does), after this answer is sent."""
 
 class DaemonServiceServicer(metaclass=abc.ABCMeta):
     """The daemon itself."""
@@ -380,4 +412,184 @@ class DaemonServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[aihubd_api.v1.aihubd_pb2.DaemonInfo, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.DaemonInfo]]: ...
 
+    @abc.abstractmethod
+    def StopDaemon(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.StopDaemonRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.StopDaemonResponse, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.StopDaemonResponse]]:
+        """Stops the daemon cleanly (as SIGTERM does), after this answer is sent."""
+
 def add_DaemonServiceServicer_to_server(servicer: DaemonServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
+
+class CatalogServiceStub:
+    """Models and devices on the Hub, read through the daemon (qai_hub's get_model(s), upload_model,
+    get_devices, Model.download and Model's sharing).
+    """
+
+    def __init__(self, channel: typing.Union[grpc.Channel, grpc.aio.Channel]) -> None: ...
+    UploadModel: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.UploadModelRequest,
+        aihubd_api.v1.aihubd_pb2.HubModel,
+    ]
+    """Uploads a local file once per content (a file already uploaded is reused by id)."""
+
+    GetModel: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetModelRequest,
+        aihubd_api.v1.aihubd_pb2.HubModel,
+    ]
+
+    ListModels: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.ListModelsRequest,
+        aihubd_api.v1.aihubd_pb2.ListModelsResponse,
+    ]
+    """The account's models, newest first, as the Hub lists them."""
+
+    DownloadModel: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.DownloadModelRequest,
+        aihubd_api.v1.aihubd_pb2.DownloadResponse,
+    ]
+    """A model to a file or directory (official naming rules), through the daemon's cache."""
+
+    GetModelSharing: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetModelSharingRequest,
+        aihubd_api.v1.aihubd_pb2.Sharing,
+    ]
+
+    ModifyModelSharing: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.ModifyModelSharingRequest,
+        aihubd_api.v1.aihubd_pb2.Sharing,
+    ]
+
+    DisableModelSharing: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.DisableModelSharingRequest,
+        aihubd_api.v1.aihubd_pb2.Sharing,
+    ]
+
+    GetDevices: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetDevicesRequest,
+        aihubd_api.v1.aihubd_pb2.GetDevicesResponse,
+    ]
+    """The Hub's devices matching every given filter (the catalog is cached by the daemon for an
+    hour). An unknown name answers NOT_FOUND naming the closest real device names.
+    """
+
+class CatalogServiceAsyncStub:
+    """Models and devices on the Hub, read through the daemon (qai_hub's get_model(s), upload_model,
+    get_devices, Model.download and Model's sharing).
+    """
+
+    UploadModel: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.UploadModelRequest,
+        aihubd_api.v1.aihubd_pb2.HubModel,
+    ]
+    """Uploads a local file once per content (a file already uploaded is reused by id)."""
+
+    GetModel: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetModelRequest,
+        aihubd_api.v1.aihubd_pb2.HubModel,
+    ]
+
+    ListModels: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.ListModelsRequest,
+        aihubd_api.v1.aihubd_pb2.ListModelsResponse,
+    ]
+    """The account's models, newest first, as the Hub lists them."""
+
+    DownloadModel: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.DownloadModelRequest,
+        aihubd_api.v1.aihubd_pb2.DownloadResponse,
+    ]
+    """A model to a file or directory (official naming rules), through the daemon's cache."""
+
+    GetModelSharing: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetModelSharingRequest,
+        aihubd_api.v1.aihubd_pb2.Sharing,
+    ]
+
+    ModifyModelSharing: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.ModifyModelSharingRequest,
+        aihubd_api.v1.aihubd_pb2.Sharing,
+    ]
+
+    DisableModelSharing: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.DisableModelSharingRequest,
+        aihubd_api.v1.aihubd_pb2.Sharing,
+    ]
+
+    GetDevices: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.GetDevicesRequest,
+        aihubd_api.v1.aihubd_pb2.GetDevicesResponse,
+    ]
+    """The Hub's devices matching every given filter (the catalog is cached by the daemon for an
+    hour). An unknown name answers NOT_FOUND naming the closest real device names.
+    """
+
+class CatalogServiceServicer(metaclass=abc.ABCMeta):
+    """Models and devices on the Hub, read through the daemon (qai_hub's get_model(s), upload_model,
+    get_devices, Model.download and Model's sharing).
+    """
+
+    @abc.abstractmethod
+    def UploadModel(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.UploadModelRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.HubModel, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.HubModel]]:
+        """Uploads a local file once per content (a file already uploaded is reused by id)."""
+
+    @abc.abstractmethod
+    def GetModel(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.GetModelRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.HubModel, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.HubModel]]: ...
+
+    @abc.abstractmethod
+    def ListModels(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.ListModelsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.ListModelsResponse, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.ListModelsResponse]]:
+        """The account's models, newest first, as the Hub lists them."""
+
+    @abc.abstractmethod
+    def DownloadModel(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.DownloadModelRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.DownloadResponse, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.DownloadResponse]]:
+        """A model to a file or directory (official naming rules), through the daemon's cache."""
+
+    @abc.abstractmethod
+    def GetModelSharing(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.GetModelSharingRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.Sharing, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.Sharing]]: ...
+
+    @abc.abstractmethod
+    def ModifyModelSharing(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.ModifyModelSharingRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.Sharing, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.Sharing]]: ...
+
+    @abc.abstractmethod
+    def DisableModelSharing(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.DisableModelSharingRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.Sharing, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.Sharing]]: ...
+
+    @abc.abstractmethod
+    def GetDevices(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.GetDevicesRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.GetDevicesResponse, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.GetDevicesResponse]]:
+        """The Hub's devices matching every given filter (the catalog is cached by the daemon for an
+        hour). An unknown name answers NOT_FOUND naming the closest real device names.
+        """
+
+def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
