@@ -19,6 +19,7 @@ from .rpc.daemon_servicer import DaemonServicer
 from .rpc.linkjob_servicer import LinkJobServicer
 from .rpc.server import start_server
 from .rpc.socket_guard import claim_socket, prepare_socket_dir
+from .rpc.standard_services import DaemonHealth
 from .services.artifacts import ArtifactService
 from .services.daemon_status import DaemonStatusService
 from .services.jobs import JobService
@@ -59,7 +60,8 @@ async def _start_emulator(config: DaemonConfig, stack: contextlib.AsyncExitStack
     return HubCredentials(api_url=base_url, web_url=base_url, token=EMULATOR_TOKEN, source="embedded emulator")
 
 
-async def _stop_server(server: grpc.aio.Server, notifier: Notifier, grace: float) -> None:
+async def _stop_server(server: grpc.aio.Server, health: DaemonHealth, notifier: Notifier, grace: float) -> None:
+    await health.stopping()  # health watchers learn NOT_SERVING first
     notifier.close()  # waiters end with a final status before gRPC cuts anything
     await server.stop(grace)
 
@@ -134,6 +136,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             sharing = SharingService(hub)
 
             stack.push_async_callback(_cancel, asyncio.create_task(poller.run(), name="poller"))
+            health = DaemonHealth()
             server = await start_server(
                 config.socket_path,
                 LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url),
@@ -144,8 +147,9 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                     config.hub,
                 ),
                 tcp_port=config.tcp_port,
+                health=health,
             )
-            stack.push_async_callback(_stop_server, server, notifier, config.shutdown_grace)
+            stack.push_async_callback(_stop_server, server, health, notifier, config.shutdown_grace)
             log.info("serving on unix:%s (%d jobs in flight resumed)", config.socket_path, resumed)
             if ready is not None:
                 ready(str(config.socket_path))
