@@ -19,6 +19,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from google.rpc import status_pb2
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +84,12 @@ def _ts_proto_plugin() -> Path:
     return path
 
 
+# The daemon's error details (google.rpc.Status with ErrorInfo / RetryInfo in grpc-status-details-bin),
+# from the .proto files googleapis-common-protos ships (pinned in the dev extra).
+GOOGLEAPIS_ROOT = Path(status_pb2.__file__).resolve().parents[2]
+RPC_STATUS_PROTOS = ("google/rpc/status.proto", "google/rpc/error_details.proto")
+
+
 def generate_typescript(out_dir: Path) -> None:
     """Write the TypeScript messages and grpc-js services for every proto under ``out_dir``."""
     protos = sorted(PROTO_ROOT.parent.rglob("*.proto"))
@@ -91,10 +98,12 @@ def generate_typescript(out_dir: Path) -> None:
         "grpc_tools.protoc",
         f"--proto_path={PROTO_ROOT.parent}",
         f"--proto_path={resources.files('grpc_tools') / '_proto'}",
+        f"--proto_path={GOOGLEAPIS_ROOT}",
         f"--plugin=protoc-gen-ts_proto={_ts_proto_plugin()}",
         f"--ts_proto_out={out_dir}",
         f"--ts_proto_opt={TS_PROTO_OPTIONS}",
         *(p.relative_to(PROTO_ROOT.parent).as_posix() for p in protos),
+        *RPC_STATUS_PROTOS,
     ]
     if protoc.main(args) != 0:
         sys.exit("protoc (ts-proto) failed")
