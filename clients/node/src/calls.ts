@@ -49,10 +49,13 @@ export function unary<Req, Res>(
   translate: Translate,
 ): Promise<Res> {
   const { signal } = options;
-  signal?.throwIfAborted();
   return new Promise<Res>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const onAbort = (): void => {
-      call.cancel();
+      cancelOnTheWire(call);
       reject(signal?.reason);
     };
     const call = method(request, new Metadata(), deadlineOf(options), (error, response) => {
@@ -76,7 +79,7 @@ export async function* serverStream<Req, Res>(
   signal?.throwIfAborted();
   const call = method(request, new Metadata(), deadlineOf(options));
   const onAbort = (): void => {
-    call.cancel();
+    cancelOnTheWire(call);
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -89,8 +92,18 @@ export async function* serverStream<Req, Res>(
     throw error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    call.cancel(); // no-op after the stream ended
+    cancelOnTheWire(call); // no-op after the stream ended
   }
+}
+
+/**
+ * Cancel a call so the daemon hears it. A grpc-js call cancelled in the same tick (or microtask) it
+ * was started in still reaches the daemon, and grpc.aio never learns of the cancel: the handler
+ * runs to completion (a blocking download would still write its file after the caller aborted).
+ * Cancelling from the next turn of the event loop sends the RST_STREAM after the request.
+ */
+function cancelOnTheWire(call: { cancel(): void }): void {
+  setImmediate(() => call.cancel());
 }
 
 export function isServiceError(error: unknown): error is ServiceError {

@@ -9,8 +9,15 @@ import { Readable } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { type ChannelOptions, credentials, type ServiceError, status } from "@grpc/grpc-js";
 
-import { type CallOptions, serverStream, unary } from "./calls.js";
-import { AihubdError, DaemonUnavailableError, DeadlineError, daemonUnavailable, fromServiceError } from "./errors.js";
+import { type CallOptions, serverStream, type UnaryMethod, unary } from "./calls.js";
+import {
+  AihubdError,
+  DaemonUnavailableError,
+  DeadlineError,
+  daemonUnavailable,
+  fromServiceError,
+  InternalError,
+} from "./errors.js";
 import {
   type ArtifactType,
   type Chunk,
@@ -33,6 +40,12 @@ import {
   type UntrackJobRequest,
   type UntrackJobResponse,
 } from "./gen/aihubd/v1/aihubd.js";
+import {
+  decodeHealthCheckResponse,
+  encodeHealthCheckRequest,
+  HEALTH_CHECK_PATH,
+  type ServingStatus,
+} from "./health.js";
 import { Reconnect, type ReconnectPolicy, sleep } from "./reconnect.js";
 import { defaultSocketPath } from "./socket-path.js";
 
@@ -112,14 +125,31 @@ export class AihubdClient {
 
   // ------------------------------------------------------------------ the daemon
 
-  daemonInfo(options: CallOptions = {}): Promise<DaemonInfo> {
+  async daemonInfo(options: CallOptions = {}): Promise<DaemonInfo> {
     const { daemon } = this.open();
     return unary((r, m, o, cb) => daemon.getDaemonInfo(r, m, o, cb), {}, options, this.translate);
   }
 
+  /** The standard health check (grpc.health.v1): "SERVING" while the daemon serves, "NOT_SERVING"
+   * once it is stopping. `service` "" is the daemon as a whole, else e.g. "aihubd.v1.LinkJobService". */
+  async health(service = "", options: CallOptions = {}): Promise<ServingStatus> {
+    const { jobs } = this.open();
+    const method: UnaryMethod<string, ServingStatus> = (request, metadata, callOptions, callback) =>
+      jobs.makeUnaryRequest(
+        HEALTH_CHECK_PATH,
+        encodeHealthCheckRequest,
+        decodeHealthCheckResponse,
+        request,
+        metadata,
+        callOptions,
+        (error, response) => callback(error, response ?? "UNKNOWN"),
+      );
+    return unary(method, service, options, this.translate);
+  }
+
   // ------------------------------------------------------------------ jobs
 
-  listJobs(filter: ListJobsFilter = {}, options: CallOptions = {}): Promise<ListJobsResponse> {
+  async listJobs(filter: ListJobsFilter = {}, options: CallOptions = {}): Promise<ListJobsResponse> {
     const { jobs } = this.open();
     const request = {
       states: filter.states ?? [],
@@ -131,31 +161,41 @@ export class AihubdClient {
   }
 
   /** The daemon's cached view of a job (never blocks). */
-  getJob(jobId: string, options: CallOptions = {}): Promise<Job> {
+  async getJob(jobId: string, options: CallOptions = {}): Promise<Job> {
     const { jobs } = this.open();
     return unary((r, m, o, cb) => jobs.getJob(r, m, o, cb), { jobId }, options, this.translate);
   }
 
-  /** The job's current state, then each change, ending after DONE or FAILED (one WaitJob stream, no
-   * reconnect: the last message has `daemonShuttingDown` set when the daemon stops first). */
-  async *jobUpdates(jobId: string, options: CallOptions & { deadline?: number } = {}): AsyncGenerator<Job> {
-    const { jobs } = this.open();
-    yield* serverStream((r, m, o) => jobs.waitJob(r, m, o), { jobId }, options, this.waitTranslate(jobId));
-  }
-
-  /** Resolve with the job's final state (a FAILED job resolves too). Rides out a daemon restart;
-   * `timeout` (ms) rejects with DeadlineError, `signal` with its reason. */
-  async wait(jobId: string, options: CallOptions = {}): Promise<Job> {
+  /**
+   * The job's current state, then each change (state or message), ending after DONE or FAILED:
+   * the daemon's WaitJob stream, never a poll. When the daemon stops or dies mid-way, reconnects
+   * (ReconnectPolicy) and goes on without repeating a state. `timeout` (ms) covers the whole
+   * iteration (DeadlineError); `signal`, or leaving the loop early, cancels the stream only.
+   */
+  async *jobUpdates(jobId: string, options: CallOptions = {}): AsyncGenerator<Job, void, undefined> {
     const deadline = options.timeout && options.timeout > 0 ? Date.now() + options.timeout : undefined;
     const outage = new Reconnect(this.reconnect);
+    let shown: string | undefined;
     for (;;) {
       let last: Job | undefined;
       try {
-        for await (const job of this.jobUpdates(jobId, { signal: options.signal, timeout: options.timeout, deadline })) {
+        const { jobs } = this.open();
+        const stream = serverStream(
+          (r, m, o) => jobs.waitJob(r, m, o),
+          { jobId },
+          { signal: options.signal, timeout: options.timeout, deadline },
+          this.waitTranslate(jobId),
+        );
+        for await (const job of stream) {
           outage.connected();
           last = job;
+          const key = `${job.state}\u0000${job.message}`;
+          if (key !== shown) {
+            shown = key;
+            yield job;
+          }
         }
-        if (last !== undefined && !last.daemonShuttingDown && isFinished(last)) return last;
+        if (last !== undefined && !last.daemonShuttingDown && isFinished(last)) return;
       } catch (error) {
         if (!(error instanceof DaemonUnavailableError)) throw error;
         const pause = outage.lost();
@@ -170,7 +210,16 @@ export class AihubdClient {
     }
   }
 
-  submitLinkJob(job: SubmitLinkJobOptions, options: CallOptions = {}): Promise<Job> {
+  /** Resolve with the job's final state (a FAILED job resolves too), over jobUpdates(): rides out a
+   * daemon restart; `timeout` (ms) rejects with DeadlineError, `signal` with its reason. */
+  async wait(jobId: string, options: CallOptions = {}): Promise<Job> {
+    let last: Job | undefined;
+    for await (const job of this.jobUpdates(jobId, options)) last = job;
+    if (last === undefined) throw new InternalError(`the wait for ${jobId} ended without a state`);
+    return last;
+  }
+
+  async submitLinkJob(job: SubmitLinkJobOptions, options: CallOptions = {}): Promise<Job> {
     const { jobs } = this.open();
     const request = {
       models: job.models.map((model) =>
@@ -186,13 +235,13 @@ export class AihubdClient {
   }
 
   /** Rename the job on the Hub; resolves with the daemon's updated view. */
-  setName(jobId: string, name: string, options: CallOptions = {}): Promise<Job> {
+  async setName(jobId: string, name: string, options: CallOptions = {}): Promise<Job> {
     const { jobs } = this.open();
     return unary((r, m, o, cb) => jobs.setJobName(r, m, o, cb), { jobId, name }, options, this.translate);
   }
 
   /** Adopt a job submitted elsewhere (web UI, qai-hub): the daemon polls and caches it. */
-  trackJob(jobId: string, options: CallOptions = {}): Promise<Job> {
+  async trackJob(jobId: string, options: CallOptions = {}): Promise<Job> {
     const { jobs } = this.open();
     return unary((r, m, o, cb) => jobs.trackJob(r, m, o, cb), { jobId }, options, this.translate);
   }

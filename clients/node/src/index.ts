@@ -37,5 +37,6 @@ export {
   type ModelRef,
   type TargetModel,
 } from "./gen/aihubd/v1/aihubd.js";
+export { type ServingStatus } from "./health.js";
 export { DEFAULT_RECONNECT, type ReconnectPolicy } from "./reconnect.js";
 export { defaultSocketPath, SOCKET_ENV } from "./socket-path.js";
