@@ -13,7 +13,7 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 BUF        := $(NODE_DIR)/node_modules/.bin/buf
 PROTO_IMAGE := protos/released/aihubd-v1.binpb
 
-.PHONY: venv install proto proto-check test demo bench clean node-check node-install node-build lint-proto proto-release test-node
+.PHONY: venv install proto proto-check test demo bench clean node-check node-install node-build lint-proto lint-node proto-release test-node
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -60,12 +60,17 @@ lint-proto: node-install
 	$(BUF) lint protos
 	$(BUF) breaking protos --against $(PROTO_IMAGE)
 
+## lint-node: type-check (tsc --noEmit) and prettier --check of clients/node
+lint-node: node-install
+	cd $(NODE_DIR) && npm run --silent lint
+
 ## proto-release: record the current contract as the released one (run when releasing, never to silence lint-proto)
 proto-release: node-install
 	$(BUF) build protos --exclude-source-info -o $(PROTO_IMAGE)
 
-## test-node: the Node client's tests (node --test) against a real daemon and emulator
-test-node: $(STAMP) node-build
+## test-node: the Node client's tests (node --test, compiled first) against a real daemon and emulator,
+## and the socket rule shared with the Python client; `make test` runs them too (they live in tests/node)
+test-node: $(STAMP) node-install
 	$(PY) -m pytest -q tests/node
 
 test: $(STAMP) proto-check

@@ -111,7 +111,7 @@ export class AihubdClient {
   private closed = false;
 
   constructor(options: ClientOptions = {}) {
-    this.socketPath = resolve(options.socketPath ?? defaultSocketPath());
+    this.socketPath = options.socketPath !== undefined ? resolve(options.socketPath) : defaultSocketPath();
     this.channelOptions = { ...CHANNEL_OPTIONS, ...options.channelOptions };
     this.reconnect = options.reconnect ?? {};
   }
@@ -249,7 +249,12 @@ export class AihubdClient {
   /** Forget a job (the Hub job is untouched); false when it was not tracked. */
   async untrackJob(jobId: string, options: CallOptions = {}): Promise<boolean> {
     const { jobs } = this.open();
-    const reply = await unary<UntrackJobRequest, UntrackJobResponse>((r, m, o, cb) => jobs.untrackJob(r, m, o, cb), { jobId }, options, this.translate);
+    const reply = await unary<UntrackJobRequest, UntrackJobResponse>(
+      (r, m, o, cb) => jobs.untrackJob(r, m, o, cb),
+      { jobId },
+      options,
+      this.translate,
+    );
     return reply.wasTracked;
   }
 
@@ -263,7 +268,14 @@ export class AihubdClient {
 
   async getSharing(jobId: string, options: CallOptions = {}): Promise<string[]> {
     const { jobs } = this.open();
-    return (await unary<GetSharingRequest, Sharing>((r, m, o, cb) => jobs.getSharing(r, m, o, cb), { jobId }, options, this.translate)).emails;
+    return (
+      await unary<GetSharingRequest, Sharing>(
+        (r, m, o, cb) => jobs.getSharing(r, m, o, cb),
+        { jobId },
+        options,
+        this.translate,
+      )
+    ).emails;
   }
 
   async modifySharing(
@@ -273,13 +285,26 @@ export class AihubdClient {
   ): Promise<string[]> {
     const { jobs } = this.open();
     const request = { jobId, addEmails: change.add ?? [], deleteEmails: change.remove ?? [] };
-    return (await unary<ModifySharingRequest, Sharing>((r, m, o, cb) => jobs.modifySharing(r, m, o, cb), request, options, this.translate)).emails;
+    return (
+      await unary<ModifySharingRequest, Sharing>(
+        (r, m, o, cb) => jobs.modifySharing(r, m, o, cb),
+        request,
+        options,
+        this.translate,
+      )
+    ).emails;
   }
 
   async disableSharing(jobId: string, options: CallOptions = {}): Promise<string[]> {
     const { jobs } = this.open();
-    return (await unary<DisableSharingRequest, Sharing>((r, m, o, cb) => jobs.disableSharing(r, m, o, cb), { jobId }, options, this.translate))
-      .emails;
+    return (
+      await unary<DisableSharingRequest, Sharing>(
+        (r, m, o, cb) => jobs.disableSharing(r, m, o, cb),
+        { jobId },
+        options,
+        this.translate,
+      )
+    ).emails;
   }
 
   // ------------------------------------------------------------------ results (each waits for the job to end)
@@ -292,7 +317,12 @@ export class AihubdClient {
   /** The target model's description, once the job has ended; null when it failed. */
   async getTargetModel(jobId: string, options: CallOptions = {}): Promise<TargetModel | null> {
     const { jobs } = this.open();
-    const model = await unary<GetTargetModelRequest, TargetModel>((r, m, o, cb) => jobs.getTargetModel(r, m, o, cb), { jobId }, options, this.translate);
+    const model = await unary<GetTargetModelRequest, TargetModel>(
+      (r, m, o, cb) => jobs.getTargetModel(r, m, o, cb),
+      { jobId },
+      options,
+      this.translate,
+    );
     return model.present ? model : null;
   }
 
@@ -302,7 +332,12 @@ export class AihubdClient {
   async downloadTargetModel(jobId: string, destination: string, options: CallOptions = {}): Promise<string | null> {
     const { jobs } = this.open();
     const request = { jobId, destination: resolve(destination) };
-    const reply = await unary<DownloadTargetModelRequest, DownloadResponse>((r, m, o, cb) => jobs.downloadTargetModel(r, m, o, cb), request, options, this.translate);
+    const reply = await unary<DownloadTargetModelRequest, DownloadResponse>(
+      (r, m, o, cb) => jobs.downloadTargetModel(r, m, o, cb),
+      request,
+      options,
+      this.translate,
+    );
     return reply.paths[0] ?? null;
   }
 
@@ -310,7 +345,14 @@ export class AihubdClient {
   async downloadJobLogs(jobId: string, outputDir: string, options: CallOptions = {}): Promise<string[]> {
     const { jobs } = this.open();
     const request = { jobId, outputDir: resolve(outputDir) };
-    return (await unary<DownloadJobLogsRequest, DownloadResponse>((r, m, o, cb) => jobs.downloadJobLogs(r, m, o, cb), request, options, this.translate)).paths;
+    return (
+      await unary<DownloadJobLogsRequest, DownloadResponse>(
+        (r, m, o, cb) => jobs.downloadJobLogs(r, m, o, cb),
+        request,
+        options,
+        this.translate,
+      )
+    ).paths;
   }
 
   /** Every artifact of one type into `outputDir`; [] when the type is not available. */
@@ -322,8 +364,14 @@ export class AihubdClient {
   ): Promise<string[]> {
     const { jobs } = this.open();
     const request = { jobId, outputDir: resolve(outputDir), artifactType };
-    return (await unary<DownloadArtifactsRequest, DownloadResponse>((r, m, o, cb) => jobs.downloadArtifacts(r, m, o, cb), request, options, this.translate))
-      .paths;
+    return (
+      await unary<DownloadArtifactsRequest, DownloadResponse>(
+        (r, m, o, cb) => jobs.downloadArtifacts(r, m, o, cb),
+        request,
+        options,
+        this.translate,
+      )
+    ).paths;
   }
 
   /** The target model as a Node Readable, once the job has ended (resolves when the first bytes
@@ -359,7 +407,11 @@ export class AihubdClient {
     if (this.closed) throw new AihubdError("this AihubdClient is closed");
     if (this.stubs === undefined) {
       if (!existsSync(this.socketPath)) throw daemonUnavailable(this.socketPath, "no socket file there");
-      const jobs = new LinkJobServiceClient(`unix:${this.socketPath}`, credentials.createInsecure(), this.channelOptions);
+      const jobs = new LinkJobServiceClient(
+        `unix:${this.socketPath}`,
+        credentials.createInsecure(),
+        this.channelOptions,
+      );
       const daemon = new DaemonServiceClient(`unix:${this.socketPath}`, credentials.createInsecure(), {
         ...this.channelOptions,
         channelOverride: jobs.getChannel(),

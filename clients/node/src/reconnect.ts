@@ -16,7 +16,12 @@ export interface ReconnectPolicy {
   maxPause: number;
 }
 
-export const DEFAULT_RECONNECT: ReconnectPolicy = { window: 60_000, stableAfter: 5_000, firstPause: 100, maxPause: 1_000 };
+export const DEFAULT_RECONNECT: ReconnectPolicy = {
+  window: 60_000,
+  stableAfter: 5_000,
+  firstPause: 100,
+  maxPause: 1_000,
+};
 
 export class Reconnect {
   private readonly policy: ReconnectPolicy;
@@ -25,7 +30,10 @@ export class Reconnect {
   private since: number | undefined;
   private nextPause: number;
 
-  constructor(policy: Partial<ReconnectPolicy> = {}, private readonly clock: () => number = Date.now) {
+  constructor(
+    policy: Partial<ReconnectPolicy> = {},
+    private readonly clock: () => number = Date.now,
+  ) {
     this.policy = { ...DEFAULT_RECONNECT, ...policy };
     this.nextPause = this.policy.firstPause;
   }

@@ -43,10 +43,7 @@ export class Child {
   /** The next stdout line; throws (with the log) when the child exits or stays silent too long. */
   async nextLine(timeoutMs = START_TIMEOUT_MS): Promise<string> {
     const timer = AbortSignal.timeout(timeoutMs);
-    const line = await Promise.race([
-      this.lines.next(),
-      once(timer, "abort").then(() => ({ done: true, value: "" })),
-    ]);
+    const line = await Promise.race([this.lines.next(), once(timer, "abort").then(() => ({ done: true, value: "" }))]);
     if (line.done) throw new Error(`no line from child (exit ${this.proc.exitCode}):\n${this.readLog()}`);
     return line.value;
   }
@@ -136,12 +133,20 @@ export class Daemon {
   static async start(dir: string, emulator: Emulator): Promise<Daemon> {
     const socket = join(dir, "run", "aihubd.sock");
     const argv = [
-      PYTHON, "-m", "aihubd", "serve",
-      "--socket", socket,
-      "--state-dir", join(dir, "state"),
-      "--hub-url", emulator.baseUrl,
-      "--poll-interval", "3600",
-      "--hub-rate", "1000",
+      PYTHON,
+      "-m",
+      "aihubd",
+      "serve",
+      "--socket",
+      socket,
+      "--state-dir",
+      join(dir, "state"),
+      "--hub-url",
+      emulator.baseUrl,
+      "--poll-interval",
+      "3600",
+      "--hub-rate",
+      "1000",
     ];
     return new Daemon(socket, await Daemon.spawn(argv, dir, socket), argv, dir);
   }
@@ -150,7 +155,8 @@ export class Daemon {
     const env = cleanEnv({ AIHUBD_HUB_TOKEN: TOKEN, QAIHUB_CLIENT_INI: join(dir, "none.ini") });
     const child = guarded(argv, join(dir, "daemon.log"), env);
     const line = await child.nextLine();
-    if (line !== `aihubd ready on unix:${socket}`) throw new Error(`unexpected daemon line ${line}\n${child.readLog()}`);
+    if (line !== `aihubd ready on unix:${socket}`)
+      throw new Error(`unexpected daemon line ${line}\n${child.readLog()}`);
     return child;
   }
 
