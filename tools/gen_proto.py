@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import importlib.util
 import shutil
 import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
 
-from google.rpc import status_pb2
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,14 @@ def _ts_proto_plugin() -> Path:
 
 # The daemon's error details (google.rpc.Status with ErrorInfo / RetryInfo in grpc-status-details-bin),
 # from the .proto files googleapis-common-protos ships (pinned in the dev extra).
-GOOGLEAPIS_ROOT = Path(status_pb2.__file__).resolve().parents[2]
+def _googleapis_root() -> Path:
+    spec = importlib.util.find_spec("google.rpc.status_pb2")
+    if spec is None or spec.origin is None:
+        sys.exit("googleapis-common-protos is not installed; run `make install`")
+    return Path(spec.origin).resolve().parents[2]
+
+
+GOOGLEAPIS_ROOT = _googleapis_root()
 RPC_STATUS_PROTOS = ("google/rpc/status.proto", "google/rpc/error_details.proto")
 
 

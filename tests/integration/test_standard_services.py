@@ -4,6 +4,7 @@ NOT_SERVING as soon as it begins to stop) and server reflection (the contract wi
 from __future__ import annotations
 
 import signal
+from typing import Any
 
 import grpc
 import pytest
@@ -17,7 +18,8 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def _health(daemon: Daemon) -> tuple[grpc.Channel, health_pb2_grpc.HealthStub]:
+def _health(daemon: Daemon) -> tuple[grpc.Channel, Any]:
+    """A channel and a Health stub (typed Any: the typeshed stub declares no methods)."""
     channel = grpc.insecure_channel(f"unix:{daemon.socket}")
     return channel, health_pb2_grpc.HealthStub(channel)
 
@@ -50,9 +52,11 @@ def test_health_watch_sees_not_serving_when_the_daemon_stops(daemon: Daemon, ser
     assert daemon.proc.wait(timeout=60) == 0
 
 
-def _reflect(daemon: Daemon, *requests: reflection_pb2.ServerReflectionRequest) -> list:
+def _reflect(
+    daemon: Daemon, *requests: reflection_pb2.ServerReflectionRequest
+) -> list[reflection_pb2.ServerReflectionResponse]:
     with grpc.insecure_channel(f"unix:{daemon.socket}") as channel:
-        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        stub: Any = reflection_pb2_grpc.ServerReflectionStub(channel)
         return list(stub.ServerReflectionInfo(iter(requests), timeout=30))
 
 
