@@ -1,6 +1,10 @@
 /**
  * AihubdClient: the daemon's API over its Unix socket, as promises and async iterators. Every
  * method takes `{ signal, timeout }` (CallOptions): aborting cancels the call, never the job.
+ *
+ * A new server stream (WatchJobs, once the daemon has it) takes the shape of jobUpdates():
+ * `serverStream` over the generated method, a `Reconnect` for daemon restarts, resuming from the
+ * last event's revision (`since_revision`) instead of de-duplicating states.
  */
 
 import { existsSync } from "node:fs";
