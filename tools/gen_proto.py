@@ -1,14 +1,19 @@
-"""Generate (or check) the Python gRPC code in clients/python/aihubd_api/ from protos/.
+"""Generate (or check) the gRPC code in clients/python/aihubd_api/ and clients/node/src/gen/ from protos/.
 
 protos/aihubd/v1/x.proto becomes aihubd_api/v1/x_pb2.py (+ _pb2_grpc.py, .pyi): protoc sees the
 protos under the virtual root ``aihubd_api/`` so the generated imports name ``aihubd_api`` and
 never collide with the daemon's own ``aihubd`` package.
+
+The same protoc (grpc_tools') runs the pinned ts-proto plugin from clients/node/node_modules
+(``make node-install``): protos/aihubd/v1/x.proto becomes clients/node/src/gen/aihubd/v1/x.ts,
+messages plus @grpc/grpc-js service definitions.
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import importlib.util
 import shutil
 import sys
 import tempfile
@@ -21,6 +26,21 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos" / "aihubd"
 PACKAGE = "aihubd_api"
 INIT_TEXT = '"""Generated from protos/ by `make proto`; do not edit."""\n'
+NODE_DIR = ROOT / "clients" / "node"
+TS_GEN = Path("src") / "gen"  # inside NODE_DIR
+# ts-proto options: grpc-js service definitions and clients; ESM imports with .js suffixes (Node's
+# resolver); Timestamps as Date; int64 as number (throws beyond 2**53, far above any size here).
+TS_PROTO_OPTIONS = ",".join(
+    [
+        "outputServices=grpc-js",
+        "esModuleInterop=true",
+        "importSuffix=.js",
+        "env=node",
+        "useDate=true",
+        "forceLong=number",
+        "useOptionals=none",
+    ]
+)
 
 
 def _plugin(name: str) -> Path:
@@ -58,6 +78,45 @@ def generate(out_root: Path) -> None:
     (pkg / "py.typed").write_text("")
 
 
+def _ts_proto_plugin() -> Path:
+    path = NODE_DIR / "node_modules" / ".bin" / "protoc-gen-ts_proto"
+    if not path.exists():
+        sys.exit(f"ts-proto not installed in {NODE_DIR.relative_to(ROOT)}; run `make node-install` (needs Node >= 20)")
+    return path
+
+
+# The daemon's error details (google.rpc.Status with ErrorInfo / RetryInfo in grpc-status-details-bin),
+# from the .proto files googleapis-common-protos ships (pinned in the dev extra).
+def _googleapis_root() -> Path:
+    spec = importlib.util.find_spec("google.rpc.status_pb2")
+    if spec is None or spec.origin is None:
+        sys.exit("googleapis-common-protos is not installed; run `make install`")
+    return Path(spec.origin).resolve().parents[2]
+
+
+GOOGLEAPIS_ROOT = _googleapis_root()
+RPC_STATUS_PROTOS = ("google/rpc/status.proto", "google/rpc/error_details.proto")
+
+
+def generate_typescript(out_dir: Path) -> None:
+    """Write the TypeScript messages and grpc-js services for every proto under ``out_dir``."""
+    protos = sorted(PROTO_ROOT.parent.rglob("*.proto"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        "grpc_tools.protoc",
+        f"--proto_path={PROTO_ROOT.parent}",
+        f"--proto_path={resources.files('grpc_tools') / '_proto'}",
+        f"--proto_path={GOOGLEAPIS_ROOT}",
+        f"--plugin=protoc-gen-ts_proto={_ts_proto_plugin()}",
+        f"--ts_proto_out={out_dir}",
+        f"--ts_proto_opt={TS_PROTO_OPTIONS}",
+        *(p.relative_to(PROTO_ROOT.parent).as_posix() for p in protos),
+        *RPC_STATUS_PROTOS,
+    ]
+    if protoc.main(args) != 0:
+        sys.exit("protoc (ts-proto) failed")
+
+
 def differences(expected: Path, actual: Path) -> list[str]:
     """Relative paths that differ between two generated trees."""
     found: list[str] = []
@@ -73,23 +132,31 @@ def differences(expected: Path, actual: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "clients" / "python")
+    parser.add_argument("--ts-out", type=Path, default=NODE_DIR / TS_GEN, help="TypeScript output directory")
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     opts = parser.parse_args()
     opts.out = opts.out.resolve()
+    opts.ts_out = opts.ts_out.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        generate(Path(tmp))
-        fresh = Path(tmp) / PACKAGE
-        committed = opts.out / PACKAGE
+        (Path(tmp) / "py").mkdir()
+        generate(Path(tmp) / "py")
+        generate_typescript(Path(tmp) / "ts")
+        trees = [(Path(tmp) / "py" / PACKAGE, opts.out / PACKAGE), (Path(tmp) / "ts", opts.ts_out)]
         if opts.check:
-            stale = differences(fresh, committed) if committed.exists() else ["(missing)"]
+            stale = [
+                f"{committed}/{name}"
+                for fresh, committed in trees
+                for name in (differences(fresh, committed) if committed.exists() else ["(missing)"])
+            ]
             if stale:
                 print("generated gRPC code is stale; run `make proto`:", *stale, sep="\n  ")
                 return 1
             print("generated gRPC code is up to date")
             return 0
-        shutil.rmtree(committed, ignore_errors=True)
-        shutil.copytree(fresh, committed)
-        print(f"wrote {committed.relative_to(ROOT)}")
+        for fresh, committed in trees:
+            shutil.rmtree(committed, ignore_errors=True)
+            shutil.copytree(fresh, committed)
+            print(f"wrote {committed.relative_to(ROOT)}")
     return 0
 
 

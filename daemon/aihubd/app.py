@@ -20,6 +20,7 @@ from .rpc.daemon_servicer import DaemonServicer
 from .rpc.linkjob_servicer import LinkJobServicer
 from .rpc.server import start_server
 from .rpc.socket_guard import claim_socket, prepare_socket_dir
+from .rpc.standard_services import DaemonHealth
 from .services.artifacts import ArtifactService
 from .services.daemon_status import DaemonFacts, DaemonStatusService
 from .services.devices import DeviceCatalog
@@ -73,7 +74,8 @@ def _facts(config: DaemonConfig, credentials: HubCredentials) -> DaemonFacts:
     )
 
 
-async def _stop_server(server: grpc.aio.Server, notifier: Notifier, grace: float) -> None:
+async def _stop_server(server: grpc.aio.Server, health: DaemonHealth, notifier: Notifier, grace: float) -> None:
+    await health.stopping()  # health watchers learn NOT_SERVING first
     notifier.close()  # waiters end with a final status before gRPC cuts anything
     await server.stop(grace)
 
@@ -151,6 +153,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             sharing = SharingService(hub)
 
             stack.push_async_callback(_cancel, asyncio.create_task(poller.run(), name="poller"))
+            health = DaemonHealth()
             server = await start_server(
                 config.socket_path,
                 LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url),
@@ -165,8 +168,9 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 catalog=CatalogServicer(
                     ModelService(hub, uploads, artifacts, credentials.default_project), devices, credentials.web_url
                 ),
+                health=health,
             )
-            stack.push_async_callback(_stop_server, server, notifier, config.shutdown_grace)
+            stack.push_async_callback(_stop_server, server, health, notifier, config.shutdown_grace)
             log.info("serving on unix:%s (%d jobs in flight resumed)", config.socket_path, resumed)
             if ready is not None:
                 ready(str(config.socket_path))

@@ -72,7 +72,7 @@ class ClientCalls(Generic[J, P]):
 
     def _peek_job_call(self, job_id: str) -> Call[J]:
         check_job_id(job_id)
-        return Call("PeekJob", pb.GetJobRequest(job_id=job_id), reply=self._job)
+        return Call("PeekJob", pb.PeekJobRequest(job_id=job_id), reply=self._job)
 
     def _list_jobs_call(self, states: Any, name_contains: str, limit: int, offset: int) -> Call[P]:
         if limit < 0 or offset < 0:

@@ -143,7 +143,7 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
             info, filename, _ = await self._artifacts.target_model(request.job_id)
             return target_model_to_proto(info, filename, self._web_url)
 
-    async def PeekJob(self, request: api.GetJobRequest, context: Context) -> api.Job:
+    async def PeekJob(self, request: api.PeekJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "PeekJob"):
             job, tracked = await self._jobs.peek(request.job_id)
             return job_to_proto(job, self._web_url, stale=tracked and self._jobs.stale(job))

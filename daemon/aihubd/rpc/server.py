@@ -19,6 +19,7 @@ from .catalog_servicer import CatalogServicer
 from .daemon_servicer import DaemonServicer
 from .linkjob_servicer import LinkJobServicer
 from .socket_guard import SocketError, restrict_socket
+from .standard_services import DaemonHealth, add_reflection
 from .tcp_auth import TOKEN_FILE_NAME, BearerTokenInterceptor, new_token, write_token_file
 
 __all__ = ["MAX_REQUEST_BYTES", "TCP_HOST", "start_server"]
@@ -45,12 +46,15 @@ async def start_server(
     tcp_port: int | None = None,
     tcp_token_file: Path | None = None,
     catalog: CatalogServicer | None = None,
+    health: DaemonHealth | None = None,
 ) -> grpc.aio.Server:
     """Bind ``unix:<socket_path>`` (mode 0600 whatever the umask) and start serving.
 
     With ``tcp_port`` (0: any free port) the same services are also served on 127.0.0.1 to callers
     presenting the bearer token written to ``tcp_token_file`` (default: ``tcp-token`` beside the
     socket, which must be in the private directory ``prepare_socket_dir`` checked).
+
+    Health (``health``, or a fresh one) answers SERVING once the server runs; server reflection is on.
     """
     if not socket_path.is_absolute():
         raise SocketError(f"socket path {socket_path} must be absolute")
@@ -69,6 +73,9 @@ async def start_server(
     api_grpc.add_DaemonServiceServicer_to_server(daemon, server)
     if catalog is not None:
         api_grpc.add_CatalogServiceServicer_to_server(catalog, server)
+    health = health or DaemonHealth()
+    health.add_to(server)
+    add_reflection(server)
     bound: int | None = None
     old = os.umask(0o177)
     try:
@@ -79,6 +86,7 @@ async def start_server(
     finally:
         os.umask(old)
     restrict_socket(socket_path)
+    await health.serving()
     if bound is not None:
         log.info("also serving on %s:%d (TCP, bearer token in %s)", TCP_HOST, bound, token_file)
     return server

@@ -266,6 +266,21 @@ class GetJobRequest(google.protobuf.message.Message):
 global___GetJobRequest = GetJobRequest
 
 @typing.final
+class PeekJobRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: builtins.int
+    job_id: builtins.str
+    def __init__(
+        self,
+        *,
+        job_id: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["job_id", b"job_id"]) -> None: ...
+
+global___PeekJobRequest = PeekJobRequest
+
+@typing.final
 class WaitJobRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 

@@ -117,7 +117,7 @@ class LinkJobServiceStub(object):
                 _registered_method=True)
         self.PeekJob = channel.unary_unary(
                 '/aihubd.v1.LinkJobService/PeekJob',
-                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetJobRequest.SerializeToString,
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.PeekJobRequest.SerializeToString,
                 response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
                 _registered_method=True)
 
@@ -329,7 +329,7 @@ def add_LinkJobServiceServicer_to_server(servicer, server):
             ),
             'PeekJob': grpc.unary_unary_rpc_method_handler(
                     servicer.PeekJob,
-                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.GetJobRequest.FromString,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.PeekJobRequest.FromString,
                     response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.SerializeToString,
             ),
     }
@@ -791,7 +791,7 @@ class LinkJobService(object):
             request,
             target,
             '/aihubd.v1.LinkJobService/PeekJob',
-            aihubd__api_dot_v1_dot_aihubd__pb2.GetJobRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.PeekJobRequest.SerializeToString,
             aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
             options,
             channel_credentials,

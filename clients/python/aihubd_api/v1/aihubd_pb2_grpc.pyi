@@ -122,7 +122,7 @@ class LinkJobServiceStub:
     """The target model's description; blocks until the job ends. Absent when the job failed."""
 
     PeekJob: grpc.UnaryUnaryMultiCallable[
-        aihubd_api.v1.aihubd_pb2.GetJobRequest,
+        aihubd_api.v1.aihubd_pb2.PeekJobRequest,
         aihubd_api.v1.aihubd_pb2.Job,
     ]
     """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
@@ -227,7 +227,7 @@ class LinkJobServiceAsyncStub:
     """The target model's description; blocks until the job ends. Absent when the job failed."""
 
     PeekJob: grpc.aio.UnaryUnaryMultiCallable[
-        aihubd_api.v1.aihubd_pb2.GetJobRequest,
+        aihubd_api.v1.aihubd_pb2.PeekJobRequest,
         aihubd_api.v1.aihubd_pb2.Job,
     ]
     """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
@@ -366,7 +366,7 @@ class LinkJobServiceServicer(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def PeekJob(
         self,
-        request: aihubd_api.v1.aihubd_pb2.GetJobRequest,
+        request: aihubd_api.v1.aihubd_pb2.PeekJobRequest,
         context: _ServicerContext,
     ) -> typing.Union[aihubd_api.v1.aihubd_pb2.Job, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.Job]]:
         """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""

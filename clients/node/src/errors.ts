@@ -1,0 +1,153 @@
+/**
+ * The client's errors: one small class tree keyed by the daemon's ErrorInfo reasons
+ * (daemon/aihubd/rpc/errors.py sends them in `grpc-status-details-bin`), by gRPC status code when
+ * no reason came (grpc's own limits, a dead socket).
+ *
+ * ```
+ * AihubdError                     anything this library throws (an aborted call rejects with signal.reason)
+ * ├── DaemonUnavailableError      start the daemon or fix the socket path (socketPath; retryAfter when stopping)
+ * ├── UserError                   fix the input
+ * │   ├── InvalidArgumentError    INVALID_ARGUMENT
+ * │   ├── NotFoundError           NOT_FOUND: no such job, model or artifact
+ * │   └── FailedPreconditionError FAILED_PRECONDITION
+ * │       └── HubCredentialsError NO_HUB_CREDENTIALS, HUB_TOKEN_REJECTED: fix the daemon's Hub token
+ * ├── HubUnavailableError         HUB_UNAVAILABLE: the daemon cannot reach the Hub; retry after retryAfter ms
+ * ├── PermissionDeniedError       HUB_PERMISSION_DENIED, PERMISSION_DENIED, UNAUTHENTICATED
+ * ├── ResourceExhaustedError      LOCAL_RESOURCE_EXHAUSTED, or gRPC's RESOURCE_EXHAUSTED (limits)
+ * ├── DeadlineError               the caller's `timeout` passed (name "TimeoutError")
+ * └── InternalError               HUB_PROTOCOL_ERROR, INTERNAL, anything unexpected
+ * ```
+ */
+
+import { type ServiceError, status } from "@grpc/grpc-js";
+import { ErrorInfo, RetryInfo } from "./gen/google/rpc/error_details.js";
+import { Status } from "./gen/google/rpc/status.js";
+
+export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
+const ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo";
+const RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo";
+
+export interface ErrorFields {
+  /** The gRPC status code (`status` of @grpc/grpc-js), when the error came from a call. */
+  code?: status;
+  /** ErrorInfo.reason from the daemon ("NOT_FOUND", "HUB_UNAVAILABLE", ...); "" when none came. */
+  reason?: string;
+  /** Milliseconds to wait before retrying (the daemon's RetryInfo), when retrying makes sense. */
+  retryAfter?: number;
+  cause?: unknown;
+}
+
+export class AihubdError extends Error {
+  readonly code: status | undefined;
+  readonly reason: string;
+  readonly retryAfter: number | undefined;
+
+  constructor(message: string, fields: ErrorFields = {}) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = new.target.name;
+    this.code = fields.code;
+    this.reason = fields.reason ?? "";
+    this.retryAfter = fields.retryAfter;
+  }
+}
+
+export class DaemonUnavailableError extends AihubdError {
+  readonly socketPath: string;
+
+  constructor(message: string, socketPath: string, fields: ErrorFields = {}) {
+    super(message, { code: status.UNAVAILABLE, ...fields });
+    this.socketPath = socketPath;
+  }
+}
+
+export class UserError extends AihubdError {}
+export class InvalidArgumentError extends UserError {}
+export class NotFoundError extends UserError {}
+export class FailedPreconditionError extends UserError {}
+export class HubCredentialsError extends FailedPreconditionError {}
+export class HubUnavailableError extends AihubdError {}
+export class PermissionDeniedError extends AihubdError {}
+export class ResourceExhaustedError extends AihubdError {}
+export class InternalError extends AihubdError {}
+
+/** The caller's `timeout` passed before the answer came. */
+export class DeadlineError extends AihubdError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super(message, { code: status.DEADLINE_EXCEEDED, ...fields });
+    this.name = "TimeoutError";
+  }
+}
+
+type ErrorClass = new (message: string, fields: ErrorFields) => AihubdError;
+
+/** The daemon's ErrorInfo reasons (daemon/aihubd/rpc/errors.py STATUS_OF). */
+export const REASON_ERRORS: Readonly<Record<string, ErrorClass>> = {
+  INVALID_ARGUMENT: InvalidArgumentError,
+  NOT_FOUND: NotFoundError,
+  HUB_PERMISSION_DENIED: PermissionDeniedError,
+  FAILED_PRECONDITION: FailedPreconditionError,
+  LOCAL_RESOURCE_EXHAUSTED: ResourceExhaustedError,
+  NO_HUB_CREDENTIALS: HubCredentialsError,
+  HUB_TOKEN_REJECTED: HubCredentialsError,
+  HUB_UNAVAILABLE: HubUnavailableError,
+  HUB_PROTOCOL_ERROR: InternalError,
+  INTERNAL: InternalError,
+};
+
+/** When no reason came: by status code. UNAVAILABLE without a reason is the socket, not the Hub. */
+const CODE_ERRORS: Partial<Record<status, ErrorClass>> = {
+  [status.INVALID_ARGUMENT]: InvalidArgumentError,
+  [status.OUT_OF_RANGE]: InvalidArgumentError,
+  [status.ALREADY_EXISTS]: UserError,
+  [status.NOT_FOUND]: NotFoundError,
+  [status.FAILED_PRECONDITION]: FailedPreconditionError,
+  [status.PERMISSION_DENIED]: PermissionDeniedError,
+  [status.UNAUTHENTICATED]: PermissionDeniedError,
+  [status.RESOURCE_EXHAUSTED]: ResourceExhaustedError,
+};
+
+/** The error for a daemon that cannot be reached: names the socket and how to start the daemon. */
+export function daemonUnavailable(socketPath: string, why: string, fields: ErrorFields = {}): DaemonUnavailableError {
+  return new DaemonUnavailableError(
+    `cannot reach the aihubd daemon at ${socketPath} (${why}); start it with \`aihubd serve\` ` +
+      "(or `aihubd serve --hub emulator` to try it without an account), " +
+      "or point the socketPath option / $AIHUBD_SOCKET at its socket",
+    socketPath,
+    fields,
+  );
+}
+
+/** Translate a failed grpc-js call into this library's error. */
+export function fromServiceError(error: ServiceError, socketPath: string): AihubdError {
+  const { reason, retryAfter } = richDetails(error);
+  const message = error.details || `the daemon answered ${status[error.code] ?? error.code} without a message`;
+  const fields: ErrorFields = { code: error.code, reason, retryAfter, cause: error };
+  if (reason === "DAEMON_SHUTTING_DOWN" || (!reason && error.code === status.UNAVAILABLE)) {
+    return daemonUnavailable(socketPath, message, fields);
+  }
+  const kind = REASON_ERRORS[reason] ?? CODE_ERRORS[error.code] ?? InternalError;
+  return new kind(message, fields);
+}
+
+function richDetails(error: ServiceError): { reason: string; retryAfter: number | undefined } {
+  let reason = "";
+  let retryAfter: number | undefined;
+  for (const value of error.metadata?.get(STATUS_DETAILS_KEY) ?? []) {
+    if (typeof value === "string") continue;
+    let details: Status;
+    try {
+      details = Status.decode(value);
+    } catch {
+      continue; // not a google.rpc.Status: ignore rather than hide the call's own error
+    }
+    for (const any of details.details) {
+      if (any.typeUrl === ERROR_INFO_TYPE) {
+        reason = ErrorInfo.decode(any.value).reason;
+      } else if (any.typeUrl === RETRY_INFO_TYPE) {
+        const delay = RetryInfo.decode(any.value).retryDelay;
+        if (delay !== undefined) retryAfter = delay.seconds * 1000 + Math.round(delay.nanos / 1e6);
+      }
+    }
+  }
+  return { reason, retryAfter };
+}
