@@ -13,6 +13,8 @@ from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from aihubd_api.v1 import aihubd_pb2 as api
+
 AIHUBD_SERVICES = ("aihubd.v1.LinkJobService", "aihubd.v1.DaemonService")
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -72,6 +74,7 @@ def test_reflection_describes_the_contract(daemon: Daemon) -> None:
         descriptor_pb2.FileDescriptorProto.FromString(b) for b in reply.file_descriptor_response.file_descriptor_proto
     ]
     aihubd = next(f for f in files if f.package == "aihubd.v1")
-    assert {s.name for s in aihubd.service} == {"LinkJobService", "DaemonService"}
+    assert {s.name for s in aihubd.service} == set(api.DESCRIPTOR.services_by_name)
+    assert {"LinkJobService", "DaemonService", "CatalogService"} <= {s.name for s in aihubd.service}
     job = next(m for m in aihubd.message_type if m.name == "Job")
     assert "job_id" in {f.name for f in job.field}
