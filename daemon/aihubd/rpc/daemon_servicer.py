@@ -5,6 +5,8 @@ from __future__ import annotations
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
+from ..errors import FailedPrecondition
+from ..services.daemon_check import DaemonCheck
 from ..services.daemon_status import DaemonStatusService
 from .context import Context
 from .errors import rpc_errors
@@ -13,8 +15,16 @@ __all__ = ["DaemonServicer"]
 
 
 class DaemonServicer(api_grpc.DaemonServiceServicer):
-    def __init__(self, status: DaemonStatusService, hub_url: str, web_url: str, hub_kind: str) -> None:
+    def __init__(
+        self,
+        status: DaemonStatusService,
+        hub_url: str,
+        web_url: str,
+        hub_kind: str,
+        check: DaemonCheck | None = None,
+    ) -> None:
         self._status = status
+        self._check = check
         self._hub_url = hub_url
         self._web_url = web_url
         self._hub_kind = hub_kind
@@ -33,4 +43,16 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
                 account_email=s.account_email,
                 cache_bytes=s.cache_bytes,
                 hub_error=s.hub_error,
+            )
+
+    async def CheckDaemon(self, request: api.CheckDaemonRequest, context: Context) -> api.CheckDaemonResponse:
+        async with rpc_errors(context, "CheckDaemon"):
+            if self._check is None:
+                raise FailedPrecondition("this daemon was started without its self-check")
+            report = await self._check.check()
+            return api.CheckDaemonResponse(
+                database_ok=not report.database_problems,
+                database_problems=report.database_problems,
+                blobs_checked=report.blobs_checked,
+                blobs_dropped=report.blobs_dropped,
             )

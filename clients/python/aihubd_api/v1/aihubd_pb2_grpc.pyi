@@ -362,6 +362,15 @@ class DaemonServiceStub:
         aihubd_api.v1.aihubd_pb2.DaemonInfo,
     ]
 
+    CheckDaemon: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.CheckDaemonRequest,
+        aihubd_api.v1.aihubd_pb2.CheckDaemonResponse,
+    ]
+    """A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+    cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+    again). Takes as long as reading the database and the cache once.
+    """
+
 class DaemonServiceAsyncStub:
     """The daemon itself."""
 
@@ -369,6 +378,15 @@ class DaemonServiceAsyncStub:
         aihubd_api.v1.aihubd_pb2.GetDaemonInfoRequest,
         aihubd_api.v1.aihubd_pb2.DaemonInfo,
     ]
+
+    CheckDaemon: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.CheckDaemonRequest,
+        aihubd_api.v1.aihubd_pb2.CheckDaemonResponse,
+    ]
+    """A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+    cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+    again). Takes as long as reading the database and the cache once.
+    """
 
 class DaemonServiceServicer(metaclass=abc.ABCMeta):
     """The daemon itself."""
@@ -379,5 +397,16 @@ class DaemonServiceServicer(metaclass=abc.ABCMeta):
         request: aihubd_api.v1.aihubd_pb2.GetDaemonInfoRequest,
         context: _ServicerContext,
     ) -> typing.Union[aihubd_api.v1.aihubd_pb2.DaemonInfo, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.DaemonInfo]]: ...
+
+    @abc.abstractmethod
+    def CheckDaemon(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.CheckDaemonRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.CheckDaemonResponse, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.CheckDaemonResponse]]:
+        """A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+        cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+        again). Takes as long as reading the database and the cache once.
+        """
 
 def add_DaemonServiceServicer_to_server(servicer: DaemonServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
