@@ -179,6 +179,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             audit = BlobAudit(index, blobs, interval=config.blob_check_interval)
             status = DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes)
             stack.push_async_callback(status.close)
+            await status.start(wait=config.account_lookup_wait)
             hangup.hub, hangup.status = hub, status
 
             stack.push_async_callback(_cancel, asyncio.create_task(poller.run(), name="poller"))

@@ -63,9 +63,11 @@ async def test_a_finished_job_of_an_earlier_life_does_not_go_back(tmp_path: Path
     job = hub.add_job(JobState.CREATED)
     hub.set_state(job.job_id, JobState.DONE)
     db = await Database.open(tmp_path / "aihubd.db")
-    await JobStore(db).save([await hub.get_job(job.job_id)])
-    store = JobStore(db)  # a restart: the finished job is on disk, not in memory
-    hub.set_state(job.job_id, JobState.LINKING_MODELS)
-    await store.save([await hub.get_job(job.job_id)])  # e.g. TrackJob of that id again
-    assert (await store.get(job.job_id)).state == JobState.DONE  # type: ignore[union-attr]
-    await db.close()
+    try:
+        await JobStore(db).save([await hub.get_job(job.job_id)])
+        store = JobStore(db)  # a restart: the finished job is on disk, not in memory
+        hub.set_state(job.job_id, JobState.LINKING_MODELS)
+        await store.save([await hub.get_job(job.job_id)])  # e.g. TrackJob of that id again
+        assert (await store.get(job.job_id)).state == JobState.DONE  # type: ignore[union-attr]
+    finally:
+        await db.close()

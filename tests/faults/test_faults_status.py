@@ -35,6 +35,7 @@ async def test_status_answers_at_once_while_the_hub_hangs() -> None:
     hub = HangingHub()
     service = DaemonStatusService(hub, Jobs(), lambda: 42)  # type: ignore[arg-type]
     try:
+        await asyncio.wait_for(service.start(wait=0.0), timeout=10)  # start-up does not wait for the Hub either
         for _ in range(3):  # bounded only to fail instead of hanging: the answer needs no Hub
             status = await asyncio.wait_for(service.status(), timeout=10)
             assert (status.tracked_jobs, status.in_flight_jobs, status.cache_bytes) == (3, 1, 42)

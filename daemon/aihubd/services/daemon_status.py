@@ -59,6 +59,13 @@ class DaemonStatusService:
             cache_bytes=self._cache_bytes(),
         )
 
+    async def start(self, wait: float) -> None:
+        """Begin the account look-up, giving it up to ``wait`` seconds (a healthy Hub answers in
+        milliseconds, so the first status already names the account); it goes on in the background."""
+        self._look_up_account()
+        assert self._lookup is not None
+        await asyncio.wait({self._lookup}, timeout=wait)
+
     def forget_account(self) -> None:
         """The credentials may have changed (SIGHUP): ask the Hub who we are again."""
         self._email = ""
