@@ -115,17 +115,17 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
     serving = False
     try:
         async with contextlib.AsyncExitStack() as stack:
-            # First of all, before any clean-up of leftovers: this daemon alone owns its directories.
-            stack.enter_context(hold_directory(config.state_dir, "state dir", "--state-dir"))
-            if config.cache_dir != config.state_dir:
-                stack.enter_context(hold_directory(config.cache_dir, "cache dir", "--cache-dir"))
             if config.hub != "emulator":  # refuse early, before touching the socket
                 credentials = load_credentials(
                     token_file=config.token_file, api_url=config.hub_url, web_url=config.web_url
                 )
                 log.info("Hub %s (credentials from %s)", credentials.api_url, credentials.source)
             prepare_socket_dir(config.socket_path)
-            stack.enter_context(claim_socket(config.socket_path))
+            stack.enter_context(claim_socket(config.socket_path))  # touches only a socket nobody listens on
+            # Before anything reads or cleans up the state (the emulator's too): this daemon alone owns its directories.
+            stack.enter_context(hold_directory(config.state_dir, "state dir", "--state-dir"))
+            if config.cache_dir != config.state_dir:
+                stack.enter_context(hold_directory(config.cache_dir, "cache dir", "--cache-dir"))
             if config.hub == "emulator":
                 credentials = await _start_emulator(config, stack)
 
