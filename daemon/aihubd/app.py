@@ -7,11 +7,13 @@ import contextlib
 import functools
 import logging
 import signal
+import sqlite3
 from collections.abc import Callable
 
 import grpc
 
 from .config import DaemonConfig
+from .errors import AihubdError
 from .hub.budget import BudgetConfig, RequestBudget
 from .hub.client import AiohttpHubClient
 from .hub.credentials import HubCredentials, load_credentials
@@ -22,6 +24,8 @@ from .rpc.server import start_server
 from .rpc.socket_guard import claim_socket, prepare_socket_dir
 from .rpc.standard_services import DaemonHealth
 from .services.artifacts import ArtifactService
+from .services.blob_audit import BlobAudit
+from .services.daemon_check import DaemonCheck
 from .services.daemon_status import DaemonFacts, DaemonStatusService
 from .services.devices import DeviceCatalog
 from .services.jobs import JobService
@@ -33,18 +37,48 @@ from .store.artifacts import ArtifactIndex
 from .store.blobs import BlobStore
 from .store.database import Database
 from .store.deliveries import DeliveryJournal
+from .store.dir_lock import hold_directory
 from .store.jobs import JobStore
 from .store.submissions import SubmissionJournal
 from .tracking.notifier import Notifier
 from .tracking.poller import Poller
 from .tracking.schedule import Cadence, Schedule
 
-__all__ = ["serve"]
+__all__ = ["StartupFailed", "serve"]
 
 log = logging.getLogger("aihubd")
 
 # The embedded emulator is a loopback test double; its token guards nothing real.
 EMULATOR_TOKEN = "aihubd-embedded-emulator"
+
+
+class StartupFailed(AihubdError):
+    """Something the daemon needs at start-up is not usable (an unexpected OS or SQLite error)."""
+
+
+class _Hangup:
+    """SIGHUP re-reads the Hub credentials (a daemon's usual answer to HUP) instead of killing it."""
+
+    def __init__(self) -> None:
+        self.reload: Callable[[], HubCredentials] | None = None
+        self.hub: AiohttpHubClient | None = None
+        self.status: DaemonStatusService | None = None
+
+    def __call__(self) -> None:
+        if self.hub is None or self.status is None:
+            log.info("SIGHUP during start-up: ignored")
+            return
+        if self.reload is None:
+            log.info("SIGHUP: the embedded emulator has no credentials to re-read")
+            return
+        try:
+            fresh = self.reload()
+        except AihubdError as exc:
+            log.warning("SIGHUP: could not re-read the Hub credentials, keeping the current ones: %s", exc)
+            return
+        self.hub.use_credentials(fresh)
+        self.status.forget_account()
+        log.info("SIGHUP: Hub credentials re-read from %s", fresh.source)
 
 
 async def _start_emulator(config: DaemonConfig, stack: contextlib.AsyncExitStack) -> HubCredentials:
@@ -89,9 +123,12 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None) -> int:
     """Run the daemon until SIGTERM or SIGINT; returns the exit code."""
     stop = asyncio.Event()
+    hangup = _Hangup()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, hangup)
+    serving = False
     try:
         async with contextlib.AsyncExitStack() as stack:
             if config.hub != "emulator":  # refuse early, before touching the socket
@@ -100,7 +137,11 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 )
                 log.info("Hub %s (credentials from %s)", credentials.api_url, credentials.source)
             prepare_socket_dir(config.socket_path)
-            stack.enter_context(claim_socket(config.socket_path))
+            stack.enter_context(claim_socket(config.socket_path))  # touches only a socket nobody listens on
+            # Before anything reads or cleans up the state (the emulator's too): this daemon alone owns its directories.
+            stack.enter_context(hold_directory(config.state_dir, "state dir", "--state-dir"))
+            if config.cache_dir != config.state_dir:
+                stack.enter_context(hold_directory(config.cache_dir, "cache dir", "--cache-dir"))
             if config.hub == "emulator":
                 credentials = await _start_emulator(config, stack)
 
@@ -119,12 +160,14 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 reload_credentials=reload,
             )
             stack.push_async_callback(hub.close)
+            hangup.reload = reload
             store = JobStore(db)
             resumed = await store.load_in_flight()
             notifier = Notifier()
             cadence = Cadence(base=config.poll_interval, cap=max(config.poll_interval, config.max_poll_interval))
             poller = Poller(hub, store, notifier, Schedule(cadence), page_size=config.summaries_page_size)
             index = ArtifactIndex(db)
+            blobs = BlobStore(config.cache_dir)
             jobs = JobService(hub, store, notifier, poller)
             uploads = UploadService(hub, index)
             devices = DeviceCatalog(hub)
@@ -141,7 +184,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 hub,
                 jobs,
                 index,
-                BlobStore(config.cache_dir),
+                blobs,
                 DeliveryJournal(db),
                 cap_bytes=config.cache_max_bytes,
                 hardlinks=config.hardlink_artifacts,
@@ -152,17 +195,25 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             poller.on_finished(artifacts.job_finished)
             sharing = SharingService(hub)
 
+            audit = BlobAudit(index, blobs, interval=config.blob_check_interval)
+            status = DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes, _facts(config, credentials))
+            stack.push_async_callback(status.close)
+            await status.start(wait=config.account_lookup_wait)
+            hangup.hub, hangup.status = hub, status
+
             stack.push_async_callback(_cancel, asyncio.create_task(poller.run(), name="poller"))
+            stack.push_async_callback(_cancel, asyncio.create_task(audit.run(), name="blob-audit"))
             health = DaemonHealth()
             server = await start_server(
                 config.socket_path,
                 LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url),
                 DaemonServicer(
-                    DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes, _facts(config, credentials)),
+                    status,
                     credentials.api_url,
                     credentials.web_url,
                     config.hub,
                     stop=stop.set,
+                    check=DaemonCheck(db, audit),
                 ),
                 tcp_port=config.tcp_port,
                 catalog=CatalogServicer(
@@ -174,10 +225,18 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             log.info("serving on unix:%s (%d jobs in flight resumed)", config.socket_path, resumed)
             if ready is not None:
                 ready(str(config.socket_path))
+            serving = True
             await stop.wait()
             log.info("stopping")
+    except (OSError, sqlite3.Error) as exc:
+        if serving:
+            raise
+        raise StartupFailed(
+            f"cannot start: {exc}; check that the paths aihubd uses are yours and writable "
+            "(--state-dir, --cache-dir, --socket)"
+        ) from None
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     log.info("stopped")
     return 0

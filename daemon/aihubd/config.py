@@ -52,6 +52,8 @@ class DaemonConfig:
     prefetch: bool = True
     tcp_port: int | None = None
     shutdown_grace: float = 5.0
+    account_lookup_wait: float = 2.0  # at start-up, before serving; the look-up goes on afterwards
+    blob_check_interval: float = 24 * 3600.0  # seconds between digest checks of the whole cache
     emulator_link_seconds: float = 3.0
     emulator_manual: bool = False
 

@@ -553,6 +553,41 @@ def daemon_stop(app: _App, timeout: float) -> None:
     _say(f"aihubd (pid {pid}) stopped")
 
 
+@daemon.command("check", epilog=exit_codes_help())
+@_json_option
+@click.pass_context
+def daemon_check(ctx: click.Context, as_json: bool) -> None:
+    """A full check of the daemon's own state: SQLite's integrity_check of its database, and every
+    cached file hashed against its digest (damaged ones are dropped, to be fetched again).
+    Exits 4 when the database has problems."""
+    from aihubd_api.v1 import aihubd_pb2 as pb
+
+    from .channel import Call
+
+    app: _App = ctx.obj
+    call: Call[pb.CheckDaemonResponse] = Call("CheckDaemon", pb.CheckDaemonRequest(), service="daemon")
+    report = app.client()._connection.unary(call)
+    if as_json:
+        _echo_json(
+            {
+                "database_ok": report.database_ok,
+                "database_problems": list(report.database_problems),
+                "blobs_checked": report.blobs_checked,
+                "blobs_dropped": report.blobs_dropped,
+            }
+        )
+    else:
+        problems = "; ".join(report.database_problems[:5])
+        _print_rows(
+            [
+                ("Database", Text("ok", style="green") if report.database_ok else Text(problems, style="red")),
+                ("Cached files", Text(f"{report.blobs_checked} checked, {report.blobs_dropped} damaged and dropped")),
+            ]
+        )
+    if not report.database_ok:
+        ctx.exit(ExitCode.ERROR)
+
+
 cli.commands["info"] = click.Command(
     "info",
     callback=daemon_status.callback,

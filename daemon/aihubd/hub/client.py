@@ -170,6 +170,11 @@ class AiohttpHubClient:
                     self._budget.credentials_changed()
         await self._budget.acquire()
 
+    def use_credentials(self, fresh: HubCredentials) -> None:
+        """Send ``fresh`` from the next request on (SIGHUP re-read them); lifts a 401 block."""
+        self._creds = fresh
+        self._budget.credentials_changed()
+
     # -- HubApi -----------------------------------------------------------------------------
 
     async def get_auth_user_email(self) -> str:

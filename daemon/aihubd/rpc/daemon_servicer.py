@@ -10,6 +10,7 @@ from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from ..errors import FailedPrecondition
+from ..services.daemon_check import DaemonCheck
 from ..services.daemon_status import DaemonStatusService
 from .context import Context
 from .errors import rpc_errors
@@ -25,9 +26,11 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
         web_url: str,
         hub_kind: str,
         stop: Callable[[], None] | None = None,
+        check: DaemonCheck | None = None,
     ) -> None:
         self._status = status
         self._stop = stop
+        self._check = check
         self._hub_url = hub_url
         self._web_url = web_url
         self._hub_kind = hub_kind
@@ -60,3 +63,15 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
                 raise FailedPrecondition("this daemon cannot be stopped over its socket; send it SIGTERM")
             asyncio.get_running_loop().call_soon(self._stop)  # after this answer is on its way
             return api.StopDaemonResponse(pid=os.getpid())
+
+    async def CheckDaemon(self, request: api.CheckDaemonRequest, context: Context) -> api.CheckDaemonResponse:
+        async with rpc_errors(context, "CheckDaemon"):
+            if self._check is None:
+                raise FailedPrecondition("this daemon was started without its self-check")
+            report = await self._check.check()
+            return api.CheckDaemonResponse(
+                database_ok=not report.database_problems,
+                database_problems=report.database_problems,
+                blobs_checked=report.blobs_checked,
+                blobs_dropped=report.blobs_dropped,
+            )

@@ -116,7 +116,11 @@ class ArtifactService:
     async def _cached(self, job: Job, kind: int) -> list[CachedFile]:
         """The job's files of ``kind`` in the cache, downloading them once if needed."""
         files = await self._index.files(job.job_id, kind)
-        if files and all(self._blobs.intact(Digest(f.digest, f.size), f.mtime_ns) for f in files):
+        if (
+            files
+            and all(self._blobs.intact(Digest(f.digest, f.size), f.mtime_ns) for f in files)
+            and await self._digests_hold(job, files)
+        ):
             return files
         key = (job.job_id, kind)
         task = self._fetches.get(key)
@@ -136,6 +140,19 @@ class ArtifactService:
             self._fetches[key] = task
             task.add_done_callback(lambda _t: self._fetches.pop(key, None))
         return await asyncio.shield(task)
+
+    async def _digests_hold(self, job: Job, files: list[CachedFile]) -> bool:
+        """Hash each blob changed on disk since its digest was last checked (an edit that restored
+        the mtime passes ``intact``); a blob that fails is removed, so it is fetched again."""
+        for f in files:
+            digest = Digest(f.digest, f.size)
+            if self._blobs.needs_verify(digest) and not await finish_in_thread(self._blobs.verify, digest):
+                log.warning(
+                    "job %s: cached %s does not match its digest: removed, fetching again", job.job_id, f.filename
+                )
+                self._blobs.remove(f.digest)
+                return False
+        return True
 
     async def _fetch(self, job: Job, kind: int) -> list[CachedFile]:
         if kind == TARGET_MODEL:

@@ -1,8 +1,15 @@
-"""What `aihubctl daemon status` shows: version, Hub reachability, account, counts, cache size."""
+"""What `aihubctl daemon status` shows: version, Hub reachability, account, counts, cache size.
+
+Answered at once from what the daemon knows: the account's email is asked of the Hub in the
+background (one request at a time, again after a failure or a credentials reload), never inline,
+so a hanging Hub cannot hold a status call.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -14,6 +21,8 @@ from ..hub.client import AiohttpHubClient
 from .jobs import JobService
 
 __all__ = ["DaemonFacts", "DaemonStatus", "DaemonStatusService"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,12 +69,13 @@ class DaemonStatusService:
         self._jobs = jobs
         self._cache_bytes = cache_bytes
         self._email = ""
+        self._lookup: asyncio.Task[None] | None = None
 
     async def status(self) -> DaemonStatus:
-        """Asks the Hub who we are once; after that, reachability is the last call's outcome."""
+        """The daemon's view now; reachability is the last Hub call's outcome. Starts a background
+        look-up of the account when it is not known yet."""
         if not self._email:
-            with contextlib.suppress(AihubdError):  # reported through health below
-                self._email = await self._hub.get_auth_user_email()
+            self._look_up_account()
         health = self._hub.health
         tracked, in_flight = await self._jobs.counts()
         return DaemonStatus(
@@ -83,3 +93,30 @@ class DaemonStatusService:
             emulator_token=self._facts.emulator_token,
             state_dir=self._facts.state_dir,
         )
+
+    async def start(self, wait: float) -> None:
+        """Begin the account look-up, giving it up to ``wait`` seconds (a healthy Hub answers in
+        milliseconds, so the first status already names the account); it goes on in the background."""
+        self._look_up_account()
+        assert self._lookup is not None
+        await asyncio.wait({self._lookup}, timeout=wait)
+
+    def forget_account(self) -> None:
+        """The credentials may have changed (SIGHUP): ask the Hub who we are again."""
+        self._email = ""
+        self._look_up_account()
+
+    def _look_up_account(self) -> None:
+        if self._lookup is None or self._lookup.done():
+            self._lookup = asyncio.create_task(self._fetch_email(), name="account-lookup")
+
+    async def _fetch_email(self) -> None:
+        with contextlib.suppress(AihubdError):  # reported through health
+            self._email = await self._hub.get_auth_user_email()
+            log.info("Hub account: %s", self._email)
+
+    async def close(self) -> None:
+        if self._lookup is not None:
+            self._lookup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lookup

@@ -2,9 +2,14 @@
 
 An ingest is a temp file under ``ingest/`` on the same filesystem; commit checks the size and
 digest, fsyncs, renames into place, fsyncs the directory and makes the blob read-only (replacing
-a blob already there). Delivery puts a blob at a destination atomically: a hardlink
-when possible, else ``copy_file_range`` (reflink-capable filesystems may share extents) into a
-temp file beside the destination that is renamed into place. The caller may choose that temp
+a blob already there). The store's directories are recreated on demand (someone may delete the
+cache while the daemon runs). Each blob's inode change time is remembered when its digest was
+last known good (at commit, or after ``verify``): a blob whose ctime moved since — an edit, even
+one that restored the mtime — is hashed again before it is used (``needs_verify``).
+
+Delivery puts a blob at a destination atomically: a hardlink when possible, else
+``copy_file_range`` (reflink-capable filesystems may share extents) into a temp file beside the
+destination that is renamed into place. The caller may choose that temp
 name first (``temp_beside``) to journal it before it exists (``store.deliveries``).
 """
 
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -69,6 +75,11 @@ class BlobStore:
         self.root = root
         self._blobs = root / "blobs" / "sha256"
         self._ingest = root / "ingest"
+        self._verified: dict[str, int] = {}  # hex digest -> st_ctime_ns when last known good
+        self._ensure_dirs()
+
+    def _ensure_dirs(self) -> None:
+        """(Re)create the store's directories: cheap when they exist, and the cache may have been deleted."""
         self._blobs.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._ingest.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -90,9 +101,39 @@ class BlobStore:
     def has_hex(self, hex_digest: str) -> bool:
         return self.path_of(hex_digest).exists()
 
+    def needs_verify(self, digest: Digest) -> bool:
+        """The blob's inode changed (content, mode, times, links) since its digest was last known
+        good, or it was never checked in this daemon's life: hash it before trusting it."""
+        try:
+            ctime = self.path_of(digest).stat().st_ctime_ns
+        except FileNotFoundError:
+            return True
+        return self._verified.get(digest.hex) != ctime
+
+    def verify(self, digest: Digest) -> bool:
+        """Hash the blob (blocking: run it in a worker thread); True when it holds ``digest``.
+        A good blob is remembered as verified at its current ctime."""
+        path = self.path_of(digest)
+        try:
+            with path.open("rb") as f:
+                before = os.fstat(f.fileno())
+                actual = hashlib.file_digest(f, "sha256").hexdigest()
+                after = os.fstat(f.fileno())
+        except FileNotFoundError:
+            return False
+        good = actual == digest.hex and after.st_size == digest.size
+        if good and before.st_ctime_ns == after.st_ctime_ns:
+            self._verified[digest.hex] = after.st_ctime_ns
+        return good
+
+    def _remember_good(self, digest: Digest) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._verified[digest.hex] = self.path_of(digest).stat().st_ctime_ns
+
     @contextlib.contextmanager
     def ingest_path(self) -> Iterator[Path]:
         """A fresh temp path on the store's filesystem; removed afterwards unless committed."""
+        self._ensure_dirs()
         fd, name = tempfile.mkstemp(dir=self._ingest, prefix="ingest-")
         os.close(fd)
         path = Path(name)
@@ -112,13 +153,16 @@ class BlobStore:
             raise IngestMismatch(f"ingest holds {size} bytes, expected {digest.size}")
         final = self.path_of(digest)
         os.chmod(ingest, 0o444)
+        self._ensure_dirs()
         os.replace(ingest, final)
         _fsync_dir(final.parent)
+        self._remember_good(digest)  # the caller hashed exactly these bytes while writing them
         return digest
 
     def remove(self, hex_digest: str) -> int:
         """Delete a blob; returns the bytes freed."""
         path = self.path_of(hex_digest)
+        self._verified.pop(hex_digest, None)
         try:
             size = path.stat().st_size
             path.unlink()
@@ -129,6 +173,7 @@ class BlobStore:
     def clean_partial_ingests(self) -> int:
         """Remove ingests left by a crash; returns how many."""
         count = 0
+        self._ensure_dirs()
         for leftover in self._ingest.iterdir():
             leftover.unlink(missing_ok=True)
             count += 1
@@ -137,6 +182,7 @@ class BlobStore:
     def on_disk(self) -> dict[str, int]:
         """Every committed blob: hex digest -> size."""
         found: dict[str, int] = {}
+        self._ensure_dirs()
         for entry in os.scandir(self._blobs):
             if _HEX.match(entry.name) and stat.S_ISREG(entry.stat().st_mode):
                 found[entry.name] = entry.stat().st_size
@@ -158,7 +204,10 @@ class BlobStore:
         source = self.path_of(digest)
         tmp = temp or temp_beside(destination)
         try:  # create the temp exclusively: whatever the failure, only a file we made is removed
+            good_before = not self.needs_verify(digest)
             linked = hardlink and _link(source, tmp)
+            if linked and good_before:  # our own link moved the ctime, not a change of content
+                self._remember_good(digest)
             fd = None if linked else os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise _no_space(exc, destination.parent) from None

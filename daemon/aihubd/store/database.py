@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
 
-__all__ = ["Database"]
+from ..errors import AihubdError
+
+__all__ = ["Database", "DatabaseUnusable"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,35 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# What the person starting the daemon can do about a database that cannot be used.
+MOVE_ASIDE = (
+    "move it aside (e.g. `mv {path} {path}.broken`) and start again: the daemon creates a fresh database; "
+    "the Hub keeps every job (`aihubctl track JOB_ID` follows one again) and the cache refills from the Hub"
+)
+_DAMAGED = {"SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_FORMAT"}
+
+
+class DatabaseUnusable(AihubdError):
+    """The database cannot be opened, read, written or trusted; the message says what to do."""
+
+
+def _unusable(path: Path, exc: sqlite3.Error | OSError) -> DatabaseUnusable:
+    detail = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+    name = getattr(exc, "sqlite_errorname", "")
+    if name in _DAMAGED or "not a database" in detail or "malformed" in detail:
+        return DatabaseUnusable(f"the database {path} is damaged ({detail}); {MOVE_ASIDE.format(path=path)}")
+    if name == "SQLITE_BUSY" or "locked" in detail:
+        return DatabaseUnusable(
+            f"the database {path} is locked by another process ({detail}); close whatever holds it and start again"
+        )
+    return DatabaseUnusable(
+        f"cannot open the database {path} ({detail}); make {path.parent} and the files in it writable by you "
+        f"(uid {os.getuid()}) on a filesystem that is not read-only"
+    )
+
+
 class Database:
     """Owns the single writer connection. Open with ``await Database.open(path)``."""
 
@@ -124,28 +157,66 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
+        """Open (creating if new), refuse a schema newer than this code, ``PRAGMA quick_check``,
+        migrate. Any failure is a ``DatabaseUnusable`` saying what to do, with the connection
+        closed (an open aiosqlite connection is a thread that would keep the process alive)."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise _unusable(path, exc) from None
         db = cls(conn, path)
-        await db._migrate()
+        try:
+            version = await db._user_version()  # the first read: a file that is no database fails here
+            if version > SCHEMA_VERSION:
+                raise DatabaseUnusable(
+                    f"the database {path} has schema version {version}, newer than this aihubd knows "
+                    f"({SCHEMA_VERSION}): a newer aihubd wrote it. Run that newer aihubd, or "
+                    f"{MOVE_ASIDE.format(path=path)}"
+                )
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            problems = await db._check("quick_check")
+            if problems:
+                raise DatabaseUnusable(
+                    f"the database {path} is damaged (quick_check: {problems[0][:200]}); {MOVE_ASIDE.format(path=path)}"
+                )
+            await db._migrate(version)
+        except BaseException as exc:
+            await conn.close()
+            if isinstance(exc, (sqlite3.Error, OSError)):
+                raise _unusable(path, exc) from None
+            raise
         return db
 
-    async def _migrate(self) -> None:
+    async def _user_version(self) -> int:
         async with self.conn.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
-        version = int(row[0]) if row else 0
+        return int(row[0]) if row else 0
+
+    async def _migrate(self, version: int) -> None:
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             log.info("migrating database %s to version %d", self.path, number)
             await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
 
+    async def _check(self, pragma: str) -> list[str]:
+        """The problems ``PRAGMA quick_check`` / ``integrity_check`` reports; empty when sound."""
+        async with self.conn.execute(f"PRAGMA {pragma}") as cur:
+            rows = [str(row[0]) for row in await cur.fetchall()]
+        return [] if rows == ["ok"] else rows
+
+    async def integrity_problems(self) -> list[str]:
+        """``PRAGMA integrity_check`` (the full check, reading every page): empty when sound.
+        A database too damaged to run the check reports that as its problem."""
+        try:
+            return await self._check("integrity_check")
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+
     async def integrity_ok(self) -> bool:
-        async with self.conn.execute("PRAGMA integrity_check") as cur:
-            row = await cur.fetchone()
-        return bool(row and row[0] == "ok")
+        return not await self.integrity_problems()
 
     async def close(self) -> None:
         await self.conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +13,9 @@ from typing import Any
 from ..model import ArtifactType, Device, Job, JobState, ModelRef
 from .database import Database
 
-__all__ = ["JobStore"]
+__all__ = ["JobStore", "progress"]
+
+log = logging.getLogger(__name__)
 
 _COLUMNS = (
     "job_id, name, state, message, creation_time, last_updated_time, device, models, options, "
@@ -72,12 +75,28 @@ def _job(row: Sequence[Any]) -> Job:
     )
 
 
+def progress(state: JobState) -> int:
+    """How far along a job in ``state`` is: created, then running (any working state), then
+    finished. A job only moves forward; running states of equal rank may follow each other."""
+    if state.terminal:
+        return 2
+    return 0 if state == JobState.CREATED else 1
+
+
+def _backwards(old: Job, new: Job) -> bool:
+    """``new`` reports ``old``'s job at an earlier stage (or a finished job finishing otherwise)."""
+    if old.terminal:
+        return new.state != old.state
+    return progress(new.state) < progress(old.state)
+
+
 class JobStore:
     """Reads come from memory (jobs in flight are loaded at start, others on first read)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, Job] = {}
+        self._reported_backwards: set[tuple[str, JobState, JobState]] = set()
 
     async def load_in_flight(self) -> int:
         """Fill the cache with every non-terminal job; returns how many."""
@@ -110,6 +129,10 @@ class JobStore:
         jobs = list(jobs)
         if not jobs:
             return
+        for job in jobs:
+            if job.job_id not in self._cache:
+                await self.get(job.job_id)  # a finished job of an earlier life is on disk only
+        jobs = [self._forward_only(job) for job in jobs]
         history = [
             (job.job_id, int(job.state), job.message, _ts(job.refreshed_at) or datetime.now(UTC).timestamp())
             for job in jobs
@@ -119,6 +142,24 @@ class JobStore:
         await asyncio.shield(self._write(jobs, history))
         for job in jobs:
             self._cache[job.job_id] = job
+
+    def _forward_only(self, job: Job) -> Job:
+        """State is monotonic in the daemon: a report that moves a job backwards (the Hub said
+        LINKING_MODELS, now says CREATED) is ignored, the job kept as it was (only ``refreshed_at``
+        moves), and logged once per job and pair of states."""
+        old = self._cache.get(job.job_id)
+        if old is None or not _backwards(old, job):
+            return job
+        key = (job.job_id, old.state, job.state)
+        if key not in self._reported_backwards:
+            self._reported_backwards.add(key)
+            log.warning(
+                "job %s: the Hub reported %s after %s; ignoring the backwards report",
+                job.job_id,
+                job.state.name,
+                old.state.name,
+            )
+        return dataclasses.replace(old, refreshed_at=job.refreshed_at or old.refreshed_at)
 
     async def _write(self, jobs: list[Job], history: list[tuple[Any, ...]]) -> None:
         async with self._db.transaction() as conn:

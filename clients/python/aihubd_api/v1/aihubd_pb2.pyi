@@ -1014,3 +1014,40 @@ class GetDevicesResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["devices", b"devices"]) -> None: ...
 
 global___GetDevicesResponse = GetDevicesResponse
+
+@typing.final
+class CheckDaemonRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+
+global___CheckDaemonRequest = CheckDaemonRequest
+
+@typing.final
+class CheckDaemonResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    DATABASE_OK_FIELD_NUMBER: builtins.int
+    DATABASE_PROBLEMS_FIELD_NUMBER: builtins.int
+    BLOBS_CHECKED_FIELD_NUMBER: builtins.int
+    BLOBS_DROPPED_FIELD_NUMBER: builtins.int
+    database_ok: builtins.bool
+    """True when the database passed integrity_check; its problems otherwise (SQLite's own words)."""
+    blobs_checked: builtins.int
+    """Cached blobs hashed, and how many of them did not match their digest (dropped from the cache)."""
+    blobs_dropped: builtins.int
+    @property
+    def database_problems(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        database_ok: builtins.bool = ...,
+        database_problems: collections.abc.Iterable[builtins.str] | None = ...,
+        blobs_checked: builtins.int = ...,
+        blobs_dropped: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["blobs_checked", b"blobs_checked", "blobs_dropped", b"blobs_dropped", "database_ok", b"database_ok", "database_problems", b"database_problems"]) -> None: ...
+
+global___CheckDaemonResponse = CheckDaemonResponse

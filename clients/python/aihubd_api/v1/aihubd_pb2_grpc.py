@@ -824,6 +824,11 @@ class DaemonServiceStub(object):
                 request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonRequest.SerializeToString,
                 response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonResponse.FromString,
                 _registered_method=True)
+        self.CheckDaemon = channel.unary_unary(
+                '/aihubd.v1.DaemonService/CheckDaemon',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.CheckDaemonRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.CheckDaemonResponse.FromString,
+                _registered_method=True)
 
 
 class DaemonServiceServicer(object):
@@ -843,6 +848,15 @@ class DaemonServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckDaemon(self, request, context):
+        """A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+        cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+        again). Takes as long as reading the database and the cache once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DaemonServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -855,6 +869,11 @@ def add_DaemonServiceServicer_to_server(servicer, server):
                     servicer.StopDaemon,
                     request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonRequest.FromString,
                     response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonResponse.SerializeToString,
+            ),
+            'CheckDaemon': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckDaemon,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.CheckDaemonRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.CheckDaemonResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -912,6 +931,33 @@ class DaemonService(object):
             '/aihubd.v1.DaemonService/StopDaemon',
             aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonRequest.SerializeToString,
             aihubd__api_dot_v1_dot_aihubd__pb2.StopDaemonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckDaemon(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aihubd.v1.DaemonService/CheckDaemon',
+            aihubd__api_dot_v1_dot_aihubd__pb2.CheckDaemonRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.CheckDaemonResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -388,6 +388,15 @@ class DaemonServiceStub:
     ]
     """Stops the daemon cleanly (as SIGTERM does), after this answer is sent."""
 
+    CheckDaemon: grpc.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.CheckDaemonRequest,
+        aihubd_api.v1.aihubd_pb2.CheckDaemonResponse,
+    ]
+    """A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+    cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+    again). Takes as long as reading the database and the cache once.
+    """
+
 class DaemonServiceAsyncStub:
     """The daemon itself."""
 
@@ -401,6 +410,15 @@ class DaemonServiceAsyncStub:
         aihubd_api.v1.aihubd_pb2.StopDaemonResponse,
     ]
     """Stops the daemon cleanly (as SIGTERM does), after this answer is sent."""
+
+    CheckDaemon: grpc.aio.UnaryUnaryMultiCallable[
+        aihubd_api.v1.aihubd_pb2.CheckDaemonRequest,
+        aihubd_api.v1.aihubd_pb2.CheckDaemonResponse,
+    ]
+    """A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+    cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+    again). Takes as long as reading the database and the cache once.
+    """
 
 class DaemonServiceServicer(metaclass=abc.ABCMeta):
     """The daemon itself."""
@@ -419,6 +437,17 @@ class DaemonServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[aihubd_api.v1.aihubd_pb2.StopDaemonResponse, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.StopDaemonResponse]]:
         """Stops the daemon cleanly (as SIGTERM does), after this answer is sent."""
+
+    @abc.abstractmethod
+    def CheckDaemon(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.CheckDaemonRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[aihubd_api.v1.aihubd_pb2.CheckDaemonResponse, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.CheckDaemonResponse]]:
+        """A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+        cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+        again). Takes as long as reading the database and the cache once.
+        """
 
 def add_DaemonServiceServicer_to_server(servicer: DaemonServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
 

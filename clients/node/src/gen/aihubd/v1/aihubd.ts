@@ -484,6 +484,18 @@ export interface GetDevicesResponse {
   devices: Device[];
 }
 
+export interface CheckDaemonRequest {
+}
+
+export interface CheckDaemonResponse {
+  /** True when the database passed integrity_check; its problems otherwise (SQLite's own words). */
+  databaseOk: boolean;
+  databaseProblems: string[];
+  /** Cached blobs hashed, and how many of them did not match their digest (dropped from the cache). */
+  blobsChecked: number;
+  blobsDropped: number;
+}
+
 function createBaseDevice(): Device {
   return { name: "", os: "", attributes: [] };
 }
@@ -4885,6 +4897,191 @@ export const GetDevicesResponse: MessageFns<GetDevicesResponse> = {
   },
 };
 
+function createBaseCheckDaemonRequest(): CheckDaemonRequest {
+  return {};
+}
+
+export const CheckDaemonRequest: MessageFns<CheckDaemonRequest> = {
+  encode(_: CheckDaemonRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckDaemonRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckDaemonRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CheckDaemonRequest {
+    return {};
+  },
+
+  toJSON(_: CheckDaemonRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckDaemonRequest>, I>>(base?: I): CheckDaemonRequest {
+    return CheckDaemonRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckDaemonRequest>, I>>(_: I): CheckDaemonRequest {
+    const message = createBaseCheckDaemonRequest();
+    return message;
+  },
+};
+
+function createBaseCheckDaemonResponse(): CheckDaemonResponse {
+  return { databaseOk: false, databaseProblems: [], blobsChecked: 0, blobsDropped: 0 };
+}
+
+export const CheckDaemonResponse: MessageFns<CheckDaemonResponse> = {
+  encode(message: CheckDaemonResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.databaseOk !== false) {
+      writer.uint32(8).bool(message.databaseOk);
+    }
+    for (const v of message.databaseProblems) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.blobsChecked !== 0) {
+      writer.uint32(24).uint32(message.blobsChecked);
+    }
+    if (message.blobsDropped !== 0) {
+      writer.uint32(32).uint32(message.blobsDropped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckDaemonResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckDaemonResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.databaseOk = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.databaseProblems.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.blobsChecked = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.blobsDropped = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckDaemonResponse {
+    return {
+      databaseOk: isSet(object.databaseOk)
+        ? globalThis.Boolean(object.databaseOk)
+        : isSet(object.database_ok)
+        ? globalThis.Boolean(object.database_ok)
+        : false,
+      databaseProblems: globalThis.Array.isArray(object?.databaseProblems)
+        ? object.databaseProblems.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.database_problems)
+        ? object.database_problems.map((e: any) => globalThis.String(e))
+        : [],
+      blobsChecked: isSet(object.blobsChecked)
+        ? globalThis.Number(object.blobsChecked)
+        : isSet(object.blobs_checked)
+        ? globalThis.Number(object.blobs_checked)
+        : 0,
+      blobsDropped: isSet(object.blobsDropped)
+        ? globalThis.Number(object.blobsDropped)
+        : isSet(object.blobs_dropped)
+        ? globalThis.Number(object.blobs_dropped)
+        : 0,
+    };
+  },
+
+  toJSON(message: CheckDaemonResponse): unknown {
+    const obj: any = {};
+    if (message.databaseOk !== false) {
+      obj.databaseOk = message.databaseOk;
+    }
+    if (message.databaseProblems?.length) {
+      obj.databaseProblems = message.databaseProblems;
+    }
+    if (message.blobsChecked !== 0) {
+      obj.blobsChecked = Math.round(message.blobsChecked);
+    }
+    if (message.blobsDropped !== 0) {
+      obj.blobsDropped = Math.round(message.blobsDropped);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckDaemonResponse>, I>>(base?: I): CheckDaemonResponse {
+    return CheckDaemonResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckDaemonResponse>, I>>(object: I): CheckDaemonResponse {
+    const message = createBaseCheckDaemonResponse();
+    message.databaseOk = object.databaseOk ?? false;
+    message.databaseProblems = object.databaseProblems?.map((e) => e) || [];
+    message.blobsChecked = object.blobsChecked ?? 0;
+    message.blobsDropped = object.blobsDropped ?? 0;
+    return message;
+  },
+};
+
 /** Link jobs: submit, inspect, wait (a server stream, never a client poll), download. */
 export type LinkJobServiceService = typeof LinkJobServiceService;
 export const LinkJobServiceService = {
@@ -5381,12 +5578,32 @@ export const DaemonServiceService = {
     responseSerialize: (value: StopDaemonResponse): Buffer => Buffer.from(StopDaemonResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StopDaemonResponse => StopDaemonResponse.decode(value),
   },
+  /**
+   * A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+   * cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+   * again). Takes as long as reading the database and the cache once.
+   */
+  checkDaemon: {
+    path: "/aihubd.v1.DaemonService/CheckDaemon" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckDaemonRequest): Buffer => Buffer.from(CheckDaemonRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckDaemonRequest => CheckDaemonRequest.decode(value),
+    responseSerialize: (value: CheckDaemonResponse): Buffer => Buffer.from(CheckDaemonResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckDaemonResponse => CheckDaemonResponse.decode(value),
+  },
 } as const;
 
 export interface DaemonServiceServer extends UntypedServiceImplementation {
   getDaemonInfo: handleUnaryCall<GetDaemonInfoRequest, DaemonInfo>;
   /** Stops the daemon cleanly (as SIGTERM does), after this answer is sent. */
   stopDaemon: handleUnaryCall<StopDaemonRequest, StopDaemonResponse>;
+  /**
+   * A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+   * cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+   * again). Takes as long as reading the database and the cache once.
+   */
+  checkDaemon: handleUnaryCall<CheckDaemonRequest, CheckDaemonResponse>;
 }
 
 export interface DaemonServiceClient extends Client {
@@ -5420,6 +5637,26 @@ export interface DaemonServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StopDaemonResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A full check of the daemon's own state: SQLite's integrity_check of the database, and every
+   * cached blob hashed against its digest (blobs that do not match are dropped, to be fetched
+   * again). Takes as long as reading the database and the cache once.
+   */
+  checkDaemon(
+    request: CheckDaemonRequest,
+    callback: (error: ServiceError | null, response: CheckDaemonResponse) => void,
+  ): ClientUnaryCall;
+  checkDaemon(
+    request: CheckDaemonRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckDaemonResponse) => void,
+  ): ClientUnaryCall;
+  checkDaemon(
+    request: CheckDaemonRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckDaemonResponse) => void,
   ): ClientUnaryCall;
 }
 
