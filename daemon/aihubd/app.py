@@ -21,6 +21,7 @@ from .rpc.server import start_server
 from .rpc.socket_guard import claim_socket, prepare_socket_dir
 from .services.artifacts import ArtifactService
 from .services.daemon_status import DaemonStatusService
+from .services.feed import FeedService
 from .services.jobs import JobService
 from .services.sharing import SharingService
 from .services.submissions import Submitter
@@ -29,6 +30,7 @@ from .store.artifacts import ArtifactIndex
 from .store.blobs import BlobStore
 from .store.database import Database
 from .store.deliveries import DeliveryJournal
+from .store.events import EventLog
 from .store.jobs import JobStore
 from .store.submissions import SubmissionJournal
 from .tracking.notifier import Notifier
@@ -103,7 +105,8 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 reload_credentials=reload,
             )
             stack.push_async_callback(hub.close)
-            store = JobStore(db)
+            store = JobStore(db, EventLog(db, keep=config.feed_history))
+            feed = FeedService(store, bookmark_interval=config.feed_bookmark_interval, buffer=config.feed_stream_buffer)
             resumed = await store.load_in_flight()
             notifier = Notifier()
             cadence = Cadence(base=config.poll_interval, cap=max(config.poll_interval, config.max_poll_interval))
@@ -131,12 +134,12 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             await artifacts.reconcile()
             stack.push_async_callback(artifacts.close)
             poller.on_finished(artifacts.job_finished)
-            sharing = SharingService(hub)
+            sharing = SharingService(hub, store)
 
             stack.push_async_callback(_cancel, asyncio.create_task(poller.run(), name="poller"))
             server = await start_server(
                 config.socket_path,
-                LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url),
+                LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url, feed),
                 DaemonServicer(
                     DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes),
                     credentials.api_url,
@@ -146,6 +149,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 tcp_port=config.tcp_port,
             )
             stack.push_async_callback(_stop_server, server, notifier, config.shutdown_grace)
+            stack.callback(feed.close)  # runs first: feed streams end before the server's grace
             log.info("serving on unix:%s (%d jobs in flight resumed)", config.socket_path, resumed)
             if ready is not None:
                 ready(str(config.socket_path))
