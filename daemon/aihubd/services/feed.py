@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import enum
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..errors import InvalidArgument, OutOfRange, ReaderTooSlow, RevisionCompacted
@@ -153,7 +153,7 @@ class FeedService:
         finally:
             self._subscribers.discard(sub)
 
-    async def watch(self, watch_filter: WatchFilter, since: int | None = None) -> AsyncIterator[FeedEvent]:
+    async def watch(self, watch_filter: WatchFilter, since: int | None = None) -> AsyncGenerator[FeedEvent, None]:
         """A snapshot then changes (``since`` None), or exactly the changes after ``since``."""
         if self._closed:
             raise ShuttingDown("aihubd is shutting down; watch again once it is back")
