@@ -22,6 +22,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aihubd", description=__doc__)
     parser.add_argument("--version", action="version", version=f"aihubd {__version__}")
@@ -87,6 +94,18 @@ def _parser() -> argparse.ArgumentParser:
         "--poll-interval", type=_positive, help="seconds between poll cycles (default 5; 0.5 with the emulator)"
     )
     serve.add_argument(
+        "--feed-history",
+        type=_positive_int,
+        default=10_000,
+        help="revisions of job changes kept for WatchJobs resumes (default 10000; older ones must list again)",
+    )
+    serve.add_argument(
+        "--feed-bookmark-interval",
+        type=_positive,
+        default=30.0,
+        help="seconds without an event before an idle WatchJobs stream gets a bookmark (default 30)",
+    )
+    serve.add_argument(
         "--emulator-link-seconds", type=float, default=3.0, help="with --hub emulator: how long a link takes"
     )
     serve.add_argument(
@@ -127,6 +146,8 @@ def _serve(args: argparse.Namespace) -> int:
         tcp_port=args.tcp_port,
         emulator_link_seconds=args.emulator_link_seconds,
         emulator_manual=args.emulator_manual,
+        feed_history=args.feed_history,
+        feed_bookmark_interval=args.feed_bookmark_interval,
     )
 
     def ready(socket: str) -> None:
