@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from e2e_support import HUB_DAEMON_FLAGS, Daemon, Emulator, refresh, start_daemo
 from google.rpc import error_details_pb2, status_pb2
 
 from aihubd_api.v1 import aihubd_pb2 as api
-from aihubd_client import AihubdError, Client, UserError
+from aihubd_client import AihubdError, AsyncClient, Client, UserError
 from aihubd_client.feed import JobEvent
 from aihubd_client.resume import ReconnectPolicy
 
@@ -239,5 +240,27 @@ def test_a_compacted_revision_is_out_of_range_and_the_client_lists_again(
             end = next(relisted)
             assert (end.kind, end.revision) == ("SNAPSHOT_END", 5)
             relisted.close()
+    finally:
+        daemon.stop()
+
+
+async def test_the_async_client_resumes_after_a_restart_without_listing_again(
+    emulator: Emulator, dlcs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    daemon = _daemon(tmp_path, emulator)
+    try:
+        async with AsyncClient(daemon.socket, reconnect=ReconnectPolicy(window=120)) as client:
+            job = await client.submit_link_job(list(dlcs), DEVICE, name="async")
+            feed = client.watch_jobs(job_ids=[job.job_id])
+            kinds = [(await anext(feed)).kind, (await anext(feed)).kind]
+            assert kinds == ["SNAPSHOT", "SNAPSHOT_END"]
+            await asyncio.to_thread(daemon.stop)
+            emulator.advance(job.job_id)
+            daemon = await asyncio.to_thread(_daemon, tmp_path, emulator)
+            await asyncio.to_thread(refresh, daemon.socket)
+            changed = await asyncio.wait_for(anext(feed), WAIT)
+            assert (changed.kind, changed.revision, changed.changed[0]) == ("CHANGED", 2, "state")
+            assert changed.job is not None and changed.job.last_status.code == "LINKING_MODELS"
+            await feed.aclose()  # type: ignore[attr-defined]
     finally:
         daemon.stop()

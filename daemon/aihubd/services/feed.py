@@ -30,6 +30,7 @@ __all__ = ["FeedEvent", "FeedKind", "FeedService", "WatchFilter"]
 DEFAULT_BOOKMARK_INTERVAL = 30.0
 DEFAULT_BUFFER = 1000
 MAX_FILTER_IDS = 1000
+MAX_REVISION = (1 << 63) - 1
 
 
 class FeedKind(enum.IntEnum):
@@ -175,6 +176,9 @@ class FeedService:
     async def _history_after(self, since: int) -> tuple[list[JobChange], int]:
         if since < 0:
             raise InvalidArgument(f"since_revision {since} is negative")
+        if since > MAX_REVISION:  # beyond what SQLite can hold: no store ever gets there
+            current, compacted = await self._events.revisions()
+            raise _ahead(since, current, compacted)
         history, current, compacted = await self._events.read_after(since)
         if since < compacted:
             raise RevisionCompacted(
@@ -184,12 +188,7 @@ class FeedService:
                 compacted,
             )
         if since > current:
-            raise OutOfRange(
-                f"revision {since} is newer than the daemon's store (at {current}): it comes from another "
-                "store or one that was reset; list again: watch without since_revision",
-                current,
-                compacted,
-            )
+            raise _ahead(since, current, compacted)
         return history, current
 
     async def _live(self, sub: _Subscriber, position: int) -> AsyncIterator[FeedEvent]:
@@ -220,6 +219,15 @@ class FeedService:
                     position = max(position, sub.seen)  # every matching change up to it was sent
                     yield FeedEvent(FeedKind.BOOKMARK, position)
                     last_sent = loop.time()
+
+
+def _ahead(since: int, current: int, compacted: int) -> OutOfRange:
+    return OutOfRange(
+        f"revision {since} is newer than the daemon's store (at {current}): it comes from another "
+        "store or one that was reset; list again: watch without since_revision",
+        current,
+        compacted,
+    )
 
 
 def _event(change: JobChange) -> FeedEvent:

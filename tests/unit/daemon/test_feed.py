@@ -208,6 +208,8 @@ async def test_a_compacted_revision_is_out_of_range_and_says_to_list_again(tmp_p
         with pytest.raises(OutOfRange, match="newer than the daemon's store") as ahead:
             await _next(world.feed.watch(EVERYTHING, since=11))
         assert not isinstance(ahead.value, RevisionCompacted)
+        with pytest.raises(OutOfRange, match="newer than the daemon's store"):  # past SQLite's integers
+            await _next(world.feed.watch(EVERYTHING, since=2**64 - 1))
     finally:
         await db.close()
 
