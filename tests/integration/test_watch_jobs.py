@@ -147,6 +147,7 @@ def test_the_feed_lists_then_follows_and_resumes_across_a_restart_and_a_kill(
                 client.get_job(second.job_id).set_name("renamed")
             watcher.wait_for("the rename", lambda events: any(e.changed == ("name",) for e in events))
         assert len(_consecutive_after_snapshot(watcher)) == 5
+        assert len({e.store_id for e in watcher.events}) == 1 and watcher.events[0].store_id  # one store
     finally:
         daemon.stop()
 
@@ -223,6 +224,9 @@ def test_a_compacted_revision_is_out_of_range_and_the_client_lists_again(
             with pytest.raises(grpc.RpcError) as ahead:
                 list(s.WatchJobs(api.WatchJobsRequest(since_revision=99), timeout=30))
             assert _status(ahead.value)[1].reason == "REVISION_UNKNOWN"
+            with pytest.raises(grpc.RpcError) as replaced:
+                list(s.WatchJobs(api.WatchJobsRequest(since_revision=3, store_id="another store"), timeout=30))
+            assert _status(replaced.value)[1].reason == "REVISION_UNKNOWN"
             with pytest.raises(grpc.RpcError) as bad:
                 list(s.WatchJobs(api.WatchJobsRequest(job_ids=["not a job id"]), timeout=30))
             assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]

@@ -124,11 +124,12 @@ class AsyncClient(ClientCalls["AsyncLinkJob", "AsyncJobPage"]):
         name_contains: str = "",
         *,
         since_revision: int | None = None,
+        store_id: str = "",
         relist: bool = True,
         bookmarks: bool = False,
     ) -> AsyncIterator[JobEvent[AsyncLinkJob]]:
         """The daemon's job feed, ``async for`` it (see ``Client.watch_jobs``)."""
-        cursor = FeedCursor(job_ids, states, name_contains, since_revision, relist, self._reconnect)
+        cursor = FeedCursor(job_ids, states, name_contains, since_revision, relist, self._reconnect, store_id)
         return aiter_feed(self._connection, cursor, self._job, bookmarks)
 
     async def daemon_info(self) -> DaemonInfo:

@@ -144,17 +144,19 @@ class Client(ClientCalls["LinkJob", "JobPage"]):
         name_contains: str = "",
         *,
         since_revision: int | None = None,
+        store_id: str = "",
         relist: bool = True,
         bookmarks: bool = False,
     ) -> Iterator[JobEvent[LinkJob]]:
         """The daemon's job feed: a listing, then one event per change, until closed.
 
         Filters: ``job_ids``, ``states`` (as in ``get_jobs``), a ``name_contains`` substring.
-        ``since_revision``: no listing, the changes after that revision. Rides out daemon
+        ``since_revision``: no listing, the changes after that revision (of the store
+        ``store_id``, from the same event, if given; another store's raises). Rides out daemon
         restarts (``reconnect`` policy) without losing or repeating a change; see ``feed``.
         ``bookmarks``: also yield the daemon's idle-progress events.
         """
-        cursor = FeedCursor(job_ids, states, name_contains, since_revision, relist, self._reconnect)
+        cursor = FeedCursor(job_ids, states, name_contains, since_revision, relist, self._reconnect, store_id)
         return iter_feed(self._connection, cursor, self._job, bookmarks)
 
     def daemon_info(self) -> DaemonInfo:

@@ -59,6 +59,8 @@ class JobEvent(Generic[J]):
     revision: int
     job: J | None
     changed: tuple[str, ...] = ()
+    # The daemon store the revision counts in: keep it with the revision to resume later.
+    store_id: str = ""
 
 
 class FeedCursor:
@@ -72,6 +74,7 @@ class FeedCursor:
         since_revision: int | None,
         relist: bool,
         reconnect: ReconnectPolicy,
+        store_id: str = "",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if since_revision is not None and since_revision < 0:
@@ -82,6 +85,7 @@ class FeedCursor:
         self._states = state_values(states)
         self._name = name_contains
         self.revision = since_revision
+        self.store_id = store_id
         self._relist = relist
         self._outage = Outage(reconnect, clock)
 
@@ -89,6 +93,7 @@ class FeedCursor:
         request = pb.WatchJobsRequest(job_ids=self._job_ids, states=self._states, name_contains=self._name)
         if self.revision is not None:
             request.since_revision = self.revision
+            request.store_id = self.store_id
         return Call("WatchJobs", request)
 
     def take(self, message: pb.JobEvent) -> str:
@@ -97,6 +102,7 @@ class FeedCursor:
         kind = KINDS.get(message.kind, "UNSPECIFIED")
         if kind != "SNAPSHOT":  # inside a listing nothing is resumable until its end
             self.revision = message.revision
+            self.store_id = message.store_id
         return kind
 
     def lost(self, error: AihubdError) -> float:
@@ -119,7 +125,11 @@ class FeedCursor:
 
 def _event(message: pb.JobEvent, kind: str, job: Callable[[pb.Job], J]) -> JobEvent[J]:
     return JobEvent(
-        kind, message.revision, job(message.job) if message.HasField("job") else None, tuple(message.changed)
+        kind,
+        message.revision,
+        job(message.job) if message.HasField("job") else None,
+        tuple(message.changed),
+        message.store_id,
     )
 
 

@@ -15,8 +15,9 @@ from .errors import rpc_errors
 __all__ = ["event_to_proto", "watch_jobs"]
 
 
-def event_to_proto(event: FeedEvent, web_url: str) -> api.JobEvent:
+def event_to_proto(event: FeedEvent, web_url: str, store_id: str) -> api.JobEvent:
     return api.JobEvent(
+        store_id=store_id,
         kind=api.JobEventKind.ValueType(event.kind),
         revision=event.revision,
         job=job_to_proto(event.job, web_url) if event.job is not None else None,
@@ -33,5 +34,6 @@ async def watch_jobs(
             request.job_ids, (JobState.of(s) for s in request.states), request.name_contains
         )
         since = request.since_revision if request.HasField("since_revision") else None
-        async for event in feed.watch(watch_filter, since):
-            yield event_to_proto(event, web_url)
+        store_id = await feed.store_id()
+        async for event in feed.watch(watch_filter, since, request.store_id):
+            yield event_to_proto(event, web_url, store_id)

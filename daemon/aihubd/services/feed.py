@@ -154,10 +154,24 @@ class FeedService:
         finally:
             self._subscribers.discard(sub)
 
-    async def watch(self, watch_filter: WatchFilter, since: int | None = None) -> AsyncGenerator[FeedEvent, None]:
-        """A snapshot then changes (``since`` None), or exactly the changes after ``since``."""
+    async def store_id(self) -> str:
+        return await self._events.store_id()
+
+    async def watch(
+        self, watch_filter: WatchFilter, since: int | None = None, store_id: str = ""
+    ) -> AsyncGenerator[FeedEvent, None]:
+        """A snapshot then changes (``since`` None), or exactly the changes after ``since``
+        (counted in the store ``store_id``, when given)."""
         if self._closed:
             raise ShuttingDown("aihubd is shutting down; watch again once it is back")
+        if since is not None and store_id and store_id != await self.store_id():
+            current, compacted = await self._events.revisions()
+            raise OutOfRange(
+                f"revision {since} counts in store {store_id[:32]!r}, but this daemon's store is "
+                f"{await self.store_id()!r} (its state was replaced); list again: watch without since_revision",
+                current,
+                compacted,
+            )
         with self._subscribe(watch_filter) as sub:
             if since is None:
                 jobs, position = await self._store.snapshot()

@@ -140,6 +140,7 @@ class EventLog:
         self._db = db
         self.keep = keep
         self._listeners: list[Listener] = []
+        self._store_id: str | None = None
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -194,6 +195,15 @@ class EventLog:
                 listener(changes)
             except Exception:  # one broken listener must not undo a committed write
                 log.exception("a feed listener failed")
+
+    async def store_id(self) -> str:
+        """This database's random id: revisions of another store mean nothing here."""
+        if self._store_id is None:
+            async with self._db.conn.execute("SELECT store_id FROM store_revision WHERE id = 1") as cur:
+                row = await cur.fetchone()
+            assert row is not None, "migration 6 creates the store_revision row"
+            self._store_id = str(row[0])
+        return self._store_id
 
     async def revisions(self) -> tuple[int, int]:
         """(the current revision, the newest compacted one), as committed."""

@@ -20,7 +20,7 @@ class Clock:
 
 
 def _cursor(since: int | None = None, relist: bool = True, clock: Clock | None = None) -> FeedCursor:
-    return FeedCursor([], None, "", since, relist, ReconnectPolicy(window=10), clock or Clock())
+    return FeedCursor([], None, "", since, relist, ReconnectPolicy(window=10), clock=clock or Clock())
 
 
 def _event(kind: int, revision: int) -> pb.JobEvent:
@@ -44,9 +44,10 @@ def test_the_first_request_lists_and_later_ones_resume_after_the_last_revision()
     assert not cursor.call().request.HasField("since_revision")  # a listing cut short lists again
     cursor.take(_event(pb.JOB_EVENT_KIND_SNAPSHOT_END, 7))
     cursor.take(_event(pb.JOB_EVENT_KIND_CHANGED, 8))
-    cursor.take(_event(pb.JOB_EVENT_KIND_BOOKMARK, 12))
+    cursor.take(pb.JobEvent(kind=pb.JOB_EVENT_KIND_BOOKMARK, revision=12, store_id="s1"))
     assert cursor.lost(_gone()) > 0
     assert cursor.call().request.since_revision == 12
+    assert cursor.call().request.store_id == "s1"  # the daemon refuses a revision of another store
 
 
 def test_a_given_revision_is_asked_for_at_once_even_zero() -> None:

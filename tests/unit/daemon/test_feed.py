@@ -210,6 +210,13 @@ async def test_a_compacted_revision_is_out_of_range_and_says_to_list_again(tmp_p
         assert not isinstance(ahead.value, RevisionCompacted)
         with pytest.raises(OutOfRange, match="newer than the daemon's store"):  # past SQLite's integers
             await _next(world.feed.watch(EVERYTHING, since=2**64 - 1))
+        store_id = await world.feed.store_id()
+        assert len(store_id) == 16
+        same = world.feed.watch(EVERYTHING, since=9, store_id=store_id)
+        assert (await _next(same)).revision == 10
+        await same.aclose()
+        with pytest.raises(OutOfRange, match="its state was replaced"):  # a revision of another database
+            await _next(world.feed.watch(EVERYTHING, since=9, store_id="0123456789abcdef"))
     finally:
         await db.close()
 

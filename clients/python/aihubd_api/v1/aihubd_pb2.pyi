@@ -769,12 +769,17 @@ class WatchJobsRequest(google.protobuf.message.Message):
     STATES_FIELD_NUMBER: builtins.int
     NAME_CONTAINS_FIELD_NUMBER: builtins.int
     SINCE_REVISION_FIELD_NUMBER: builtins.int
+    STORE_ID_FIELD_NUMBER: builtins.int
     name_contains: builtins.str
     """Only jobs whose name contains this, case-insensitively (empty: any). A change that takes a
     job out of the filter (to another state, or a new name) is still delivered, once.
     """
     since_revision: builtins.int
     """Absent: start with a snapshot. Set: the events after this revision (the last one received)."""
+    store_id: builtins.str
+    """The store_id of the event that since_revision came from. When set and the daemon's store is
+    another one (its state dir was replaced), the answer is OUT_OF_RANGE (REVISION_UNKNOWN).
+    """
     @property
     def job_ids(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """Only these jobs (empty: every job)."""
@@ -790,9 +795,10 @@ class WatchJobsRequest(google.protobuf.message.Message):
         states: collections.abc.Iterable[global___JobState.ValueType] | None = ...,
         name_contains: builtins.str = ...,
         since_revision: builtins.int | None = ...,
+        store_id: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["_since_revision", b"_since_revision", "since_revision", b"since_revision"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["_since_revision", b"_since_revision", "job_ids", b"job_ids", "name_contains", b"name_contains", "since_revision", b"since_revision", "states", b"states"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["_since_revision", b"_since_revision", "job_ids", b"job_ids", "name_contains", b"name_contains", "since_revision", b"since_revision", "states", b"states", "store_id", b"store_id"]) -> None: ...
     def WhichOneof(self, oneof_group: typing.Literal["_since_revision", b"_since_revision"]) -> typing.Literal["since_revision"] | None: ...
 
 global___WatchJobsRequest = WatchJobsRequest
@@ -805,9 +811,12 @@ class JobEvent(google.protobuf.message.Message):
     REVISION_FIELD_NUMBER: builtins.int
     JOB_FIELD_NUMBER: builtins.int
     CHANGED_FIELD_NUMBER: builtins.int
+    STORE_ID_FIELD_NUMBER: builtins.int
     kind: global___JobEventKind.ValueType
     revision: builtins.int
     """The store revision this event brings the reader to: resume with since_revision=revision."""
+    store_id: builtins.str
+    """Which store the revision counts in (random, fixed for the life of the daemon's database)."""
     @property
     def job(self) -> global___Job:
         """Absent on SNAPSHOT_END and BOOKMARK."""
@@ -823,8 +832,9 @@ class JobEvent(google.protobuf.message.Message):
         revision: builtins.int = ...,
         job: global___Job | None = ...,
         changed: collections.abc.Iterable[builtins.str] | None = ...,
+        store_id: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["job", b"job"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["changed", b"changed", "job", b"job", "kind", b"kind", "revision", b"revision"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["changed", b"changed", "job", b"job", "kind", b"kind", "revision", b"revision", "store_id", b"store_id"]) -> None: ...
 
 global___JobEvent = JobEvent
