@@ -153,7 +153,7 @@ class JobStore:
             revision, _ = await self.events.revisions_in(conn)
             async with conn.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY creation_time DESC, job_id") as cur:
                 rows = await cur.fetchall()
-        return [_job(row) for row in rows], revision
+        return [_job(row) for row in rows], revision  # decoded after the lock: writers wait only for the read
 
     async def touch(self, job_id: str, field: str) -> bool:
         """Record that something the jobs table does not hold (e.g. sharing) changed on a tracked job."""
