@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as api
-from aihubd_client import AihubdError, AsyncClient
+from aihubd_client import AihubdError, AsyncClient, DaemonUnavailableError
 from aihubd_client.resume import ReconnectPolicy
 
 from . import procs
@@ -59,6 +59,16 @@ class _Watcher:
                     self.arrived.append(time.monotonic())
                 self.progress.notify_all()
 
+    async def arrival_after(self, moment: float, timeout: float) -> bool:
+        """Wait until an event arrives after ``moment``."""
+        async with self.progress:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.progress.wait_for(lambda: bool(self.arrived and self.arrived[-1] >= moment))
+            except TimeoutError:
+                return False
+        return True
+
     async def reach(self, revision: int, timeout: float) -> bool:
         async with self.progress:
             try:
@@ -72,33 +82,35 @@ class _Watcher:
         return True
 
 
-async def _write(
-    writer: int, socket: str, job_ids: list[str], rate: float, stop: asyncio.Event, tally: dict[str, int]
-) -> None:
+async def _write(writer: int, jobs: list[Any], rate: float, stop: asyncio.Event, tally: dict[str, int]) -> None:
     """One writer: renames at ``rate``/s, paced on a schedule (a late call is not made up twice)."""
-    async with AsyncClient(socket) as client:
-        jobs = [await client.get_job(j) for j in job_ids]
-        start = time.monotonic()
-        i = 0
-        while not stop.is_set():
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)  # pacing the load, not synchronisation
-            job = jobs[i % len(jobs)]
-            i += 1
-            try:
-                await job.set_name(f"bench-resume w{writer} #{i}")  # always a new name: one revision each
-                tally["ok"] += 1
-            except AihubdError:
-                tally["failed"] += 1  # the daemon is down for a moment
+    start = time.monotonic()
+    i = 0
+    while not stop.is_set():
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)  # pacing the load, not synchronisation
+        job = jobs[i % len(jobs)]
+        i += 1
+        try:
+            await job.set_name(f"bench-resume w{writer} #{i}")  # always a new name: one revision each
+            tally["ok"] += 1
+        except AihubdError:
+            tally["failed"] += 1  # the daemon is down for a moment
 
 
 async def _latest(socket: str) -> int:
-    async with AsyncClient(socket) as client:
-        async for event in client.watch_jobs():
-            if event.kind == "SNAPSHOT_END":
-                return event.revision
-    raise AssertionError("unreachable")
+    """The store's current revision. Retried: just after a restart, grpc's shared subchannel can
+    still be in its reconnect backoff, and a watch that never connected does not wait."""
+    for _ in range(50):
+        try:
+            async with AsyncClient(socket) as client:
+                async for event in client.watch_jobs():
+                    if event.kind == "SNAPSHOT_END":
+                        return event.revision
+        except DaemonUnavailableError:
+            await asyncio.sleep(0.1)
+    raise procs.BenchError("the restarted daemon never answered a new watch")
 
 
 async def _measure(ctx: Ctx, wd: Any, emu: procs.Emulator, p: dict[str, Any]) -> dict[str, Any]:
@@ -114,9 +126,9 @@ async def _measure(ctx: Ctx, wd: Any, emu: procs.Emulator, p: dict[str, Any]) ->
             raise procs.BenchError("the watcher never got its snapshot")
         stop = asyncio.Event()
         tally = {"ok": 0, "failed": 0}
-        writers = [
-            asyncio.create_task(_write(w, socket, job_ids, p["rate"] / WRITERS, stop, tally)) for w in range(WRITERS)
-        ]
+        clients = [AsyncClient(socket) for _ in range(WRITERS)]
+        jobs = [[await c.get_job(j) for j in job_ids] for c in clients]  # before the clock starts
+        writers = [asyncio.create_task(_write(w, jobs[w], p["rate"] / WRITERS, stop, tally)) for w in range(WRITERS)]
         t0 = time.monotonic()
         await asyncio.sleep(p["before"])  # the load runs for this long: a duration, not a sync point
         daemon.proc.kill()
@@ -125,9 +137,13 @@ async def _measure(ctx: Ctx, wd: Any, emu: procs.Emulator, p: dict[str, Any]) ->
             procs.start_daemon, wd, emu, poll_interval=3600, state_dir=state_dir, extra=flags
         )
         ready_at = time.monotonic()
+        if not await watcher.arrival_after(ready_at, 60):
+            raise procs.BenchError("the watcher never resumed after the restart")
         await asyncio.sleep(p["after"])
         stop.set()
         await asyncio.gather(*writers)
+        for c in clients:
+            await c.close()
         elapsed = time.monotonic() - t0
         latest = await _latest(socket)
         caught_up = await watcher.reach(latest, 60)
