@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds without an event before an idle WatchJobs stream gets a bookmark (default 30)",
     )
     serve.add_argument(
+        "--feed-stream-buffer",
+        type=_positive_int,
+        default=1000,
+        help="changes one WatchJobs stream may fall behind before it is ended to resume (default 1000)",
+    )
+    serve.add_argument(
         "--emulator-link-seconds", type=float, default=3.0, help="with --hub emulator: how long a link takes"
     )
     serve.add_argument(
@@ -148,6 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
         emulator_manual=args.emulator_manual,
         feed_history=args.feed_history,
         feed_bookmark_interval=args.feed_bookmark_interval,
+        feed_stream_buffer=args.feed_stream_buffer,
     )
 
     def ready(socket: str) -> None:

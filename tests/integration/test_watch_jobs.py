@@ -17,6 +17,7 @@ from e2e_support import HUB_DAEMON_FLAGS, Daemon, Emulator, refresh, start_daemo
 from google.rpc import error_details_pb2, status_pb2
 
 from aihubd_api.v1 import aihubd_pb2 as api
+from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 from aihubd_client import AihubdError, AsyncClient, Client, UserError
 from aihubd_client.feed import JobEvent
 from aihubd_client.resume import ReconnectPolicy
@@ -266,5 +267,43 @@ async def test_the_async_client_resumes_after_a_restart_without_listing_again(
             assert (changed.kind, changed.revision, changed.changed[0]) == ("CHANGED", 2, "state")
             assert changed.job is not None and changed.job.last_status.code == "LINKING_MODELS"
             await feed.aclose()  # type: ignore[attr-defined]
+    finally:
+        daemon.stop()
+
+
+def test_a_reader_that_stops_reading_is_cut_off_while_another_stream_flows(
+    emulator: Emulator, dlcs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Over real gRPC flow control: the stalled stream's messages pile up only to the transport's
+    window, then its buffer of 5 overflows; the writer and the other stream never wait for it."""
+    daemon = _daemon(tmp_path, emulator, "--feed-stream-buffer", "5")
+    renames = 1000
+    try:
+        with Client(daemon.socket) as client:
+            job = client.submit_link_job(list(dlcs), DEVICE, name="n")
+        # No BDP probing: the slow client's receive window stays at HTTP/2's initial 64 KiB.
+        options = [("grpc.http2.bdp_probe", 0)]
+        with (
+            grpc.insecure_channel(f"unix:{daemon.socket}", options=options) as channel,
+            watching(daemon.socket) as fast,
+        ):
+            slow = api_grpc.LinkJobServiceStub(channel).WatchJobs(api.WatchJobsRequest(), timeout=60)
+            while next(slow).kind != api.JOB_EVENT_KIND_SNAPSHOT_END:
+                pass
+            fast.wait_for("the snapshot", _snapshot_end)
+            with Client(daemon.socket) as client:
+                renamed = client.get_job(job.job_id)
+                for i in range(renames):
+                    renamed.set_name(f"name {i}")
+            fast.wait_for("every rename", lambda events: sum(e.kind == "CHANGED" for e in events) == renames)
+            received: list[int] = []
+            with pytest.raises(grpc.RpcError) as cut:
+                for event in slow:
+                    received.append(event.revision)
+            code, info = _status(cut.value)
+            assert (code, info.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "WATCH_TOO_SLOW")
+            assert received == list(range(2, 2 + len(received))) and len(received) < renames
+            assert info.metadata["resume_revision"] == str(received[-1] if received else 1)
+        assert len(_consecutive_after_snapshot(fast)) == renames
     finally:
         daemon.stop()
