@@ -27,6 +27,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 DESCRIPTION = """\
 aihubd holds your Qualcomm AI Hub token, submits link jobs, polls every job once for all
 clients and serves them (aihubctl, the aihubd_client library) over a private Unix socket."""
@@ -132,6 +139,24 @@ def _parser() -> argparse.ArgumentParser:
         "--poll-interval", type=_positive, help="seconds between poll cycles (default 5; 0.5 with the emulator)"
     )
     serve.add_argument(
+        "--feed-history",
+        type=_positive_int,
+        default=10_000,
+        help="revisions of job changes kept for WatchJobs resumes (default 10000; older ones must list again)",
+    )
+    serve.add_argument(
+        "--feed-bookmark-interval",
+        type=_positive,
+        default=30.0,
+        help="seconds without an event before an idle WatchJobs stream gets a bookmark (default 30)",
+    )
+    serve.add_argument(
+        "--feed-stream-buffer",
+        type=_positive_int,
+        default=1000,
+        help="changes one WatchJobs stream may fall behind before it is ended to resume (default 1000)",
+    )
+    serve.add_argument(
         "--emulator-link-seconds",
         type=float,
         default=3.0,
@@ -209,6 +234,9 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         tcp_port=args.tcp_port,
         emulator_link_seconds=args.emulator_link_seconds,
         emulator_manual=args.emulator_manual,
+        feed_history=args.feed_history,
+        feed_bookmark_interval=args.feed_bookmark_interval,
+        feed_stream_buffer=args.feed_stream_buffer,
     )
 
     def ready(socket: str) -> None:

@@ -28,6 +28,7 @@ from .services.blob_audit import BlobAudit
 from .services.daemon_check import DaemonCheck
 from .services.daemon_status import DaemonFacts, DaemonStatusService
 from .services.devices import DeviceCatalog
+from .services.feed import FeedService
 from .services.jobs import JobService
 from .services.models import ModelService
 from .services.sharing import SharingService
@@ -38,6 +39,7 @@ from .store.blobs import BlobStore
 from .store.database import Database
 from .store.deliveries import DeliveryJournal
 from .store.dir_lock import hold_directory
+from .store.events import EventLog
 from .store.jobs import JobStore
 from .store.submissions import SubmissionJournal
 from .tracking.notifier import Notifier
@@ -161,7 +163,8 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             )
             stack.push_async_callback(hub.close)
             hangup.reload = reload
-            store = JobStore(db)
+            store = JobStore(db, EventLog(db, keep=config.feed_history))
+            feed = FeedService(store, bookmark_interval=config.feed_bookmark_interval, buffer=config.feed_stream_buffer)
             resumed = await store.load_in_flight()
             notifier = Notifier()
             cadence = Cadence(base=config.poll_interval, cap=max(config.poll_interval, config.max_poll_interval))
@@ -193,7 +196,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             await artifacts.reconcile()
             stack.push_async_callback(artifacts.close)
             poller.on_finished(artifacts.job_finished)
-            sharing = SharingService(hub)
+            sharing = SharingService(hub, store)
 
             audit = BlobAudit(index, blobs, interval=config.blob_check_interval)
             status = DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes, _facts(config, credentials))
@@ -206,7 +209,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             health = DaemonHealth()
             server = await start_server(
                 config.socket_path,
-                LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url),
+                LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url, feed),
                 DaemonServicer(
                     status,
                     credentials.api_url,
@@ -222,6 +225,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 health=health,
             )
             stack.push_async_callback(_stop_server, server, health, notifier, config.shutdown_grace)
+            stack.callback(feed.close)  # runs first: feed streams end before the server's grace
             log.info("serving on unix:%s (%d jobs in flight resumed)", config.socket_path, resumed)
             if ready is not None:
                 ready(str(config.socket_path))

@@ -56,6 +56,11 @@ class DaemonConfig:
     blob_check_interval: float = 24 * 3600.0  # seconds between digest checks of the whole cache
     emulator_link_seconds: float = 3.0
     emulator_manual: bool = False
+    # The job feed (WatchJobs): revisions of history kept for resuming, the idle streams' bookmark
+    # interval (seconds), and how many changes one stream may fall behind before it is ended.
+    feed_history: int = 10_000
+    feed_bookmark_interval: float = 30.0
+    feed_stream_buffer: int = 1000
 
     @property
     def database_path(self) -> Path:

@@ -6,6 +6,9 @@
     ├── PermissionDenied      it exists, but this account may not do that (e.g. rename a job shared with you)
     ├── FailedPrecondition    the request is fine but the state is not (e.g. no target model yet)
     ├── ResourceExhausted     a local limit was hit (disk full, request too large)
+    │   └── ReaderTooSlow     a WatchJobs reader fell too far behind: resume from its revision
+    ├── OutOfRange            a position the daemon does not hold
+    │   └── RevisionCompacted the feed's history no longer reaches that revision: list again
     ├── HubAuthError          the Hub rejected the daemon's credentials: reconfigure them
     ├── HubUnavailable        the Hub could not be reached or answered 5xx / 429: retry later
     └── HubError              the Hub answered with something unexpected
@@ -23,8 +26,11 @@ __all__ = [
     "HubUnavailable",
     "InvalidArgument",
     "NotFound",
+    "OutOfRange",
     "PermissionDenied",
+    "ReaderTooSlow",
     "ResourceExhausted",
+    "RevisionCompacted",
 ]
 
 
@@ -50,6 +56,27 @@ class FailedPrecondition(AihubdError):
 
 class ResourceExhausted(AihubdError):
     """A local resource (disk, size limit) ran out."""
+
+
+class ReaderTooSlow(ResourceExhausted):
+    """A feed reader fell further behind than its buffer holds; it resumes from ``resume_revision``."""
+
+    def __init__(self, message: str, resume_revision: int) -> None:
+        super().__init__(message)
+        self.resume_revision = resume_revision
+        self.metadata = {"resume_revision": str(resume_revision)}
+
+
+class OutOfRange(AihubdError):
+    """A position (a feed revision) outside what the daemon holds."""
+
+    def __init__(self, message: str, current_revision: int, compacted_revision: int) -> None:
+        super().__init__(message)
+        self.metadata = {"current_revision": str(current_revision), "compacted_revision": str(compacted_revision)}
+
+
+class RevisionCompacted(OutOfRange):
+    """The revision is older than the feed's kept history: the reader must list again."""
 
 
 class HubError(AihubdError):

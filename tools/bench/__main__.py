@@ -23,7 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
-SCENARIOS = ("requests", "notify", "reads", "delivery", "scale", "node")
+SCENARIOS = ("requests", "notify", "reads", "delivery", "scale", "node", "resume")
 
 
 def _parser() -> argparse.ArgumentParser:

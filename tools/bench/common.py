@@ -44,6 +44,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "delivery": {"size": 256 << 20, "repeat": 5},
         "scale": {"in_flight": 10_000, "db_jobs": 100_000, "db_in_flight": 1000, "cycles": 2, "starts": 3},
         "node": {"concurrency": [1, 16, 64], "duration": 2.0, "warmup": 0.2, "rounds": 2},
+        "resume": {"jobs": 20, "rate": 100.0, "before": 5.0, "after": 5.0},
     },
     "quick": {
         "requests": {
@@ -61,6 +62,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "delivery": {"size": 64 << 20, "repeat": 2},
         "scale": {"in_flight": 2000, "db_jobs": 100_000, "db_in_flight": 200, "cycles": 2, "starts": 1},
         "node": {"concurrency": [1, 16, 64], "duration": 1.0, "warmup": 0.2, "rounds": 2},
+        "resume": {"jobs": 10, "rate": 100.0, "before": 2.0, "after": 2.0},
     },
     "smoke": {
         "requests": {
@@ -78,6 +80,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "delivery": {"size": 2 << 20, "repeat": 1},
         "scale": {"in_flight": 100, "db_jobs": 1000, "db_in_flight": 10, "cycles": 1, "starts": 1},
         "node": {"concurrency": [1, 4], "duration": 0.4, "warmup": 0.1, "rounds": 1},
+        "resume": {"jobs": 3, "rate": 50.0, "before": 0.5, "after": 0.5},
     },
 }
 

@@ -10,7 +10,7 @@ The calls are built in ``client_calls`` (shared with ``Client``); this class awa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -21,6 +21,7 @@ from .aio_job import AsyncLinkJob
 from .aio_transport import AsyncConnection
 from .client_calls import ClientCalls
 from .errors import HubUnavailableError
+from .feed import FeedCursor, JobEvent, aiter_feed
 from .inputs import ModelArg
 from .submission import submit_requests
 from .values import DaemonInfo, RefreshResult
@@ -115,6 +116,21 @@ class AsyncClient(ClientCalls["AsyncLinkJob", "AsyncJobPage"]):
     async def refresh_jobs(self) -> RefreshResult:
         """Have the daemon's poller run one cycle now; returns when it is done."""
         return await self._connection.unary(self._refresh_jobs_call())
+
+    def watch_jobs(
+        self,
+        job_ids: Iterable[str] = (),
+        states: Any = None,
+        name_contains: str = "",
+        *,
+        since_revision: int | None = None,
+        store_id: str = "",
+        relist: bool = True,
+        bookmarks: bool = False,
+    ) -> AsyncIterator[JobEvent[AsyncLinkJob]]:
+        """The daemon's job feed, ``async for`` it (see ``Client.watch_jobs``)."""
+        cursor = FeedCursor(job_ids, states, name_contains, since_revision, relist, self._reconnect, store_id)
+        return aiter_feed(self._connection, cursor, self._job, bookmarks)
 
     async def daemon_info(self) -> DaemonInfo:
         """Version, Hub URL and reachability, account, job counts and cache size."""

@@ -6,7 +6,7 @@ The calls are built in ``client_calls`` (shared with ``AsyncClient``); this clas
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -32,6 +32,7 @@ from .errors import (
     ResourceExhaustedError,
     UserError,
 )
+from .feed import FeedCursor, JobEvent, iter_feed
 from .inputs import ModelArg
 from .job import LinkJob
 from .kinds import JobType, SourceModelType
@@ -182,6 +183,28 @@ class Client(ClientCalls["LinkJob", "JobPage"]):
     def refresh_jobs(self) -> RefreshResult:
         """Have the daemon's poller run one cycle now; returns when it is done."""
         return self._connection.unary(self._refresh_jobs_call())
+
+    def watch_jobs(
+        self,
+        job_ids: Iterable[str] = (),
+        states: Any = None,
+        name_contains: str = "",
+        *,
+        since_revision: int | None = None,
+        store_id: str = "",
+        relist: bool = True,
+        bookmarks: bool = False,
+    ) -> Iterator[JobEvent[LinkJob]]:
+        """The daemon's job feed: a listing, then one event per change, until closed.
+
+        Filters: ``job_ids``, ``states`` (as in ``get_jobs``), a ``name_contains`` substring.
+        ``since_revision``: no listing, the changes after that revision (of the store
+        ``store_id``, from the same event, if given; another store's raises). Rides out daemon
+        restarts (``reconnect`` policy) without losing or repeating a change; see ``feed``.
+        ``bookmarks``: also yield the daemon's idle-progress events.
+        """
+        cursor = FeedCursor(job_ids, states, name_contains, since_revision, relist, self._reconnect, store_id)
+        return iter_feed(self._connection, cursor, self._job, bookmarks)
 
     def daemon_info(self) -> DaemonInfo:
         """Version, Hub URL and reachability, account, job counts and cache size of the daemon."""

@@ -32,7 +32,10 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode, str, bool], ...] = 
     (errors.NotFound, grpc.StatusCode.NOT_FOUND, "NOT_FOUND", False),
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED, "HUB_PERMISSION_DENIED", False),
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION", False),
+    (errors.ReaderTooSlow, grpc.StatusCode.RESOURCE_EXHAUSTED, "WATCH_TOO_SLOW", True),
     (errors.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED, "LOCAL_RESOURCE_EXHAUSTED", False),
+    (errors.RevisionCompacted, grpc.StatusCode.OUT_OF_RANGE, "REVISION_COMPACTED", False),
+    (errors.OutOfRange, grpc.StatusCode.OUT_OF_RANGE, "REVISION_UNKNOWN", False),
     (MissingCredentials, grpc.StatusCode.FAILED_PRECONDITION, "NO_HUB_CREDENTIALS", False),
     (errors.HubAuthError, grpc.StatusCode.FAILED_PRECONDITION, "HUB_TOKEN_REJECTED", False),
     (errors.HubUnavailable, grpc.StatusCode.UNAVAILABLE, "HUB_UNAVAILABLE", True),
@@ -58,7 +61,8 @@ def rich_status(exc: BaseException, message: str) -> tuple[grpc.StatusCode, tupl
     plus RetryInfo when retrying makes sense) for an error."""
     code, reason, retry = _entry(exc)
     info = Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN))
+    metadata: dict[str, str] = getattr(exc, "metadata", None) or {}  # e.g. the revision to resume from
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))
     details = [info]
     if retry:
         seconds = float(getattr(exc, "retry_after", None) or DEFAULT_RETRY_SECONDS)

@@ -9,20 +9,29 @@ from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from ..model import Job, JobState
 from ..services.artifacts import ArtifactService
+from ..services.feed import FeedService
 from ..services.jobs import JobService, ShuttingDown
 from ..services.sharing import SharingService
 from ..services.submissions import Submitter
 from .context import Context
 from .convert import artifact_type, job_to_proto, model_sources, target_model_to_proto
 from .errors import rpc_errors
+from .watch_servicer import watch_jobs
 
 __all__ = ["LinkJobServicer"]
 
 
 class LinkJobServicer(api_grpc.LinkJobServiceServicer):
     def __init__(
-        self, jobs: JobService, submitter: Submitter, artifacts: ArtifactService, sharing: SharingService, web_url: str
+        self,
+        jobs: JobService,
+        submitter: Submitter,
+        artifacts: ArtifactService,
+        sharing: SharingService,
+        web_url: str,
+        feed: FeedService,
     ) -> None:
+        self._feed = feed
         self._jobs = jobs
         self._submitter = submitter
         self._artifacts = artifacts
@@ -147,3 +156,7 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
         async with rpc_errors(context, "PeekJob"):
             job, tracked = await self._jobs.peek(request.job_id)
             return job_to_proto(job, self._web_url, stale=tracked and self._jobs.stale(job))
+
+    async def WatchJobs(self, request: api.WatchJobsRequest, context: Context) -> AsyncIterator[api.JobEvent]:
+        async for event in watch_jobs(self._feed, request, context, self._web_url):
+            yield event

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..errors import InvalidArgument
 from ..hub.api import HubApi
+from ..store.jobs import JobStore
 from .validation import check_job_id
 
 __all__ = ["SharingService", "check_emails"]
@@ -25,8 +26,13 @@ def check_emails(emails: Sequence[str], what: str) -> list[str]:
 
 
 class SharingService:
-    def __init__(self, hub: HubApi) -> None:
+    def __init__(self, hub: HubApi, store: JobStore | None = None) -> None:
         self._hub = hub
+        self._store = store  # a change made here is a CHANGED event ("sharing") in the feed
+
+    async def _changed(self, job_id: str) -> None:
+        if self._store is not None:
+            await self._store.touch(job_id, "sharing")
 
     async def get(self, job_id: str) -> list[str]:
         return await self._hub.get_sharing(check_job_id(job_id))
@@ -36,8 +42,10 @@ class SharingService:
         if not add and not delete:
             raise InvalidArgument("give at least one email to add or to delete")
         await self._hub.modify_sharing(job_id, check_emails(add, "add_emails"), check_emails(delete, "delete_emails"))
+        await self._changed(job_id)
         return await self._hub.get_sharing(job_id)
 
     async def disable(self, job_id: str) -> list[str]:
         await self._hub.disable_sharing(check_job_id(job_id))
+        await self._changed(job_id)
         return await self._hub.get_sharing(job_id)

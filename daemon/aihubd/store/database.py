@@ -94,6 +94,28 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE blobs ADD COLUMN mtime_ns INTEGER;
     """,
+    # 6: one revision counter for the whole store and the history of job changes (the feed),
+    #    written in the transaction of each change; revisions at or below `compacted` are gone;
+    #    `store_id` tells one database's revisions from another's
+    """
+    CREATE TABLE store_revision (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        revision  INTEGER NOT NULL,
+        compacted INTEGER NOT NULL,
+        store_id  TEXT NOT NULL
+    );
+    INSERT INTO store_revision (id, revision, compacted, store_id) VALUES (1, 0, 0, lower(hex(randomblob(8))));
+    CREATE TABLE job_events (
+        revision       INTEGER PRIMARY KEY,
+        job_id         TEXT NOT NULL,
+        kind           INTEGER NOT NULL,
+        job            TEXT NOT NULL,
+        changed        TEXT NOT NULL DEFAULT '',
+        previous_state INTEGER,
+        previous_name  TEXT,
+        recorded_at    REAL NOT NULL
+    );
+    """,
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..model import ArtifactType, Device, Job, JobState, ModelRef
 from .database import Database
+from .events import EventKind, EventLog, JobChange, Pending, changed_fields
 
 __all__ = ["JobStore", "progress"]
 
@@ -93,10 +94,12 @@ def _backwards(old: Job, new: Job) -> bool:
 class JobStore:
     """Reads come from memory (jobs in flight are loaded at start, others on first read)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, events: EventLog | None = None) -> None:
         self._db = db
         self._cache: dict[str, Job] = {}
         self._reported_backwards: set[tuple[str, JobState, JobState]] = set()
+        # Every write below records its changes here, in its own transaction (the feed).
+        self.events = events or EventLog(db)
 
     async def load_in_flight(self) -> int:
         """Fill the cache with every non-terminal job; returns how many."""
@@ -140,8 +143,6 @@ class JobStore:
         ]
         # Shielded: a cancelled caller must not leave a transaction half-way on the connection.
         await asyncio.shield(self._write(jobs, history))
-        for job in jobs:
-            self._cache[job.job_id] = job
 
     def _forward_only(self, job: Job) -> Job:
         """State is monotonic in the daemon: a report that moves a job backwards (the Hub said
@@ -163,10 +164,50 @@ class JobStore:
 
     async def _write(self, jobs: list[Job], history: list[tuple[Any, ...]]) -> None:
         async with self._db.transaction() as conn:
+            before = await self._stored(conn, [job.job_id for job in jobs])
             await conn.executemany(_UPSERT, [_row(job) for job in jobs])
             await conn.executemany(
                 "INSERT INTO job_history (job_id, state, message, observed_at) VALUES (?, ?, ?, ?)", history
             )
+            changes = await self.events.record(conn, _pending(jobs, before))
+        # Committed: the cache and the feed follow at once (no await, so in revision order).
+        for job in jobs:
+            self._cache[job.job_id] = job
+        self.events.publish(changes)
+
+    @staticmethod
+    async def _stored(conn: Any, job_ids: list[str]) -> dict[str, Job]:
+        """The committed rows of these jobs, read inside the writer's transaction."""
+        found: dict[str, Job] = {}
+        for start in range(0, len(job_ids), 500):  # SQLite's bound-parameter limit
+            chunk = job_ids[start : start + 500]
+            async with conn.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE job_id IN ({', '.join('?' * len(chunk))})", chunk
+            ) as cur:
+                for row in await cur.fetchall():
+                    found[row[0]] = _job(row)
+        return found
+
+    async def snapshot(self) -> tuple[list[Job], int]:
+        """Every job as committed, newest first, and the store revision they show, read together."""
+        async with self._db.transaction() as conn:
+            revision, _ = await self.events.revisions_in(conn)
+            async with conn.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY creation_time DESC, job_id") as cur:
+                rows = await cur.fetchall()
+        return [_job(row) for row in rows], revision  # decoded after the lock: writers wait only for the read
+
+    async def touch(self, job_id: str, field: str) -> bool:
+        """Record that something the jobs table does not hold (e.g. sharing) changed on a tracked job."""
+        changes = await asyncio.shield(self._touch(job_id, field))
+        return bool(changes)
+
+    async def _touch(self, job_id: str, field: str) -> list[JobChange]:
+        async with self._db.transaction() as conn:
+            job = (await self._stored(conn, [job_id])).get(job_id)
+            pending = [] if job is None else [Pending(EventKind.CHANGED, job, job, (field,))]
+            changes = await self.events.record(conn, pending)
+        self.events.publish(changes)
+        return changes
 
     async def history(self, job_id: str) -> list[tuple[JobState, str, datetime]]:
         async with self._db.conn.execute(
@@ -214,8 +255,25 @@ class JobStore:
     async def delete(self, job_id: str) -> bool:
         """Forget a job and its history; returns whether it was tracked."""
         async with self._db.transaction() as conn:
+            gone = (await self._stored(conn, [job_id])).get(job_id)
             cur = await conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             deleted = cur.rowcount > 0
             await conn.execute("DELETE FROM artifacts WHERE job_id = ?", (job_id,))
+            pending = [Pending(EventKind.UNTRACKED, gone, gone)] if deleted and gone is not None else []
+            changes = await self.events.record(conn, pending)
         self._cache.pop(job_id, None)
+        self.events.publish(changes)
         return deleted
+
+
+def _pending(jobs: list[Job], before: dict[str, Job]) -> list[Pending]:
+    """The feed's view of a save: new jobs appeared, stored ones changed (if anything did)."""
+    pending: list[Pending] = []
+    for job in jobs:
+        old = before.get(job.job_id)
+        if old is None:
+            pending.append(Pending(EventKind.APPEARED, job))
+        elif fields := changed_fields(old, job):
+            pending.append(Pending(EventKind.CHANGED, job, old, fields))
+        before[job.job_id] = job  # the same job twice in one save: the second compares to the first
+    return pending

@@ -80,6 +80,44 @@ ARTIFACT_TYPE_NETRON_VIZ_ARCHIVE: ArtifactType.ValueType  # 7
 ARTIFACT_TYPE_QHAS_SUMMARY: ArtifactType.ValueType  # 8
 global___ArtifactType = ArtifactType
 
+class _JobEventKind:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _JobEventKindEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_JobEventKind.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    JOB_EVENT_KIND_UNSPECIFIED: _JobEventKind.ValueType  # 0
+    JOB_EVENT_KIND_SNAPSHOT: _JobEventKind.ValueType  # 1
+    """One job of the snapshot (revision: the snapshot's)."""
+    JOB_EVENT_KIND_SNAPSHOT_END: _JobEventKind.ValueType  # 2
+    """The snapshot is complete (no job); from here on, one event per change."""
+    JOB_EVENT_KIND_APPEARED: _JobEventKind.ValueType  # 3
+    """The daemon started to follow the job (submitted, tracked, first seen)."""
+    JOB_EVENT_KIND_CHANGED: _JobEventKind.ValueType  # 4
+    """State, name, sharing, artifacts or another field changed; `changed` names which."""
+    JOB_EVENT_KIND_UNTRACKED: _JobEventKind.ValueType  # 5
+    """The job was untracked; `job` holds its last known view."""
+    JOB_EVENT_KIND_BOOKMARK: _JobEventKind.ValueType  # 6
+    """Nothing matching happened; the stream has seen every change up to `revision`."""
+
+class JobEventKind(_JobEventKind, metaclass=_JobEventKindEnumTypeWrapper):
+    """What a JobEvent says."""
+
+JOB_EVENT_KIND_UNSPECIFIED: JobEventKind.ValueType  # 0
+JOB_EVENT_KIND_SNAPSHOT: JobEventKind.ValueType  # 1
+"""One job of the snapshot (revision: the snapshot's)."""
+JOB_EVENT_KIND_SNAPSHOT_END: JobEventKind.ValueType  # 2
+"""The snapshot is complete (no job); from here on, one event per change."""
+JOB_EVENT_KIND_APPEARED: JobEventKind.ValueType  # 3
+"""The daemon started to follow the job (submitted, tracked, first seen)."""
+JOB_EVENT_KIND_CHANGED: JobEventKind.ValueType  # 4
+"""State, name, sharing, artifacts or another field changed; `changed` names which."""
+JOB_EVENT_KIND_UNTRACKED: JobEventKind.ValueType  # 5
+"""The job was untracked; `job` holds its last known view."""
+JOB_EVENT_KIND_BOOKMARK: JobEventKind.ValueType  # 6
+"""Nothing matching happened; the stream has seen every change up to `revision`."""
+global___JobEventKind = JobEventKind
+
 @typing.final
 class Device(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
@@ -1051,3 +1089,81 @@ class CheckDaemonResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["blobs_checked", b"blobs_checked", "blobs_dropped", b"blobs_dropped", "database_ok", b"database_ok", "database_problems", b"database_problems"]) -> None: ...
 
 global___CheckDaemonResponse = CheckDaemonResponse
+
+@typing.final
+class WatchJobsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    JOB_IDS_FIELD_NUMBER: builtins.int
+    STATES_FIELD_NUMBER: builtins.int
+    NAME_CONTAINS_FIELD_NUMBER: builtins.int
+    SINCE_REVISION_FIELD_NUMBER: builtins.int
+    STORE_ID_FIELD_NUMBER: builtins.int
+    name_contains: builtins.str
+    """Only jobs whose name contains this, case-insensitively (empty: any). A change that takes a
+    job out of the filter (to another state, or a new name) is still delivered, once.
+    """
+    since_revision: builtins.int
+    """Absent: start with a snapshot. Set: the events after this revision (the last one received)."""
+    store_id: builtins.str
+    """The store_id of the event that since_revision came from. When set and the daemon's store is
+    another one (its state dir was replaced), the answer is OUT_OF_RANGE (REVISION_UNKNOWN).
+    """
+    @property
+    def job_ids(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Only these jobs (empty: every job)."""
+
+    @property
+    def states(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[global___JobState.ValueType]:
+        """Only jobs in these states (empty: any)."""
+
+    def __init__(
+        self,
+        *,
+        job_ids: collections.abc.Iterable[builtins.str] | None = ...,
+        states: collections.abc.Iterable[global___JobState.ValueType] | None = ...,
+        name_contains: builtins.str = ...,
+        since_revision: builtins.int | None = ...,
+        store_id: builtins.str = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["_since_revision", b"_since_revision", "since_revision", b"since_revision"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["_since_revision", b"_since_revision", "job_ids", b"job_ids", "name_contains", b"name_contains", "since_revision", b"since_revision", "states", b"states", "store_id", b"store_id"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["_since_revision", b"_since_revision"]) -> typing.Literal["since_revision"] | None: ...
+
+global___WatchJobsRequest = WatchJobsRequest
+
+@typing.final
+class JobEvent(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: builtins.int
+    REVISION_FIELD_NUMBER: builtins.int
+    JOB_FIELD_NUMBER: builtins.int
+    CHANGED_FIELD_NUMBER: builtins.int
+    STORE_ID_FIELD_NUMBER: builtins.int
+    kind: global___JobEventKind.ValueType
+    revision: builtins.int
+    """The store revision this event brings the reader to: resume with since_revision=revision."""
+    store_id: builtins.str
+    """Which store the revision counts in (random, fixed for the life of the daemon's database)."""
+    @property
+    def job(self) -> global___Job:
+        """Absent on SNAPSHOT_END and BOOKMARK."""
+
+    @property
+    def changed(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """CHANGED only: the fields that changed, e.g. "state", "name", "sharing", "available_artifacts"."""
+
+    def __init__(
+        self,
+        *,
+        kind: global___JobEventKind.ValueType = ...,
+        revision: builtins.int = ...,
+        job: global___Job | None = ...,
+        changed: collections.abc.Iterable[builtins.str] | None = ...,
+        store_id: builtins.str = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["job", b"job"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["changed", b"changed", "job", b"job", "kind", b"kind", "revision", b"revision", "store_id", b"store_id"]) -> None: ...
+
+global___JobEvent = JobEvent

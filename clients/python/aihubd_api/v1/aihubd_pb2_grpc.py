@@ -120,6 +120,11 @@ class LinkJobServiceStub(object):
                 request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.PeekJobRequest.SerializeToString,
                 response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
                 _registered_method=True)
+        self.WatchJobs = channel.unary_stream(
+                '/aihubd.v1.LinkJobService/WatchJobs',
+                request_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.WatchJobsRequest.SerializeToString,
+                response_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.JobEvent.FromString,
+                _registered_method=True)
 
 
 class LinkJobServiceServicer(object):
@@ -244,6 +249,18 @@ class LinkJobServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchJobs(self, request, context):
+        """The feed of job changes, list-then-watch: without since_revision, a SNAPSHOT event per
+        matching job, a SNAPSHOT_END, then one event per change; with since_revision=R, exactly the
+        changes after R (across daemon restarts), or OUT_OF_RANGE (reason REVISION_COMPACTED) when
+        the daemon no longer keeps them: list again. Idle streams get a BOOKMARK now and then. A
+        reader that falls too far behind ends with RESOURCE_EXHAUSTED (reason WATCH_TOO_SLOW):
+        resume from the last revision received.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinkJobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -331,6 +348,11 @@ def add_LinkJobServiceServicer_to_server(servicer, server):
                     servicer.PeekJob,
                     request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.PeekJobRequest.FromString,
                     response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.Job.SerializeToString,
+            ),
+            'WatchJobs': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJobs,
+                    request_deserializer=aihubd__api_dot_v1_dot_aihubd__pb2.WatchJobsRequest.FromString,
+                    response_serializer=aihubd__api_dot_v1_dot_aihubd__pb2.JobEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -793,6 +815,33 @@ class LinkJobService(object):
             '/aihubd.v1.LinkJobService/PeekJob',
             aihubd__api_dot_v1_dot_aihubd__pb2.PeekJobRequest.SerializeToString,
             aihubd__api_dot_v1_dot_aihubd__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aihubd.v1.LinkJobService/WatchJobs',
+            aihubd__api_dot_v1_dot_aihubd__pb2.WatchJobsRequest.SerializeToString,
+            aihubd__api_dot_v1_dot_aihubd__pb2.JobEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -127,6 +127,18 @@ class LinkJobServiceStub:
     ]
     """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
 
+    WatchJobs: grpc.UnaryStreamMultiCallable[
+        aihubd_api.v1.aihubd_pb2.WatchJobsRequest,
+        aihubd_api.v1.aihubd_pb2.JobEvent,
+    ]
+    """The feed of job changes, list-then-watch: without since_revision, a SNAPSHOT event per
+    matching job, a SNAPSHOT_END, then one event per change; with since_revision=R, exactly the
+    changes after R (across daemon restarts), or OUT_OF_RANGE (reason REVISION_COMPACTED) when
+    the daemon no longer keeps them: list again. Idle streams get a BOOKMARK now and then. A
+    reader that falls too far behind ends with RESOURCE_EXHAUSTED (reason WATCH_TOO_SLOW):
+    resume from the last revision received.
+    """
+
 class LinkJobServiceAsyncStub:
     """Link jobs: submit, inspect, wait (a server stream, never a client poll), download."""
 
@@ -231,6 +243,18 @@ class LinkJobServiceAsyncStub:
         aihubd_api.v1.aihubd_pb2.Job,
     ]
     """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
+
+    WatchJobs: grpc.aio.UnaryStreamMultiCallable[
+        aihubd_api.v1.aihubd_pb2.WatchJobsRequest,
+        aihubd_api.v1.aihubd_pb2.JobEvent,
+    ]
+    """The feed of job changes, list-then-watch: without since_revision, a SNAPSHOT event per
+    matching job, a SNAPSHOT_END, then one event per change; with since_revision=R, exactly the
+    changes after R (across daemon restarts), or OUT_OF_RANGE (reason REVISION_COMPACTED) when
+    the daemon no longer keeps them: list again. Idle streams get a BOOKMARK now and then. A
+    reader that falls too far behind ends with RESOURCE_EXHAUSTED (reason WATCH_TOO_SLOW):
+    resume from the last revision received.
+    """
 
 class LinkJobServiceServicer(metaclass=abc.ABCMeta):
     """Link jobs: submit, inspect, wait (a server stream, never a client poll), download."""
@@ -370,6 +394,20 @@ class LinkJobServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[aihubd_api.v1.aihubd_pb2.Job, collections.abc.Awaitable[aihubd_api.v1.aihubd_pb2.Job]]:
         """Like GetJob, but a job the daemon does not track is read from the Hub without tracking it."""
+
+    @abc.abstractmethod
+    def WatchJobs(
+        self,
+        request: aihubd_api.v1.aihubd_pb2.WatchJobsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[collections.abc.Iterator[aihubd_api.v1.aihubd_pb2.JobEvent], collections.abc.AsyncIterator[aihubd_api.v1.aihubd_pb2.JobEvent]]:
+        """The feed of job changes, list-then-watch: without since_revision, a SNAPSHOT event per
+        matching job, a SNAPSHOT_END, then one event per change; with since_revision=R, exactly the
+        changes after R (across daemon restarts), or OUT_OF_RANGE (reason REVISION_COMPACTED) when
+        the daemon no longer keeps them: list again. Idle streams get a BOOKMARK now and then. A
+        reader that falls too far behind ends with RESOURCE_EXHAUSTED (reason WATCH_TOO_SLOW):
+        resume from the last revision received.
+        """
 
 def add_LinkJobServiceServicer_to_server(servicer: LinkJobServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
 

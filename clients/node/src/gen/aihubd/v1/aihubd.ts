@@ -173,6 +173,76 @@ export function artifactTypeToJSON(object: ArtifactType): string {
   }
 }
 
+/** What a JobEvent says. */
+export enum JobEventKind {
+  JOB_EVENT_KIND_UNSPECIFIED = 0,
+  /** JOB_EVENT_KIND_SNAPSHOT - One job of the snapshot (revision: the snapshot's). */
+  JOB_EVENT_KIND_SNAPSHOT = 1,
+  /** JOB_EVENT_KIND_SNAPSHOT_END - The snapshot is complete (no job); from here on, one event per change. */
+  JOB_EVENT_KIND_SNAPSHOT_END = 2,
+  /** JOB_EVENT_KIND_APPEARED - The daemon started to follow the job (submitted, tracked, first seen). */
+  JOB_EVENT_KIND_APPEARED = 3,
+  /** JOB_EVENT_KIND_CHANGED - State, name, sharing, artifacts or another field changed; `changed` names which. */
+  JOB_EVENT_KIND_CHANGED = 4,
+  /** JOB_EVENT_KIND_UNTRACKED - The job was untracked; `job` holds its last known view. */
+  JOB_EVENT_KIND_UNTRACKED = 5,
+  /** JOB_EVENT_KIND_BOOKMARK - Nothing matching happened; the stream has seen every change up to `revision`. */
+  JOB_EVENT_KIND_BOOKMARK = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function jobEventKindFromJSON(object: any): JobEventKind {
+  switch (object) {
+    case 0:
+    case "JOB_EVENT_KIND_UNSPECIFIED":
+      return JobEventKind.JOB_EVENT_KIND_UNSPECIFIED;
+    case 1:
+    case "JOB_EVENT_KIND_SNAPSHOT":
+      return JobEventKind.JOB_EVENT_KIND_SNAPSHOT;
+    case 2:
+    case "JOB_EVENT_KIND_SNAPSHOT_END":
+      return JobEventKind.JOB_EVENT_KIND_SNAPSHOT_END;
+    case 3:
+    case "JOB_EVENT_KIND_APPEARED":
+      return JobEventKind.JOB_EVENT_KIND_APPEARED;
+    case 4:
+    case "JOB_EVENT_KIND_CHANGED":
+      return JobEventKind.JOB_EVENT_KIND_CHANGED;
+    case 5:
+    case "JOB_EVENT_KIND_UNTRACKED":
+      return JobEventKind.JOB_EVENT_KIND_UNTRACKED;
+    case 6:
+    case "JOB_EVENT_KIND_BOOKMARK":
+      return JobEventKind.JOB_EVENT_KIND_BOOKMARK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return JobEventKind.UNRECOGNIZED;
+  }
+}
+
+export function jobEventKindToJSON(object: JobEventKind): string {
+  switch (object) {
+    case JobEventKind.JOB_EVENT_KIND_UNSPECIFIED:
+      return "JOB_EVENT_KIND_UNSPECIFIED";
+    case JobEventKind.JOB_EVENT_KIND_SNAPSHOT:
+      return "JOB_EVENT_KIND_SNAPSHOT";
+    case JobEventKind.JOB_EVENT_KIND_SNAPSHOT_END:
+      return "JOB_EVENT_KIND_SNAPSHOT_END";
+    case JobEventKind.JOB_EVENT_KIND_APPEARED:
+      return "JOB_EVENT_KIND_APPEARED";
+    case JobEventKind.JOB_EVENT_KIND_CHANGED:
+      return "JOB_EVENT_KIND_CHANGED";
+    case JobEventKind.JOB_EVENT_KIND_UNTRACKED:
+      return "JOB_EVENT_KIND_UNTRACKED";
+    case JobEventKind.JOB_EVENT_KIND_BOOKMARK:
+      return "JOB_EVENT_KIND_BOOKMARK";
+    case JobEventKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface Device {
   name: string;
   os: string;
@@ -494,6 +564,41 @@ export interface CheckDaemonResponse {
   /** Cached blobs hashed, and how many of them did not match their digest (dropped from the cache). */
   blobsChecked: number;
   blobsDropped: number;
+}
+
+export interface WatchJobsRequest {
+  /** Only these jobs (empty: every job). */
+  jobIds: string[];
+  /** Only jobs in these states (empty: any). */
+  states: JobState[];
+  /**
+   * Only jobs whose name contains this, case-insensitively (empty: any). A change that takes a
+   * job out of the filter (to another state, or a new name) is still delivered, once.
+   */
+  nameContains: string;
+  /** Absent: start with a snapshot. Set: the events after this revision (the last one received). */
+  sinceRevision?:
+    | number
+    | undefined;
+  /**
+   * The store_id of the event that since_revision came from. When set and the daemon's store is
+   * another one (its state dir was replaced), the answer is OUT_OF_RANGE (REVISION_UNKNOWN).
+   */
+  storeId: string;
+}
+
+export interface JobEvent {
+  kind: JobEventKind;
+  /** The store revision this event brings the reader to: resume with since_revision=revision. */
+  revision: number;
+  /** Absent on SNAPSHOT_END and BOOKMARK. */
+  job:
+    | Job
+    | undefined;
+  /** CHANGED only: the fields that changed, e.g. "state", "name", "sharing", "available_artifacts". */
+  changed: string[];
+  /** Which store the revision counts in (random, fixed for the life of the daemon's database). */
+  storeId: string;
 }
 
 function createBaseDevice(): Device {
@@ -5082,6 +5187,306 @@ export const CheckDaemonResponse: MessageFns<CheckDaemonResponse> = {
   },
 };
 
+function createBaseWatchJobsRequest(): WatchJobsRequest {
+  return { jobIds: [], states: [], nameContains: "", sinceRevision: undefined, storeId: "" };
+}
+
+export const WatchJobsRequest: MessageFns<WatchJobsRequest> = {
+  encode(message: WatchJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.jobIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.states.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.states) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.nameContains !== "") {
+      writer.uint32(26).string(message.nameContains);
+    }
+    if (message.sinceRevision !== undefined) {
+      writer.uint32(32).uint64(message.sinceRevision);
+    }
+    if (message.storeId !== "") {
+      writer.uint32(42).string(message.storeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchJobsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchJobsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.states.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.states.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nameContains = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sinceRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.storeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchJobsRequest {
+    return {
+      jobIds: globalThis.Array.isArray(object?.jobIds)
+        ? object.jobIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.job_ids)
+        ? object.job_ids.map((e: any) => globalThis.String(e))
+        : [],
+      states: globalThis.Array.isArray(object?.states) ? object.states.map((e: any) => jobStateFromJSON(e)) : [],
+      nameContains: isSet(object.nameContains)
+        ? globalThis.String(object.nameContains)
+        : isSet(object.name_contains)
+        ? globalThis.String(object.name_contains)
+        : "",
+      sinceRevision: isSet(object.sinceRevision)
+        ? globalThis.Number(object.sinceRevision)
+        : isSet(object.since_revision)
+        ? globalThis.Number(object.since_revision)
+        : undefined,
+      storeId: isSet(object.storeId)
+        ? globalThis.String(object.storeId)
+        : isSet(object.store_id)
+        ? globalThis.String(object.store_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchJobsRequest): unknown {
+    const obj: any = {};
+    if (message.jobIds?.length) {
+      obj.jobIds = message.jobIds;
+    }
+    if (message.states?.length) {
+      obj.states = message.states.map((e) => jobStateToJSON(e));
+    }
+    if (message.nameContains !== "") {
+      obj.nameContains = message.nameContains;
+    }
+    if (message.sinceRevision !== undefined) {
+      obj.sinceRevision = Math.round(message.sinceRevision);
+    }
+    if (message.storeId !== "") {
+      obj.storeId = message.storeId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchJobsRequest>, I>>(base?: I): WatchJobsRequest {
+    return WatchJobsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchJobsRequest>, I>>(object: I): WatchJobsRequest {
+    const message = createBaseWatchJobsRequest();
+    message.jobIds = object.jobIds?.map((e) => e) || [];
+    message.states = object.states?.map((e) => e) || [];
+    message.nameContains = object.nameContains ?? "";
+    message.sinceRevision = object.sinceRevision ?? undefined;
+    message.storeId = object.storeId ?? "";
+    return message;
+  },
+};
+
+function createBaseJobEvent(): JobEvent {
+  return { kind: 0, revision: 0, job: undefined, changed: [], storeId: "" };
+}
+
+export const JobEvent: MessageFns<JobEvent> = {
+  encode(message: JobEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(16).uint64(message.revision);
+    }
+    if (message.job !== undefined) {
+      Job.encode(message.job, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.changed) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.storeId !== "") {
+      writer.uint32(42).string(message.storeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.job = Job.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.changed.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.storeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobEvent {
+    return {
+      kind: isSet(object.kind) ? jobEventKindFromJSON(object.kind) : 0,
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      job: isSet(object.job) ? Job.fromJSON(object.job) : undefined,
+      changed: globalThis.Array.isArray(object?.changed) ? object.changed.map((e: any) => globalThis.String(e)) : [],
+      storeId: isSet(object.storeId)
+        ? globalThis.String(object.storeId)
+        : isSet(object.store_id)
+        ? globalThis.String(object.store_id)
+        : "",
+    };
+  },
+
+  toJSON(message: JobEvent): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = jobEventKindToJSON(message.kind);
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.job !== undefined) {
+      obj.job = Job.toJSON(message.job);
+    }
+    if (message.changed?.length) {
+      obj.changed = message.changed;
+    }
+    if (message.storeId !== "") {
+      obj.storeId = message.storeId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JobEvent>, I>>(base?: I): JobEvent {
+    return JobEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JobEvent>, I>>(object: I): JobEvent {
+    const message = createBaseJobEvent();
+    message.kind = object.kind ?? 0;
+    message.revision = object.revision ?? 0;
+    message.job = (object.job !== undefined && object.job !== null) ? Job.fromPartial(object.job) : undefined;
+    message.changed = object.changed?.map((e) => e) || [];
+    message.storeId = object.storeId ?? "";
+    return message;
+  },
+};
+
 /** Link jobs: submit, inspect, wait (a server stream, never a client poll), download. */
 export type LinkJobServiceService = typeof LinkJobServiceService;
 export const LinkJobServiceService = {
@@ -5262,6 +5667,23 @@ export const LinkJobServiceService = {
     responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
     responseDeserialize: (value: Buffer): Job => Job.decode(value),
   },
+  /**
+   * The feed of job changes, list-then-watch: without since_revision, a SNAPSHOT event per
+   * matching job, a SNAPSHOT_END, then one event per change; with since_revision=R, exactly the
+   * changes after R (across daemon restarts), or OUT_OF_RANGE (reason REVISION_COMPACTED) when
+   * the daemon no longer keeps them: list again. Idle streams get a BOOKMARK now and then. A
+   * reader that falls too far behind ends with RESOURCE_EXHAUSTED (reason WATCH_TOO_SLOW):
+   * resume from the last revision received.
+   */
+  watchJobs: {
+    path: "/aihubd.v1.LinkJobService/WatchJobs" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchJobsRequest): Buffer => Buffer.from(WatchJobsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchJobsRequest => WatchJobsRequest.decode(value),
+    responseSerialize: (value: JobEvent): Buffer => Buffer.from(JobEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobEvent => JobEvent.decode(value),
+  },
 } as const;
 
 export interface LinkJobServiceServer extends UntypedServiceImplementation {
@@ -5300,6 +5722,15 @@ export interface LinkJobServiceServer extends UntypedServiceImplementation {
   getTargetModel: handleUnaryCall<GetTargetModelRequest, TargetModel>;
   /** Like GetJob, but a job the daemon does not track is read from the Hub without tracking it. */
   peekJob: handleUnaryCall<PeekJobRequest, Job>;
+  /**
+   * The feed of job changes, list-then-watch: without since_revision, a SNAPSHOT event per
+   * matching job, a SNAPSHOT_END, then one event per change; with since_revision=R, exactly the
+   * changes after R (across daemon restarts), or OUT_OF_RANGE (reason REVISION_COMPACTED) when
+   * the daemon no longer keeps them: list again. Idle streams get a BOOKMARK now and then. A
+   * reader that falls too far behind ends with RESOURCE_EXHAUSTED (reason WATCH_TOO_SLOW):
+   * resume from the last revision received.
+   */
+  watchJobs: handleServerStreamingCall<WatchJobsRequest, JobEvent>;
 }
 
 export interface LinkJobServiceClient extends Client {
@@ -5545,6 +5976,20 @@ export interface LinkJobServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Job) => void,
   ): ClientUnaryCall;
+  /**
+   * The feed of job changes, list-then-watch: without since_revision, a SNAPSHOT event per
+   * matching job, a SNAPSHOT_END, then one event per change; with since_revision=R, exactly the
+   * changes after R (across daemon restarts), or OUT_OF_RANGE (reason REVISION_COMPACTED) when
+   * the daemon no longer keeps them: list again. Idle streams get a BOOKMARK now and then. A
+   * reader that falls too far behind ends with RESOURCE_EXHAUSTED (reason WATCH_TOO_SLOW):
+   * resume from the last revision received.
+   */
+  watchJobs(request: WatchJobsRequest, options?: Partial<CallOptions>): ClientReadableStream<JobEvent>;
+  watchJobs(
+    request: WatchJobsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<JobEvent>;
 }
 
 export const LinkJobServiceClient = makeGenericClientConstructor(
