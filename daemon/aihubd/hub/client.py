@@ -6,19 +6,15 @@ Idempotent reads are retried here (the only retry layer); creates and uploads ar
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
-import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -28,11 +24,11 @@ from qai_hub import public_api_pb2 as pb
 from .. import __version__
 from ..errors import AihubdError, HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound, PermissionDenied
 from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
-from ..threads import finish_in_thread
 from .budget import RequestBudget
 from .convert import device_from_pb, device_to_pb, job_from_pb, time_from_pb
 from .credentials import HubCredentials
 from .retry import RetryPolicy, parse_retry_after, with_retries
+from .transfers import HubTransfers
 
 __all__ = ["AiohttpHubClient", "HubHealth", "redact_url"]
 
@@ -40,10 +36,7 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 PROTOBUF = "application/x-protobuf"
-MODEL_TYPE_QNN_DLC = 15
-CHUNK = 1 << 20
 CREDENTIAL_RECHECK_SECONDS = 2.0
-DOWNLOAD_QUERY = {"use_acceleration": "false", "supports_s3_credentials": "false"}
 
 
 def redact_url(url: str) -> str:
@@ -83,6 +76,7 @@ class AiohttpHubClient:
             headers={"User-Agent": f"aihubd/{__version__}"},
             raise_for_status=False,
         )
+        self._transfers = HubTransfers(self._call, self._session, self._retry)
 
     async def close(self) -> None:
         await self._session.close()
@@ -185,61 +179,7 @@ class AiohttpHubClient:
         return device_from_pb(devices.devices[0])
 
     async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
-        # Each upload step may be repeated: a model record created twice is an unused draft, a part
-        # PUT twice is the same bytes, and completing the same upload id twice is the same result.
-        created = await self._call(
-            "POST",
-            self._scoped(project_id, "models"),
-            pb.CreateUpdateResponse,
-            body=pb.Model(name=name, model_type=MODEL_TYPE_QNN_DLC, is_directory=False),
-            retry=True,
-        )
-        if not created.id:
-            raise HubError(f"the Hub did not create a model for {name}: {created.status}")
-        if created.status:  # the Hub already has this content
-            return created.id
-        size = path.stat().st_size
-        how = await self._call(
-            "GET",
-            ("models", created.id, "multipart_upload"),
-            pb.FileUploadResponse,
-            params={**DOWNLOAD_QUERY, "file_size": str(size)},
-            object_id=created.id,
-        )
-        if how.WhichOneof("method") != "multipart_url":
-            raise HubError(
-                "the Hub offered an upload method aihubd does not support "
-                f"({how.WhichOneof('method')}); only multipart URLs are"
-            )
-        etags = [
-            await with_retries(functools.partial(self._put_part, url, path, i, how.multipart_url), self._retry)
-            for i, url in enumerate(how.multipart_url.urls)
-        ]
-        done = await self._call(
-            "POST",
-            ("models", created.id, "multipart_upload"),
-            pb.CreateUpdateResponse,
-            body=pb.FileMultipartUploadComplete(upload_id=how.multipart_url.upload_id, etags=etags),
-            object_id=created.id,
-            retry=True,
-        )
-        return done.id or created.id
-
-    async def _put_part(self, url: str, path: Path, index: int, plan: pb.FileMultipartUploadURL) -> str:
-        size = path.stat().st_size
-        start = index * plan.max_part_size if len(plan.urls) > 1 else 0
-        end = size if index == len(plan.urls) - 1 else min(size, start + plan.max_part_size)
-        with path.open("rb") as f:
-            f.seek(start)
-            data = f.read(end - start)
-        with _translate("PUT", url):
-            async with self._session.put(url, data=data) as resp:
-                payload = await resp.read()
-                _raise_for_status(resp, payload, "")
-                etag = resp.headers.get("ETag")
-        if not etag:
-            raise HubError(f"the Hub's upload URL gave no ETag for part {index + 1}")
-        return etag
+        return await self._transfers.upload_model(path, name, project_id)
 
     async def create_link_job(
         self, model_ids: Sequence[str], device: Device, name: str, options: str, project_id: str = ""
@@ -324,84 +264,13 @@ class AiohttpHubClient:
         )
 
     async def target_model_file(self, model_id: str) -> TargetFile:
-        info = await self._call(
-            "GET", ("models", model_id, "download"), pb.FileDownloadResponse, params=DOWNLOAD_QUERY, object_id=model_id
-        )
-        if info.WhichOneof("method") != "url" or not info.url.url:
-            raise HubError(f"the Hub offered no download URL for model {model_id}")
-        return TargetFile(url=info.url.url, filename=info.url.filename)
+        return await self._transfers.target_model_file(model_id)
 
     async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
-        listing = await self._call(
-            "GET",
-            ("jobs", job_id, "device_runs", "latest", "artifact_list", str(int(artifact_type))),
-            pb.NamedArtifactDownloadURLList,
-            params=DOWNLOAD_QUERY,
-            object_id=job_id,
-        )
-        return [TargetFile(url=a.url, filename=a.filename) for a in listing.artifacts]
+        return await self._transfers.artifact_files(job_id, artifact_type)
 
     async def download(self, url: str, dest: Path) -> tuple[int, str]:
-        """Write the blob at ``url`` to ``dest``, resuming with HTTP Range after a broken transfer."""
-        with dest.open("wb") as out:
-            sink = _Sink(out)
-            for attempt in range(self._retry.attempts):
-                try:
-                    await self._fetch_into(url, sink)
-                    break
-                except HubUnavailable as exc:
-                    if attempt + 1 >= self._retry.attempts:
-                        raise
-                    await asyncio.sleep(exc.retry_after if exc.retry_after is not None else self._retry.delay(attempt))
-            out.flush()
-            await finish_in_thread(os.fsync, out.fileno())  # seconds for a big file: not on the loop
-        return sink.size, sink.hash.hexdigest()
-
-    async def _fetch_into(self, url: str, sink: _Sink) -> None:
-        """One GET, ranged when part of the blob is already in ``sink``."""
-        headers = {"Range": f"bytes={sink.size}-"} if sink.size else {}
-        with _translate("GET", url):
-            async with self._session.get(url, headers=headers) as resp:
-                _raise_for_status(resp, b"", "")
-                if sink.size and resp.status != 206:  # the server ignored the range: start over
-                    sink.reset()
-                total = _total_size(resp, sink.size)
-                try:
-                    async for chunk in resp.content.iter_chunked(CHUNK):
-                        sink.write(chunk)
-                except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError):
-                    raise HubUnavailable(f"transfer of {redact_url(url)} broke at {sink.size} bytes") from None
-        if total is not None and sink.size != total:
-            raise HubUnavailable(f"transfer of {redact_url(url)} ended at {sink.size} of {total} bytes")
-
-
-class _Sink:
-    """A file being downloaded into, with its running hash and size."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self.out.write(chunk)
-        self.hash.update(chunk)
-        self.size += len(chunk)
-
-    def reset(self) -> None:
-        self.out.seek(0)
-        self.out.truncate()
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-
-def _total_size(resp: aiohttp.ClientResponse, offset: int) -> int | None:
-    if resp.status == 206:
-        content_range = resp.headers.get("Content-Range", "")
-        if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
-            return int(content_range.rsplit("/", 1)[1])
-        return None if resp.content_length is None else offset + resp.content_length
-    return resp.content_length
+        return await self._transfers.download(url, dest)
 
 
 def _detail(payload: bytes) -> str:
