@@ -52,7 +52,7 @@ class HubApi(Protocol):
     async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
         """The files of one artifact type of a finished job."""
 
-    async def download(self, url: str, dest: Path) -> tuple[int, str]:
-        """Write the blob at ``url`` to ``dest``; returns (size, sha256 hex)."""
+    async def download(self, target: TargetFile, dest: Path) -> tuple[int, str]:
+        """Write ``target`` to ``dest`` (by its URL or S3 credentials); returns (size, sha256 hex)."""
 
     async def close(self) -> None: ...

@@ -269,8 +269,8 @@ class AiohttpHubClient:
     async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
         return await self._transfers.artifact_files(job_id, artifact_type)
 
-    async def download(self, url: str, dest: Path) -> tuple[int, str]:
-        return await self._transfers.download(url, dest)
+    async def download(self, target: TargetFile, dest: Path) -> tuple[int, str]:
+        return await self._transfers.download(target, dest)
 
 
 def _detail(payload: bytes) -> str:

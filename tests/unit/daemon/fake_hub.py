@@ -108,10 +108,10 @@ class FakeHub:
     def content(self, url: str) -> bytes:
         return self.blob_content.get(url) or hashlib.sha256(url.encode()).digest() * 1000
 
-    async def download(self, url: str, dest: Path) -> tuple[int, str]:
+    async def download(self, target: TargetFile, dest: Path) -> tuple[int, str]:
         self.calls["download"] += 1
         await self.download_gate.wait()
-        data = self.content(url)
+        data = self.content(target.url)
         dest.write_bytes(data)
         return len(data), hashlib.sha256(data).hexdigest()
 

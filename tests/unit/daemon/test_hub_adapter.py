@@ -97,9 +97,9 @@ async def test_broken_blob_transfer_resumes_with_range(emulator: HubEmulator, tm
         target = await hub.target_model_file(model_id)
         emulator.set_faults(FaultConfig(rate=1.0, kinds=("reset-mid-body",), only=("GET /blobs/{blob_key}",)))
         with pytest.raises(HubUnavailable):  # every attempt cut: gives up after the retry budget
-            await hub.download(target.url, tmp_path / "cut")
+            await hub.download(target, tmp_path / "cut")
         emulator.set_faults(FaultConfig(rate=0.5, seed=3, kinds=("reset-mid-body",), only=("GET /blobs/{blob_key}",)))
-        size, digest = await hub.download(target.url, tmp_path / "resumed")
+        size, digest = await hub.download(target, tmp_path / "resumed")
         assert (tmp_path / "resumed").read_bytes() == dlc.read_bytes() and size == dlc.stat().st_size
         assert emulator.faults().get("reset-mid-body", 0) >= 1
     finally:
