@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         default=10.0,
         help="Hub API requests per second, all traffic together (default 10)",
     )
+    serve.add_argument(
+        "--max-retry-after",
+        type=_positive,
+        default=300.0,
+        help="longest pause of all Hub traffic honoured for a Hub Retry-After, seconds (default 300)",
+    )
     hub = serve.add_mutually_exclusive_group()
     hub.add_argument(
         "--hub",
@@ -120,6 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
         poll_interval=args.poll_interval or (0.5 if hub == "emulator" else 5.0),
         max_poll_interval=args.max_poll_interval,
         hub_requests_per_second=args.hub_rate,
+        hub_max_retry_after=args.max_retry_after,
         cache_max_bytes=int(args.cache_max_gib * (1 << 30)),
         hardlink_artifacts=not args.no_hardlinks,
         prefetch=not args.no_prefetch,

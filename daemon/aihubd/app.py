@@ -15,6 +15,7 @@ from .config import DaemonConfig
 from .hub.budget import BudgetConfig, RequestBudget
 from .hub.client import AiohttpHubClient
 from .hub.credentials import HubCredentials, load_credentials
+from .hub.retry import RetryPolicy
 from .rpc.daemon_servicer import DaemonServicer
 from .rpc.linkjob_servicer import LinkJobServicer
 from .rpc.server import start_server
@@ -99,7 +100,14 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             )
             hub = AiohttpHubClient(
                 credentials,
-                budget=RequestBudget(BudgetConfig(rate=config.hub_requests_per_second, burst=config.hub_request_burst)),
+                budget=RequestBudget(
+                    BudgetConfig(
+                        rate=config.hub_requests_per_second,
+                        burst=config.hub_request_burst,
+                        max_pause=config.hub_max_retry_after,
+                    )
+                ),
+                retry=RetryPolicy(max_retry_after=config.hub_max_retry_after),
                 reload_credentials=reload,
             )
             stack.push_async_callback(hub.close)
@@ -107,7 +115,14 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             resumed = await store.load_in_flight()
             notifier = Notifier()
             cadence = Cadence(base=config.poll_interval, cap=max(config.poll_interval, config.max_poll_interval))
-            poller = Poller(hub, store, notifier, Schedule(cadence), page_size=config.summaries_page_size)
+            poller = Poller(
+                hub,
+                store,
+                notifier,
+                Schedule(cadence),
+                page_size=config.summaries_page_size,
+                full_refresh=config.unchanged_job_refresh,
+            )
             index = ArtifactIndex(db)
             jobs = JobService(hub, store, notifier, poller)
             submitter = Submitter(

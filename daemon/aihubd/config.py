@@ -47,6 +47,8 @@ class DaemonConfig:
     summaries_page_size: int = 50
     hub_requests_per_second: float = 10.0
     hub_request_burst: int = 20
+    hub_max_retry_after: float = 300.0  # the longest Retry-After pause of all Hub traffic honoured
+    unchanged_job_refresh: float = 300.0  # full GET of a job whose listing row cannot show changes
     cache_max_bytes: int = 20 << 30
     hardlink_artifacts: bool = True
     prefetch: bool = True

@@ -8,6 +8,7 @@
     ├── ResourceExhausted     a local limit was hit (disk full, request too large)
     ├── HubAuthError          the Hub rejected the daemon's credentials: reconfigure them
     ├── HubUnavailable        the Hub could not be reached or answered 5xx / 429: retry later
+    ├── HubProtocolTooOld     the Hub requires a newer client protocol (426): update aihubd
     └── HubError              the Hub answered with something unexpected
 
 No grpc import here: rpc/errors.py maps each kind to a status code in one table.
@@ -20,6 +21,7 @@ __all__ = [
     "FailedPrecondition",
     "HubAuthError",
     "HubError",
+    "HubProtocolTooOld",
     "HubUnavailable",
     "InvalidArgument",
     "NotFound",
@@ -70,3 +72,7 @@ class HubUnavailable(HubError):
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, status)
         self.retry_after = retry_after
+
+
+class HubProtocolTooOld(HubError):
+    """The Hub refused the client protocol the daemon speaks (426 Upgrade Required)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum
 
 from aihubd_api.v1 import aihubd_pb2 as pb
@@ -79,6 +79,13 @@ class DaemonInfo:
     account_email: str
     cache_bytes: int
     hub_error: str
+    # The qai-hub protocol the daemon speaks; "ok" or "parked-for-auth" (a 401 stopped Hub traffic;
+    # re-probed with backoff); times as ISO-8601 UTC strings, "" when not in force.
+    hub_protocol_version: str = ""
+    hub_auth_state: str = ""
+    hub_auth_parked_since: str = ""
+    hub_auth_next_probe: str = ""
+    hub_paused_until: str = ""
 
     @classmethod
     def from_pb(cls, message: pb.DaemonInfo) -> DaemonInfo:
@@ -93,7 +100,19 @@ class DaemonInfo:
             account_email=message.account_email,
             cache_bytes=message.cache_bytes,
             hub_error=message.hub_error,
+            hub_protocol_version=message.hub_protocol_version,
+            hub_auth_state=message.hub_auth_state,
+            hub_auth_parked_since=_iso(message, "hub_auth_parked_since"),
+            hub_auth_next_probe=_iso(message, "hub_auth_next_probe"),
+            hub_paused_until=_iso(message, "hub_paused_until"),
         )
+
+
+def _iso(message: pb.DaemonInfo, field_name: str) -> str:
+    if not message.HasField(field_name):
+        return ""
+    stamp = getattr(message, field_name)
+    return str(stamp.ToDatetime(tzinfo=UTC).isoformat(timespec="seconds"))
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,16 @@
 """The Hub's REST + protobuf protocol over one reused aiohttp session.
 
-Every HTTP failure is translated to an ``aihubd.errors`` kind in ``_translate`` (one place).
-Idempotent reads are retried here (the only retry layer); creates and uploads are not.
+Every request carries the official client's identity headers (``identity.py``) and, on the API,
+its ``Authorization: token ...`` and ``Content-Type`` headers; query keys and values are the
+official client's for the same operation. Every HTTP failure is translated to an
+``aihubd.errors`` kind in ``_raise_for_status`` / ``_translate`` (one place). Reads, renames and
+the model-record create are retried here, as the official client retries them; a 401 parks all
+traffic in the ``AuthGate`` until a re-probe of ``users/auth/user`` answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -21,16 +26,26 @@ import aiohttp
 from google.protobuf.message import DecodeError, Message
 from qai_hub import public_api_pb2 as pb
 
-from .. import __version__
-from ..errors import AihubdError, HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound, PermissionDenied
+from ..errors import (
+    AihubdError,
+    HubAuthError,
+    HubError,
+    HubProtocolTooOld,
+    HubUnavailable,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
+from .auth_gate import AuthGate, AuthState
 from .budget import RequestBudget
 from .convert import device_from_pb, device_to_pb, job_from_pb, time_from_pb
 from .credentials import HubCredentials
+from .identity import PROTOCOL_VERSION, identity_headers
 from .retry import RetryPolicy, parse_retry_after, with_retries
 from .transfers import HubTransfers
 
-__all__ = ["AiohttpHubClient", "HubHealth", "redact_url"]
+__all__ = ["AiohttpHubClient", "HubHealth", "HubTraffic", "redact_url"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +68,16 @@ class HubHealth:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class HubTraffic:
+    """Whether Hub traffic flows, for ``daemon status``: seconds from now (None: not in force)."""
+
+    auth: AuthState
+    auth_parked_for: float | None  # seconds since the 401 parked traffic
+    auth_next_probe_in: float | None  # seconds until the next users/auth/user probe
+    paused_for: float | None  # seconds left of a Retry-After pause
+
+
 class AiohttpHubClient:
     """HubApi over HTTP: one connection pool, one token, errors translated at the boundary."""
 
@@ -64,16 +89,20 @@ class AiohttpHubClient:
         timeout: float = 30.0,
         budget: RequestBudget | None = None,
         reload_credentials: Callable[[], HubCredentials] | None = None,
+        auth_gate: AuthGate | None = None,
     ) -> None:
         self._creds = credentials
         self._budget = budget or RequestBudget()
         self._reload_credentials = reload_credentials
         self._last_reload = float("-inf")
+        self._auth = auth_gate or AuthGate()
+        self._probe_lock = asyncio.Lock()
+        self._email = ""  # the account the token belongs to (users/auth/user), once known
         self.health: HubHealth | None = None  # None until the first API call
         self._retry = retry or RetryPolicy()
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout),
-            headers={"User-Agent": f"aihubd/{__version__}"},
+            headers=identity_headers(),
             raise_for_status=False,
         )
         self._transfers = HubTransfers(self._call, self._session, self._retry)
@@ -103,80 +132,140 @@ class AiohttpHubClient:
     ) -> M:
         """One API call. ``retry`` (default: for GET and DELETE) retries it on HubUnavailable —
         only for calls that are safe to repeat."""
-        url = self._url(*segments)
 
         async def once() -> M:
             await self._admit()
-            started = time.monotonic()
-            data = body.SerializeToString() if body is not None else b""
-            headers = {**self._creds.auth_headers(), "Content-Type": PROTOBUF}
-            with _translate(method, url, object_id):
-                async with self._session.request(method, url, data=data, params=params, headers=headers) as resp:
-                    payload = await resp.read()
-                    log.debug("%s %s -> %d in %.3fs", method, redact_url(url), resp.status, time.monotonic() - started)
-                    try:
-                        _raise_for_status(resp, payload, object_id)
-                    except HubUnavailable as exc:
-                        if exc.retry_after is not None:
-                            self._budget.retry_after(exc.retry_after)
-                        raise
-                    if resp.headers.get("Content-Type") != PROTOBUF:
-                        raise HubError(
-                            f"the Hub answered {method} {redact_url(url)} with "
-                            f"{resp.headers.get('Content-Type')!r}, not protobuf",
-                            resp.status,
-                        )
-                    message = reply()
-                    try:
-                        message.ParseFromString(payload)
-                    except DecodeError:
-                        raise HubError(f"the Hub sent an unreadable {reply.__name__}", resp.status) from None
-                    return message
+            return await self._send(method, segments, reply, body=body, params=params, object_id=object_id)
 
         try:
             if retry if retry is not None else method in ("GET", "DELETE"):
-                result = await with_retries(once, self._retry)
+                result = await with_retries(once, self._retry, sleep=self._budget.sleep)
             else:
                 result = await once()
-        except HubAuthError as exc:
-            self._budget.auth_failed(str(exc))
-            self.health = HubHealth(reachable=False, error=str(exc))
-            raise
-        except HubUnavailable as exc:
+        except (HubAuthError, HubUnavailable, HubProtocolTooOld) as exc:
             self.health = HubHealth(reachable=False, error=str(exc))
             raise
         self.health = HubHealth(reachable=True)
         return result
 
-    async def _admit(self) -> None:
-        """Take a token from the shared budget; while a 401 blocks traffic, look for new credentials."""
-        if self._budget.auth_blocked and self._reload_credentials is not None:
-            now = self._budget.clock()
-            if now - self._last_reload >= CREDENTIAL_RECHECK_SECONDS:
-                self._last_reload = now
+    async def _send(
+        self,
+        method: str,
+        segments: Sequence[str],
+        reply: type[M],
+        *,
+        body: Message | None = None,
+        params: dict[str, str] | list[tuple[str, str]] | None = None,
+        object_id: str = "",
+    ) -> M:
+        """One HTTP exchange, its failure translated; a 401 parks traffic, a Retry-After pauses it."""
+        url = self._url(*segments)
+        started = time.monotonic()
+        data = body.SerializeToString() if body is not None else None
+        headers = {**self._creds.auth_headers(), "Content-Type": PROTOBUF}
+        with _translate(method, url, object_id):
+            async with self._session.request(method, url, data=data, params=params, headers=headers) as resp:
+                payload = await resp.read()
+                log.debug("%s %s -> %d in %.3fs", method, redact_url(url), resp.status, time.monotonic() - started)
                 try:
-                    fresh = self._reload_credentials()
-                except AihubdError:
-                    fresh = None
-                if fresh is not None and fresh.token != self._creds.token:
-                    log.info("new Hub credentials from %s; resuming Hub traffic", fresh.source)
-                    self._creds = fresh
-                    self._budget.credentials_changed()
+                    _raise_for_status(resp, payload, object_id)
+                except HubAuthError as exc:
+                    self._auth.rejected(str(exc), self._budget.clock())
+                    raise
+                except HubUnavailable as exc:
+                    if exc.retry_after is not None:
+                        self._budget.retry_after(exc.retry_after)
+                    raise
+                if resp.headers.get("Content-Type") != PROTOBUF:
+                    raise HubError(
+                        f"the Hub answered {method} {redact_url(url)} with "
+                        f"{resp.headers.get('Content-Type')!r}, not protobuf",
+                        resp.status,
+                    )
+                message = reply()
+                try:
+                    message.ParseFromString(payload)
+                except DecodeError:
+                    raise HubError(f"the Hub sent an unreadable {reply.__name__}", resp.status) from None
+                return message
+
+    async def _admit(self) -> None:
+        """Take a token from the shared budget. While a 401 parks traffic, fail fast — unless a
+        re-probe of ``users/auth/user`` is due (or the credentials changed) and it answers."""
+        if self._auth.parked:
+            self._look_for_new_credentials()
+            async with self._probe_lock:  # one probe at a time; the others see its outcome
+                if self._auth.probe_due(self._budget.clock()):
+                    await self._probe()
+            if self._auth.parked:
+                raise HubAuthError(self._auth.error, 401)
         await self._budget.acquire()
+
+    async def _probe(self) -> None:
+        await self._budget.acquire()
+        try:
+            user = await self._send("GET", ("users", "auth", "user"), pb.User)
+        except HubAuthError:
+            log.info("the Hub still rejects the token; next probe in %.0fs", self._next_probe_in() or 0.0)
+            return
+        except (HubUnavailable, HubError) as exc:
+            self._auth.probe_failed(self._budget.clock())
+            log.info("cannot re-probe the Hub's authentication: %s", exc)
+            return
+        self._auth.resumed()
+        self._email = user.email
+        log.info("the Hub accepts the token again (%s); resuming Hub traffic", user.email or "account unknown")
+
+    def _look_for_new_credentials(self) -> None:
+        """Re-read the credentials (at most every few seconds); a change makes a probe due now."""
+        if self._reload_credentials is None:
+            return
+        now = self._budget.clock()
+        if now - self._last_reload < CREDENTIAL_RECHECK_SECONDS:
+            return
+        self._last_reload = now
+        try:
+            fresh = self._reload_credentials()
+        except AihubdError:
+            return
+        if fresh != self._creds:
+            log.info("new Hub credentials from %s; probing them", fresh.source)
+            self._creds = fresh
+            self._email = ""  # the new token may belong to another account
+            self._auth.credentials_changed(now)
+
+    def _next_probe_in(self) -> float | None:
+        state = self._auth.state()
+        return None if state.next_probe is None else max(0.0, state.next_probe - self._budget.clock())
+
+    def traffic(self) -> HubTraffic:
+        """Whether Hub traffic is parked by a 401 or paused by a Retry-After, for ``daemon status``."""
+        now = self._budget.clock()
+        state = self._auth.state()
+        paused = self._budget.paused_until
+        return HubTraffic(
+            auth=state,
+            auth_parked_for=None if state.since is None else now - state.since,
+            auth_next_probe_in=self._next_probe_in(),
+            paused_for=None if paused is None else paused - now,
+        )
 
     # -- HubApi -----------------------------------------------------------------------------
 
     async def get_auth_user_email(self) -> str:
-        user = await self._call("GET", ("users", "auth", "user"), pb.User)
-        return user.email
+        """The account's email: asked once per set of credentials (a re-probe refreshes it)."""
+        if not self._email:
+            user = await self._call("GET", ("users", "auth", "user"), pb.User)
+            self._email = user.email
+        return self._email
 
-    async def find_device(self, name: str) -> Device | None:
+    async def select_devices(self, name: str) -> list[Device]:
+        """What the Hub selects for a device name (``select=True``, as the official client's submit
+        asks): normally 0 or 1 devices; the caller decides what several mean."""
         devices = await self._call(
             "GET", ("devices",), pb.DeviceList, params=[("name", name), ("os", ""), ("select", "True")]
         )
-        if len(devices.devices) == 0:
-            return None
-        return device_from_pb(devices.devices[0])
+        return [device_from_pb(d) for d in devices.devices]
 
     async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
         return await self._transfers.upload_model(path, name, project_id)
@@ -208,13 +297,18 @@ class AiohttpHubClient:
             raise InvalidArgument(f"job {job_id} is a {job.WhichOneof('job') or 'unknown'} job, not a link job")
         return job_from_pb(job, refreshed_at=datetime.now(UTC))
 
-    async def list_link_job_summaries(
-        self, states: Sequence[JobState], offset: int, limit: int
-    ) -> tuple[list[JobSummary], int]:
-        """One page of the caller's link jobs in ``states`` (any state when empty), newest first,
-        and the total count."""
+    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int) -> list[JobSummary]:
+        """One page of this account's link jobs in ``states`` (any state when empty), newest first.
+
+        ``creator`` is the token's account: without it the Hub lists the whole organization's
+        jobs. The Hub's ``total_query_count`` is not returned (the official client never reads
+        it; callers page while a page comes back full)."""
+        creator = await self.get_auth_user_email()
+        if not creator:
+            raise HubError("the Hub did not say which account the token belongs to; cannot list only its jobs")
         params = [("offset", str(offset))] if offset > 0 else []
         params.append(("limit", str(limit)))
+        params.append(("creator", creator))
         if states:
             params.append(("state", ",".join(str(int(s)) for s in states)))
         params.append(("type", "link"))
@@ -231,11 +325,16 @@ class AiohttpHubClient:
             for s in listing.job_summaries
             if s.WhichOneof("job") == "link_job_summary"
         ]
-        return rows, listing.total_query_count
+        return rows
 
     async def set_job_name(self, job_id: str, name: str) -> None:
-        await self._call(
-            "PATCH", ("jobs", job_id), pb.CreateUpdateResponse, body=pb.JobPublicUpdate(name=name), object_id=job_id
+        await self._call(  # retried, as the official client retries set_job_name (the same name twice is one)
+            "PATCH",
+            ("jobs", job_id),
+            pb.CreateUpdateResponse,
+            body=pb.JobPublicUpdate(name=name),
+            object_id=job_id,
+            retry=True,
         )
 
     async def get_sharing(self, job_id: str) -> list[str]:
@@ -292,6 +391,13 @@ def _raise_for_status(resp: aiohttp.ClientResponse, payload: bytes, object_id: s
         raise HubAuthError(
             "the Hub rejected the daemon's API token (401); set a valid one with "
             "`qai-hub configure --api_token <TOKEN>` (aihubd picks it up without a restart)",
+            status,
+        )
+    if status == 426:
+        raise HubProtocolTooOld(
+            f"the Hub requires a newer client protocol than qai-hub {PROTOCOL_VERSION} (426 on {where})"
+            + (f": {detail}" if detail else "")
+            + "; update aihubd to a release that speaks the Hub's current protocol",
             status,
         )
     if status == 404:

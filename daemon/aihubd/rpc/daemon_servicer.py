@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
@@ -36,4 +39,17 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
                 account_email=s.account_email,
                 cache_bytes=s.cache_bytes,
                 hub_error=s.hub_error,
+                hub_protocol_version=s.hub_protocol_version,
+                hub_auth_state=s.hub_auth_state,
+                hub_auth_parked_since=_timestamp(s.hub_auth_parked_since),
+                hub_auth_next_probe=_timestamp(s.hub_auth_next_probe),
+                hub_paused_until=_timestamp(s.hub_paused_until),
             )
+
+
+def _timestamp(when: datetime | None) -> Timestamp | None:
+    if when is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(when)
+    return stamp

@@ -301,7 +301,7 @@ class GetDaemonInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DaemonInfo(_message.Message):
-    __slots__ = ("version", "hub_url", "web_url", "hub_kind", "tracked_jobs", "in_flight_jobs", "hub_reachable", "account_email", "cache_bytes", "hub_error")
+    __slots__ = ("version", "hub_url", "web_url", "hub_kind", "tracked_jobs", "in_flight_jobs", "hub_reachable", "account_email", "cache_bytes", "hub_error", "hub_protocol_version", "hub_auth_state", "hub_auth_parked_since", "hub_auth_next_probe", "hub_paused_until")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     HUB_URL_FIELD_NUMBER: _ClassVar[int]
     WEB_URL_FIELD_NUMBER: _ClassVar[int]
@@ -312,6 +312,11 @@ class DaemonInfo(_message.Message):
     ACCOUNT_EMAIL_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
     HUB_ERROR_FIELD_NUMBER: _ClassVar[int]
+    HUB_PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    HUB_AUTH_STATE_FIELD_NUMBER: _ClassVar[int]
+    HUB_AUTH_PARKED_SINCE_FIELD_NUMBER: _ClassVar[int]
+    HUB_AUTH_NEXT_PROBE_FIELD_NUMBER: _ClassVar[int]
+    HUB_PAUSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
     version: str
     hub_url: str
     web_url: str
@@ -322,4 +327,9 @@ class DaemonInfo(_message.Message):
     account_email: str
     cache_bytes: int
     hub_error: str
-    def __init__(self, version: _Optional[str] = ..., hub_url: _Optional[str] = ..., web_url: _Optional[str] = ..., hub_kind: _Optional[str] = ..., tracked_jobs: _Optional[int] = ..., in_flight_jobs: _Optional[int] = ..., hub_reachable: bool = ..., account_email: _Optional[str] = ..., cache_bytes: _Optional[int] = ..., hub_error: _Optional[str] = ...) -> None: ...
+    hub_protocol_version: str
+    hub_auth_state: str
+    hub_auth_parked_since: _timestamp_pb2.Timestamp
+    hub_auth_next_probe: _timestamp_pb2.Timestamp
+    hub_paused_until: _timestamp_pb2.Timestamp
+    def __init__(self, version: _Optional[str] = ..., hub_url: _Optional[str] = ..., web_url: _Optional[str] = ..., hub_kind: _Optional[str] = ..., tracked_jobs: _Optional[int] = ..., in_flight_jobs: _Optional[int] = ..., hub_reachable: bool = ..., account_email: _Optional[str] = ..., cache_bytes: _Optional[int] = ..., hub_error: _Optional[str] = ..., hub_protocol_version: _Optional[str] = ..., hub_auth_state: _Optional[str] = ..., hub_auth_parked_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hub_auth_next_probe: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hub_paused_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
