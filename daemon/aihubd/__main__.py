@@ -13,6 +13,9 @@ from .errors import AihubdError
 
 __all__ = ["main"]
 
+# The emulator's transfer modes (EmulatorConfig.transfer), spelled out so parsing imports no emulator code.
+_TRANSFER_MODES = ("url", "multipart", "credentials", "mixed")
+
 
 def _positive(text: str) -> float:
     value = float(text)
@@ -97,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--emulator-manual", action="store_true", help="with --hub emulator: jobs advance only when told (tests)"
     )
+    serve.add_argument(
+        "--emulator-transfer",
+        choices=_TRANSFER_MODES,
+        default="mixed",
+        help="with --hub emulator: how the emulator answers transfers (see `aihubd emulator --transfer`)",
+    )
 
     emulator = sub.add_parser("emulator", help="run the Hub emulator standalone (prints its URL first)")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -105,7 +114,26 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--link-seconds", type=float, default=3.0)
     emulator.add_argument("--manual", action="store_true", help="jobs advance only via /_emulator/jobs/ID/advance")
     emulator.add_argument(
-        "--tokens-file", type=Path, help="accept only these tokens (one per line, 'token' or 'token:email')"
+        "--tokens-file",
+        type=Path,
+        help="accept only these tokens (one per line: 'token', 'token:email' or 'token:email:org')",
+    )
+    emulator.add_argument(
+        "--transfer",
+        choices=_TRANSFER_MODES,
+        default="mixed",
+        help="transfer replies to clients that support S3 credentials: 'url' (one URL), 'multipart' (part URLs), "
+        "'credentials' (S3 credentials on a loopback moto S3 endpoint, printed as the 2nd stdout line "
+        "'s3: URL'; clients reach it via AWS_ENDPOINT_URL_S3), 'mixed' (default: small files by URL, large ones "
+        "alternately by credentials and by multipart/URL)",
+    )
+    emulator.add_argument("--large-file-bytes", type=int, help="the 'mixed' threshold (default 1 MiB)")
+    emulator.add_argument("--part-bytes", type=int, help="multipart upload part size (default 5 MiB)")
+    emulator.add_argument(
+        "--omit-total-query-count", action="store_true", help="leave total_query_count unset in listings"
+    )
+    emulator.add_argument(
+        "--omit-last-updated-time", action="store_true", help="leave last_updated_time unset in job summaries"
     )
     return parser
 
@@ -133,6 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
         tcp_port=args.tcp_port,
         emulator_link_seconds=args.emulator_link_seconds,
         emulator_manual=args.emulator_manual,
+        emulator_transfer=args.emulator_transfer,
     )
 
     def ready(socket: str) -> None:
@@ -148,7 +177,17 @@ def _emulator(args: argparse.Namespace) -> int:
     tokens = None
     if args.tokens_file is not None:
         tokens = [line.strip() for line in args.tokens_file.read_text().splitlines() if line.strip()]
-    config = EmulatorConfig(link_seconds=args.link_seconds, manual=args.manual, state_dir=args.state_dir, tokens=tokens)
+    sizes = {"large_file_bytes": args.large_file_bytes, "part_bytes": args.part_bytes}
+    config = EmulatorConfig(
+        link_seconds=args.link_seconds,
+        manual=args.manual,
+        state_dir=args.state_dir,
+        tokens=tokens,
+        transfer=args.transfer,
+        omit_total_query_count=args.omit_total_query_count,
+        omit_last_updated_time=args.omit_last_updated_time,
+        **{name: value for name, value in sizes.items() if value is not None},
+    )
     return run_forever(config, host=args.host, port=args.port)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 from collections.abc import Callable
 
@@ -52,11 +53,16 @@ async def _start_emulator(config: DaemonConfig, stack: contextlib.AsyncExitStack
             link_seconds=config.emulator_link_seconds,
             manual=config.emulator_manual,
             state_dir=config.emulator_state_dir,
+            transfer=config.emulator_transfer,
         )
     )
     base_url = await emulator.start(host="127.0.0.1", port=0)
     stack.push_async_callback(emulator.stop)
     log.info("embedded Hub emulator at %s", base_url)
+    if emulator.s3_endpoint_url is not None:
+        # Where botocore (the credentials transfer path) finds the emulator's S3; not a secret.
+        os.environ["AWS_ENDPOINT_URL_S3"] = emulator.s3_endpoint_url
+        log.info("embedded Hub emulator's S3 endpoint at %s", emulator.s3_endpoint_url)
     return HubCredentials(api_url=base_url, web_url=base_url, token=EMULATOR_TOKEN, source="embedded emulator")
 
 

@@ -56,6 +56,7 @@ class DaemonConfig:
     shutdown_grace: float = 5.0
     emulator_link_seconds: float = 3.0
     emulator_manual: bool = False
+    emulator_transfer: str = "mixed"  # EmulatorConfig.transfer of the embedded emulator
 
     @property
     def database_path(self) -> Path:
