@@ -16,6 +16,10 @@
 * ``POST /_emulator/tokens/restore``         body ``{"token": "..."}`` -> ``{"restored": bool,
   "revoked_tokens": n}`` (``restored`` is false when the token was not revoked)
 
+* ``GET  /_emulator/requests[?client=EMAIL]`` -> ``{"requests": [{"client", "method", "path",
+  "query", "headers", "status"}, ...]}`` the request log (see ``requestlog``), oldest first
+* ``DELETE /_emulator/requests``             clears it -> ``{"cleared": true}``
+
 Fault counts are cleared with the other counters (``/_emulator/counters/reset``).
 """
 
@@ -29,7 +33,7 @@ from aiohttp import web
 from .errors import BadRequest, HubError
 from .faults import FaultConfig
 from .records import CREATED, DONE, FAILED, LINKING_MODELS
-from .web_util import COUNTERS, FAULTS, STATE, json_error
+from .web_util import COUNTERS, FAULTS, REQUEST_LOG, STATE, json_error
 
 __all__ = ["STATE_NAMES", "add_admin_routes"]
 
@@ -136,6 +140,17 @@ async def restore_token(request: web.Request) -> web.Response:
     return web.json_response({"restored": restored, "revoked_tokens": injector.revoked_count()})
 
 
+async def requests(request: web.Request) -> web.Response:
+    client = request.query.get("client")
+    entries = request.app[REQUEST_LOG].entries(client)
+    return web.json_response({"requests": [entry.to_json() for entry in entries]})
+
+
+async def clear_requests(request: web.Request) -> web.Response:
+    request.app[REQUEST_LOG].clear()
+    return web.json_response({"cleared": True})
+
+
 def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/_emulator/health", health)
     router.add_get("/_emulator/counters", counters)
@@ -147,3 +162,5 @@ def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_delete("/_emulator/faults", clear_faults)
     router.add_post("/_emulator/tokens/revoke", revoke_token)
     router.add_post("/_emulator/tokens/restore", restore_token)
+    router.add_get("/_emulator/requests", requests)
+    router.add_delete("/_emulator/requests", clear_requests)

@@ -29,7 +29,6 @@ import botocore.session  # type: ignore[import-untyped]
 from botocore.client import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from google.protobuf.timestamp_pb2 import Timestamp
-from moto.server import ThreadedMotoServer
 from qai_hub import public_api_pb2 as pb
 
 __all__ = ["REGION", "S3Endpoint"]
@@ -44,6 +43,8 @@ class S3Endpoint:
     """A moto S3 server on ``host`` and a bucket in it. Start once, stop once."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
+        from moto.server import ThreadedMotoServer  # imported only by emulators that use S3
+
         self._server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
         self.bucket = "aihub-emulator-" + secrets.token_hex(6)
         self._url: str | None = None

@@ -180,7 +180,10 @@ async def test_upload_complete_reads_the_object_back_from_s3(session) -> None:
     try:
         hub = RawHub(session, emu.base_url, "tok")
         created = await hub.ok(
-            "POST", "projects/pX/models/", pb.CreateUpdateResponse, pb.Model(name="c.dlc", model_type=15).SerializeToString()
+            "POST",
+            "projects/pX/models/",
+            pb.CreateUpdateResponse,
+            pb.Model(name="c.dlc", model_type=15).SerializeToString(),
         )
         path = f"models/{created.id}/multipart_upload/"
         info = await hub.ok("GET", path, pb.FileUploadResponse, file_size="4", **OPT_IN)
@@ -225,6 +228,7 @@ async def test_without_the_flag_the_replies_are_the_bare_legacy_messages(manual,
     # A wrapper parser reads the bare reply as garbage: field 1 (url) of FileDownloadURL is a
     # string, where FileDownloadResponse's field 1 is a message.
     status, _, data = await hub.call("GET", f"models/{created.id}/download/")
+    assert status == 200
     with pytest.raises(DecodeError):
         pb.FileDownloadResponse.FromString(data)
     async with session.get(bare.url) as resp:
