@@ -23,7 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
-SCENARIOS = ("requests", "notify", "reads", "delivery", "scale")
+SCENARIOS = ("requests", "notify", "reads", "delivery", "scale", "upload")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import mimetypes
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
@@ -128,6 +129,7 @@ class HubTransfers:
         if created.status:  # the Hub already has this content
             return created.id
         model_id = created.id
+        t0 = time.monotonic()
         size = path.stat().st_size
         plan = await self._upload_plan(model_id, size)
         etags: list[str] = []
@@ -173,7 +175,7 @@ class HubTransfers:
                 plan = fresh
         if not done.id:
             raise HubError(f"the Hub did not confirm the upload of {name}: {done.status}")
-        log.info("uploaded %s (%d bytes) as model %s by %s", name, size, done.id, how)
+        log.info("uploaded %s (%d bytes) as model %s by %s in %.1f s", name, size, done.id, how, time.monotonic() - t0)
         return done.id
 
     async def _upload_plan(self, model_id: str, size: int) -> UploadPlan:
@@ -253,13 +255,16 @@ class HubTransfers:
                         if out is not None:  # the Hub switched from a URL to credentials
                             out.close()
                             out = sink = None
-                        return await self._download_s3(target.credentials, dest)
+                        size, digest = await self._download_s3(target.credentials, dest)
+                        log.info("fetched %s (%d bytes) by S3 credentials", target.filename, size)
+                        return size, digest
                     if sink is None:
                         out = dest.open("wb")
                         sink = _Sink(out, self._reporter(target.filename))
                     await self._fetch_with_retries(target.url, sink)
                     sink.out.flush()
                     await finish_in_thread(os.fsync, sink.out.fileno())  # seconds for a big file: not on the loop
+                    log.info("fetched %s (%d bytes) by URL", target.filename, sink.size)
                     return sink.size, sink.hash.hexdigest()
                 except TransferExpired as exc:
                     if target.refresh is None or refreshes >= self._max_refreshes:
