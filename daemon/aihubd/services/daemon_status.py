@@ -52,12 +52,14 @@ class DaemonStatusService:
         self._wall_clock = wall_clock
 
     async def status(self) -> DaemonStatus:
-        """Asks the Hub who we are once per credentials; after that, reachability is the last call's outcome."""
-        email = ""
-        with contextlib.suppress(AihubdError):  # reported through health below
-            email = await self._hub.get_auth_user_email()
-        health = self._hub.health
+        """Asks the Hub who we are once per credentials (not while traffic is held: status never
+        waits); after that, reachability is the last call's outcome."""
         traffic = self._hub.traffic()
+        email = ""
+        if traffic.paused_for is None and not traffic.auth.parked:  # never wait out a pause here
+            with contextlib.suppress(AihubdError):  # reported through health below
+                email = await self._hub.get_auth_user_email()
+        health = self._hub.health
         tracked, in_flight = await self._jobs.counts()
         now = self._wall_clock()
         return DaemonStatus(
