@@ -207,10 +207,23 @@ def test_daemon_sends_only_official_request_shapes(
         _official_flows(official_emu, models, workspace / "official-hub", monkeypatch, official_s3)
         official = [Shape.from_log(e) for e in _requests(official_emu, OFFICIAL[1])]
     daemon_emu, daemon_s3 = _emulator(workspace / "daemon-hub", mode)
+    flow_error: BaseException | None = None
     with stopping(daemon_emu):
-        _daemon_flows(daemon_emu, models, workspace / "daemon-side", daemon_s3)
-        daemon = [Shape.from_log(e) for e in _requests(daemon_emu, DAEMON[1])]
-        failed_requests = [e for e in _requests(daemon_emu, DAEMON[1]) if e["status"] >= 400]
+        try:
+            _daemon_flows(daemon_emu, models, workspace / "daemon-side", daemon_s3)
+        except Exception as exc:  # compare what was sent up to the failure, then report both
+            flow_error = exc
+        logged = _requests(daemon_emu, DAEMON[1])
+    daemon = [Shape.from_log(e) for e in logged]
+    failed_requests = [e for e in logged if e["status"] >= 400]
+    problems = _mismatches(official, daemon)
+    assert not problems, (
+        f"transfer mode {mode}: the daemon sent shapes the official client does not:\n"
+        + "\n".join(problems)
+        + (f"\n(and its flow failed: {flow_error!r})" if flow_error else "")
+    )
+    if flow_error is not None:
+        raise flow_error
 
     # The recording saw both sides do the whole workflow (a test that compared two empty logs
     # would prove nothing), through the transfer paths of this mode.
@@ -224,10 +237,6 @@ def test_daemon_sends_only_official_request_shapes(
         assert (("POST", "/api/v1/models/{model_id}/upload_complete/") in routes) == (
             mode in ("credentials", "mixed")
         ), (mode, sorted(routes))
-    problems = _mismatches(official, daemon)
-    assert not problems, f"transfer mode {mode}: the daemon sent shapes the official client does not:\n" + "\n".join(
-        problems
-    )
     assert not failed_requests, f"the daemon's requests the emulator refused: {failed_requests}"
 
 
