@@ -30,10 +30,10 @@ from e2e_support import (
     HUB_DAEMON_FLAGS,
     Emulator,
     finish_job,
+    hub_env,
     start_daemon,
     start_emulator,
     stopping,
-    token_env,
 )
 from qai_hub import public_rest_api as official_api
 
@@ -71,14 +71,6 @@ def _requests(emulator: Emulator, client: str) -> list[dict[str, Any]]:
         return list(json.loads(resp.read())["requests"])
 
 
-def _s3_line(emulator: Emulator) -> str | None:
-    """The endpoint on the emulator CLI's second stdout line (credentials-using modes only)."""
-    assert emulator.proc.stdout is not None
-    line = emulator.proc.stdout.readline().strip()
-    assert line.startswith("s3: http://127.0.0.1:"), line
-    return line.removeprefix("s3: ")
-
-
 def _pseudo_random(size: int, seed: bytes) -> bytes:
     out = bytearray()
     block = seed
@@ -103,8 +95,9 @@ def _emulator(base: Path, mode: str) -> tuple[Emulator, str | None]:
     tokens.write_text("".join(f"{token}:{email}:conf-org\n" for token, email in (OFFICIAL, DAEMON, FRIEND)))
     args = ["--manual", "--transfer", mode, "--part-bytes", str(PART_BYTES), "--tokens-file", str(tokens)]
     emulator = start_emulator(base, *args)
-    s3 = _s3_line(emulator) if mode in ("credentials", "mixed") else None
-    return emulator, s3
+    # The endpoint on the emulator CLI's second stdout line (credentials-using modes only).
+    assert (emulator.s3_url is not None) == (mode in ("credentials", "mixed"))
+    return emulator, emulator.s3_url
 
 
 def _aws_env(base: Path, s3: str | None) -> dict[str, str]:
@@ -158,9 +151,9 @@ def _official_flows(
     job.download_results(str(out / "results"))
 
 
-def _daemon_flows(emulator: Emulator, models: tuple[Path, Path], base: Path, s3: str | None) -> None:
+def _daemon_flows(emulator: Emulator, models: tuple[Path, Path], base: Path) -> None:
     base.mkdir()
-    env = {**token_env(base, DAEMON[0]), **_aws_env(base, s3)}
+    env = hub_env(base, emulator, DAEMON[0])
     with stopping(start_daemon(base, ["--hub-url", emulator.base_url], env=env, extra=HUB_DAEMON_FLAGS)) as daemon:
         with Client(daemon.socket) as client:
             job = client.submit_link_job([str(p) for p in models], DEVICE, name="conformance")
@@ -206,11 +199,11 @@ def test_daemon_sends_only_official_request_shapes(
     with stopping(official_emu):
         _official_flows(official_emu, models, workspace / "official-hub", monkeypatch, official_s3)
         official = [Shape.from_log(e) for e in _requests(official_emu, OFFICIAL[1])]
-    daemon_emu, daemon_s3 = _emulator(workspace / "daemon-hub", mode)
+    daemon_emu, _ = _emulator(workspace / "daemon-hub", mode)
     flow_error: BaseException | None = None
     with stopping(daemon_emu):
         try:
-            _daemon_flows(daemon_emu, models, workspace / "daemon-side", daemon_s3)
+            _daemon_flows(daemon_emu, models, workspace / "daemon-side")
         except Exception as exc:  # compare what was sent up to the failure, then report both
             flow_error = exc
         logged = _requests(daemon_emu, DAEMON[1])
@@ -258,7 +251,7 @@ def test_mismatches_names_each_difference() -> None:
 def test_s3_line_is_the_second_stdout_line(tmp_path: Path) -> None:
     emulator, s3 = _emulator(tmp_path / "hub", "credentials")
     with stopping(emulator):
-        assert s3 is not None
+        assert s3 is not None and s3.startswith("http://127.0.0.1:")
         # The endpoint answers as S3 does (moto): XML.
         try:
             with urllib.request.urlopen(s3 + "/", timeout=10) as resp:
