@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         default=300.0,
         help="longest pause of all Hub traffic honoured for a Hub Retry-After, seconds (default 300)",
     )
+    serve.add_argument(
+        "--hub-retry-attempts",
+        type=int,
+        default=7,
+        help="attempts per Hub request while the Hub is unavailable (default 7, as the official client)",
+    )
     hub = serve.add_mutually_exclusive_group()
     hub.add_argument(
         "--hub",
@@ -155,6 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_poll_interval=args.max_poll_interval,
         hub_requests_per_second=args.hub_rate,
         hub_max_retry_after=args.max_retry_after,
+        hub_retry_attempts=max(1, args.hub_retry_attempts),
         cache_max_bytes=int(args.cache_max_gib * (1 << 30)),
         hardlink_artifacts=not args.no_hardlinks,
         prefetch=not args.no_prefetch,

@@ -104,6 +104,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                     load_credentials, token_file=config.token_file, api_url=config.hub_url, web_url=config.web_url
                 )
             )
+            retry = RetryPolicy(attempts=config.hub_retry_attempts, max_retry_after=config.hub_max_retry_after)
             hub = AiohttpHubClient(
                 credentials,
                 budget=RequestBudget(
@@ -113,7 +114,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                         max_pause=config.hub_max_retry_after,
                     )
                 ),
-                retry=RetryPolicy(max_retry_after=config.hub_max_retry_after),
+                retry=retry,
                 reload_credentials=reload,
             )
             stack.push_async_callback(hub.close)
@@ -138,6 +139,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 UploadService(hub, index),
                 SubmissionJournal(db),
                 default_project=credentials.default_project,
+                retry=retry,
             )
             artifacts = ArtifactService(
                 hub,

@@ -29,7 +29,10 @@ _S3_MODES = ("credentials", "mixed")  # `aihubd emulator --transfer` modes that 
 START_TIMEOUT = 60
 # Poll interval 1 h: the daemon sees a Hub change only on RefreshJobs (deterministic). The Hub
 # rate limit is lifted (the default 10 requests/s would space out every test's calls).
-HUB_DAEMON_FLAGS = ["--poll-interval", "3600", "--hub-rate", "1000"]
+# One attempt per Hub request: fault tests see the Hub's trouble at once, not after the production
+# retry budget (7 attempts, ~70 s of backoff, as patient as the official client).
+FAST_FAIL = ["--hub-retry-attempts", "1"]
+HUB_DAEMON_FLAGS = ["--poll-interval", "3600", "--hub-rate", "1000", *FAST_FAIL]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -166,7 +169,7 @@ def start_daemon(
                 "--state-dir",
                 str(state),
                 *hub_args,
-                *(extra if extra is not None else ["--poll-interval", "3600"]),
+                *(extra if extra is not None else ["--poll-interval", "3600", *FAST_FAIL]),
             ],
             stdout=subprocess.PIPE,
             stderr=err,

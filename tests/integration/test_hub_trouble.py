@@ -65,6 +65,8 @@ def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: P
             "--max-poll-interval",
             "1",
             "--no-prefetch",
+            "--hub-retry-attempts",
+            "2",  # convergence, not patience, is the point here: the production budget takes minutes
         ],
         env=token_env(tmp_path),
         extra=[],
@@ -91,12 +93,12 @@ def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: P
 
             def finish(job_id: str) -> api.Job:
                 last = None
-                for last in s.WaitJob(api.WaitJobRequest(job_id=job_id), timeout=DEADLINE):
-                    pass
+                for message in s.WaitJob(api.WaitJobRequest(job_id=job_id), timeout=DEADLINE):
+                    last = message
                 return last
 
             with ThreadPoolExecutor(16) as pool:
-                finals = dict(zip(job_ids, pool.map(finish, job_ids)))
+                finals = dict(zip(job_ids, pool.map(finish, job_ids), strict=True))
 
             sample = [j for j in job_ids if finals[j].state == api.JOB_STATE_DONE][:10]
             ours = {}
