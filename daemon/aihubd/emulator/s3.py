@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import botocore.session  # type: ignore[import-untyped]
-from botocore.client import Config  # type: ignore[import-untyped]
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+import botocore.session
+from botocore.client import Config
+from botocore.exceptions import ClientError
 from google.protobuf.timestamp_pb2 import Timestamp
 from qai_hub import public_api_pb2 as pb
 
