@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fake_hub import FakeHub
 
+from aihubd.errors import HubError
 from aihubd.hub.budget import BudgetConfig, RequestBudget
 from aihubd.model import JobState
 from aihubd.store.database import Database
@@ -205,3 +206,19 @@ async def test_summaries_without_last_updated_time_still_catch_every_change(db: 
     hub.calls.clear()
     await poller.poll_now()
     assert hub.calls == {"list_summaries": 1}  # and then not again for another full_refresh
+
+
+async def test_a_listing_the_daemon_cannot_use_falls_back_to_reading_due_jobs(db: Database) -> None:
+    """E.g. the Hub does not say whose token it is: never list org-wide, read the due jobs instead."""
+    hub, clock = FakeHub(), FakeClock()
+    poller, store = await _poller(db, hub, clock)
+    ids = await _track(store, poller, hub, 2)
+
+    async def no_account(*args: object, **kwargs: object) -> object:
+        raise HubError("the Hub did not say which account the token belongs to; cannot list only its jobs")
+
+    hub.list_link_job_summaries = no_account  # type: ignore[method-assign]
+    hub.set_state(ids[0], JobState.LINKING_MODELS)
+    result = await poller.poll_now()
+    assert hub.calls == {"get_job": 2} and result.changed == 1
+    assert store.cached(ids[0]).state == JobState.LINKING_MODELS  # type: ignore[union-attr]
