@@ -14,6 +14,7 @@ URL, or one multipart plan). With it:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from .config import EmulatorConfig
@@ -24,10 +25,9 @@ Variant = Literal["url", "multipart", "credentials"]
 SINGLE_URL: Variant = "url"
 
 
-def opted_in(query: object) -> bool:
+def opted_in(query: Mapping[str, str]) -> bool:
     """Whether the request's query says ``supports_s3_credentials=true``."""
-    get = getattr(query, "get", None)
-    return get is not None and str(get("supports_s3_credentials", "")).lower() == "true"
+    return query.get("supports_s3_credentials", "").lower() == "true"
 
 
 def part_count(size: int, part_bytes: int) -> int:
@@ -51,8 +51,10 @@ class TransferPlanner:
         mode = self._config.transfer
         if not opted or mode == "url":
             return SINGLE_URL
-        if mode in ("multipart", "credentials"):
-            return mode  # type: ignore[return-value]
+        if mode == "multipart":
+            return "multipart"
+        if mode == "credentials":
+            return "credentials"
         if size < self._config.large_file_bytes:
             return SINGLE_URL
         return "credentials" if self._large_by_credentials(obj) else "multipart"
