@@ -4,22 +4,30 @@ transfers, 416 on a complete resume). The S3-credentials path runs against moto'
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import os
+import threading
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import botocore.exceptions
 import pytest
 from aiohttp.test_utils import TestServer
 from qai_hub import public_api_pb2 as pb
 from transfer_hub import TransferHub
 
 from aihubd.errors import HubError
+from aihubd.hub import s3_credentials
+from aihubd.hub import transfers as transfers_module
+from aihubd.hub.blob_errors import TransferExpired
 from aihubd.hub.client import AiohttpHubClient
 from aihubd.hub.credentials import HubCredentials
 from aihubd.hub.retry import RetryPolicy
 from aihubd.hub.transfers import HubTransfers
+from aihubd.model import S3Grant
 
 FLAGS = [("use_acceleration", "true"), ("supports_s3_credentials", "true")]
 MIB = 1 << 20
@@ -249,8 +257,13 @@ def _grant(key: str, filename: str = "") -> pb.S3Credentials:
 
 
 async def test_credentials_upload_and_download_through_s3(
-    moto_s3: str, hub_server: tuple[TransferHub, str], transfers: tuple[HubTransfers, list[int]], tmp_path: Path
+    moto_s3: str,
+    hub_server: tuple[TransferHub, str],
+    transfers: tuple[HubTransfers, list[int]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, botocore's (which prints signed headers) too
     state, _ = hub_server
     data = _data(3 * MIB + 11)
     model = tmp_path / "a.dlc"
@@ -267,6 +280,9 @@ async def test_credentials_upload_and_download_through_s3(
     assert (tmp_path / "out").read_bytes() == data
     assert (size, digest) == (len(data), hashlib.sha256(data).hexdigest())
     assert not [r for r in state.requests if r.path.startswith("/blob/")]  # S3 itself, not a URL
+    secrets = ("AKIACANARYKEY", "canary-secret-key", "canary-session-token")
+    assert not [k for k, v in os.environ.items() if any(s in v for s in secrets)]  # never what children inherit
+    assert caplog.records and not [s for s in secrets if s in caplog.text]  # never logged, even at DEBUG
 
 
 async def test_s3_errors_never_carry_the_credentials(
@@ -275,7 +291,92 @@ async def test_s3_errors_never_carry_the_credentials(
     state, _ = hub_server
     state.download_reply = lambda base, gen: pb.FileDownloadResponse(credentials=_grant("models/none", "x.bin"))
     hub, _ = transfers
-    with pytest.raises(HubError) as info:
+    with pytest.raises(HubError) as info:  # no such object in S3
         await hub.download(await hub.target_model_file("m1"), tmp_path / "out")
-    assert "canary" not in str(info.value).lower() and "AKIACANARYKEY" not in str(info.value)
-    assert "x.bin" in str(info.value) or "out" in str(info.value)
+    assert "404" in str(info.value) and "out" in str(info.value)
+    grant = S3Grant("AKIACANARYKEY", "canary-secret-key", "canary-session-token", "hub-models", "k")
+    echoed = botocore.exceptions.ClientError(
+        {
+            "Error": {
+                "Code": "InvalidAccessKeyId",
+                "Message": "The key AKIACANARYKEY with canary-session-token is bad",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        },
+        "GetObject",
+    )
+    translated = s3_credentials._translate(echoed, grant, "x.bin")
+    assert isinstance(translated, TransferExpired)  # a 403 from S3: ask the Hub for fresh credentials
+    assert "AKIACANARYKEY" not in str(translated) and "canary-session-token" not in str(translated)
+    assert "InvalidAccessKeyId" in str(translated)
+
+
+async def test_expired_credentials_fetch_fresh_ones(
+    moto_s3: str,
+    hub_server: tuple[TransferHub, str],
+    transfers: tuple[HubTransfers, list[int]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state, _ = hub_server
+    data = _data(MIB + 3)
+    model = tmp_path / "a.dlc"
+    model.write_bytes(data)
+    state.upload_reply = lambda base, gen: pb.FileUploadResponse(credentials=_grant(f"models/m1/{gen}.dlc"))
+    state.download_reply = lambda base, gen: pb.FileDownloadResponse(credentials=_grant("models/m1/2.dlc", "a.dlc"))
+    real_upload = transfers_module.s3_upload
+    keys: list[str] = []
+
+    async def expiring_upload(grant: S3Grant, path: Path, content_type: str, **kwargs: object) -> None:
+        keys.append(grant.key)
+        if grant.key.endswith("/1.dlc"):  # the first credentials expired before the upload began
+            raise TransferExpired("S3 refused the Hub's credentials (ExpiredToken: expired)", 403)
+        await real_upload(grant, path, content_type, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(transfers_module, "s3_upload", expiring_upload)
+    hub, _ = transfers
+    assert await hub.upload_model(model, "a.dlc") == "m1"
+    assert keys == ["models/m1/1.dlc", "models/m1/2.dlc"] and state.confirmed == 1
+    await hub.download(await hub.target_model_file("m1"), tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == data
+
+
+async def test_cancelling_a_credentials_download_stops_its_worker_thread(
+    moto_s3: str,
+    hub_server: tuple[TransferHub, str],
+    transfers: tuple[HubTransfers, list[int]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state, _ = hub_server
+    data = _data(3 * MIB)
+    model = tmp_path / "a.dlc"
+    model.write_bytes(data)
+    state.upload_reply = lambda base, gen: pb.FileUploadResponse(credentials=_grant("models/m1/a.dlc"))
+    state.download_reply = lambda base, gen: pb.FileDownloadResponse(credentials=_grant("models/m1/a.dlc", "a.dlc"))
+    hub, _ = transfers
+    await hub.upload_model(model, "a.dlc")
+
+    moving, cancelled = threading.Event(), threading.Event()
+    real_progress, real_cancel = s3_credentials._Progress.on_progress, s3_credentials._Cancel.cancel
+
+    def held_progress(self: s3_credentials._Progress, future: object, bytes_transferred: int, **kw: object) -> None:
+        moving.set()
+        cancelled.wait(30)  # the worker thread holds here until the cancellation reached s3transfer
+        real_progress(self, future, bytes_transferred, **kw)  # type: ignore[arg-type]
+
+    def cancel(self: s3_credentials._Cancel) -> None:
+        real_cancel(self)
+        cancelled.set()
+
+    monkeypatch.setattr(s3_credentials._Progress, "on_progress", held_progress)
+    monkeypatch.setattr(s3_credentials._Cancel, "cancel", cancel)
+    out = tmp_path / "dl" / "out"
+    out.parent.mkdir()
+    task = asyncio.create_task(hub.download(await hub.target_model_file("m1"), out))
+    assert await asyncio.get_running_loop().run_in_executor(None, moving.wait, 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cancelled.is_set()
+    assert not out.exists() and list(out.parent.iterdir()) == []  # s3transfer removed its temp file
