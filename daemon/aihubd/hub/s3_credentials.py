@@ -1,10 +1,10 @@
 """Transfers with the Hub's single-object S3 credentials: botocore + s3transfer in a worker thread.
 
 The same client setup, part size and concurrency as the official client (``qai_hub/s3_transfer.py``):
-SigV4, acceleration as the Hub says, adaptive retries (10 attempts), 256 MiB parts, 4 requests at a
-time. botocore reads ``AWS_ENDPOINT_URL_S3`` itself, as it does for the official client. The keys
-are secrets: the SDK's debug logging (which prints signed headers) is held at WARNING, and every
-error text is scrubbed of them.
+SigV4, acceleration as the Hub says, adaptive retries (10 attempts, no retry layer of ours on top),
+256 MiB parts, 4 requests at a time. botocore reads ``AWS_ENDPOINT_URL_S3`` itself, as it does for
+the official client. The keys are secrets: the SDK's debug logging (which prints signed headers) is
+held at WARNING, and every error text is scrubbed of them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ __all__ = ["PART_SIZE", "s3_download", "s3_upload", "scrub"]
 T = TypeVar("T")
 PART_SIZE = 256 * 1024 * 1024
 CONCURRENCY = 4
+# botocore's default is 60 s per attempt; with 10 attempts an unreachable endpoint would hold a
+# transfer for over ten minutes. The daemon's own HTTP session connects within 10 s too.
+CONNECT_TIMEOUT = 10.0
 _EXPIRED_CODES = {"ExpiredToken", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "TokenRefreshRequired"}
 _SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
 
@@ -63,6 +66,7 @@ def _client(grant: S3Grant) -> Any:  # botocore makes the S3 client's methods at
             signature_version="s3v4",
             s3={"use_accelerate_endpoint": grant.use_transfer_acceleration},
             retries={"max_attempts": 10, "mode": "adaptive"},
+            connect_timeout=CONNECT_TIMEOUT,
         ),
     )
 

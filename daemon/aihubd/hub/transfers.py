@@ -137,12 +137,8 @@ class HubTransfers:
         while True:
             try:
                 if isinstance(plan, S3Grant):
-                    await with_retries(
-                        functools.partial(
-                            s3_upload, plan, path, content_type_of(path), progress=self._reporter(path.name)
-                        ),
-                        self._retry,
-                    )
+                    # botocore retries on its own (10 attempts), as for the official client.
+                    await s3_upload(plan, path, content_type_of(path), progress=self._reporter(path.name))
                     done = await self._call(
                         "POST", ("models", model_id, "upload_complete"), pb.CreateUpdateResponse,
                         object_id=model_id, retry=True,
@@ -277,9 +273,7 @@ class HubTransfers:
                 out.close()
 
     async def _download_s3(self, grant: S3Grant, dest: Path) -> tuple[int, str]:
-        size = await with_retries(
-            functools.partial(s3_download, grant, dest, progress=self._reporter(dest.name)), self._retry
-        )
+        size = await s3_download(grant, dest, progress=self._reporter(dest.name))  # botocore retries itself
         return size, await finish_in_thread(_file_sha256, dest)
 
     async def _fetch_with_retries(self, url: str, sink: _Sink) -> None:
