@@ -134,7 +134,8 @@ def _official_upload(emu: procs.Emulator, model: Path, wd: Path) -> dict[str, An
     (wd / "logs" / "official_upload.log").write_text(out.stderr)
     if out.returncode != 0:
         raise procs.BenchError(f"the official upload failed ({out.returncode}):\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def run(ctx: Ctx) -> None:

@@ -12,6 +12,7 @@ import threading
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import botocore.exceptions
 import pytest
@@ -21,7 +22,6 @@ from transfer_hub import TransferHub
 
 from aihubd.errors import HubError
 from aihubd.hub import s3_credentials
-from aihubd.hub import transfers as transfers_module
 from aihubd.hub.blob_errors import TransferExpired
 from aihubd.hub.client import AiohttpHubClient
 from aihubd.hub.credentials import HubCredentials
@@ -111,6 +111,22 @@ async def test_download_reads_wrapper_and_bare_replies(
     assert (size, digest) == (len(state.blob), hashlib.sha256(state.blob).hexdigest())
     info = [r for r in state.requests if r.path.endswith("/download/")]
     assert info[0].query == FLAGS
+
+
+async def test_a_single_url_form_upload_is_refused_clearly(
+    hub_server: tuple[TransferHub, str], transfers: tuple[HubTransfers, list[int]], tmp_path: Path
+) -> None:
+    """The official client uploads models only by multipart URLs or credentials (the form POST of
+    ``FileUploadURL`` is its dataset upload): the daemon says so instead of guessing."""
+    state, _ = hub_server
+    model = tmp_path / "a.dlc"
+    model.write_bytes(b"x" * 1000)
+    state.upload_reply = lambda base, gen: pb.FileUploadResponse(
+        url=pb.FileUploadURL(url=f"{base}/blob/form", file_field_name="file")
+    )
+    with pytest.raises(HubError, match="single-URL form upload for model m1"):
+        await transfers[0].upload_model(model, "a.dlc")
+    assert not [r for r in state.requests if r.path.startswith("/blob/")]
 
 
 async def test_part_puts_carry_no_content_type_and_a_length(
@@ -236,7 +252,7 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     import botocore.session
 
-    s3 = botocore.session.get_session().create_client(
+    s3: Any = botocore.session.get_session().create_client(
         "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
     )
     s3.create_bucket(Bucket="hub-models")
@@ -295,16 +311,14 @@ async def test_s3_errors_never_carry_the_credentials(
         await hub.download(await hub.target_model_file("m1"), tmp_path / "out")
     assert "404" in str(info.value) and "out" in str(info.value)
     grant = S3Grant("AKIACANARYKEY", "canary-secret-key", "canary-session-token", "hub-models", "k")
-    echoed = botocore.exceptions.ClientError(
-        {
-            "Error": {
-                "Code": "InvalidAccessKeyId",
-                "Message": "The key AKIACANARYKEY with canary-session-token is bad",
-            },
-            "ResponseMetadata": {"HTTPStatusCode": 403},
+    response: Any = {
+        "Error": {
+            "Code": "InvalidAccessKeyId",
+            "Message": "The key AKIACANARYKEY with canary-session-token is bad",
         },
-        "GetObject",
-    )
+        "ResponseMetadata": {"HTTPStatusCode": 403},
+    }
+    echoed = botocore.exceptions.ClientError(response, "GetObject")
     translated = s3_credentials._translate(echoed, grant, "x.bin")
     assert isinstance(translated, TransferExpired)  # a 403 from S3: ask the Hub for fresh credentials
     assert "AKIACANARYKEY" not in str(translated) and "canary-session-token" not in str(translated)
@@ -324,7 +338,7 @@ async def test_expired_credentials_fetch_fresh_ones(
     model.write_bytes(data)
     state.upload_reply = lambda base, gen: pb.FileUploadResponse(credentials=_grant(f"models/m1/{gen}.dlc"))
     state.download_reply = lambda base, gen: pb.FileDownloadResponse(credentials=_grant("models/m1/2.dlc", "a.dlc"))
-    real_upload = transfers_module.s3_upload
+    real_upload = s3_credentials.s3_upload
     keys: list[str] = []
 
     async def expiring_upload(grant: S3Grant, path: Path, content_type: str, **kwargs: object) -> None:
@@ -333,7 +347,7 @@ async def test_expired_credentials_fetch_fresh_ones(
             raise TransferExpired("S3 refused the Hub's credentials (ExpiredToken: expired)", 403)
         await real_upload(grant, path, content_type, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(transfers_module, "s3_upload", expiring_upload)
+    monkeypatch.setattr("aihubd.hub.transfers.s3_upload", expiring_upload)
     hub, _ = transfers
     assert await hub.upload_model(model, "a.dlc") == "m1"
     assert keys == ["models/m1/1.dlc", "models/m1/2.dlc"] and state.confirmed == 1

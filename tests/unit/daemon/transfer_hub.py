@@ -67,7 +67,8 @@ class TransferHub:
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append(Recorded(request.method, request.path, list(request.query.items()), dict(request.headers)))
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     def base(self, request: web.Request) -> str:
         return f"http://{request.host}"
