@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -138,6 +139,12 @@ def _official_upload(emu: procs.Emulator, model: Path, wd: Path) -> dict[str, An
     return result
 
 
+def _logged_upload_seconds(log: str, name: str) -> float | None:
+    """The daemon's own timing of the upload step (create model, transfer, confirm), if logged."""
+    found = re.findall(rf"uploaded {re.escape(name)} \(\d+ bytes\) as model \S+ by .* in ([0-9.]+) s", log)
+    return float(found[-1]) if found else None
+
+
 def run(ctx: Ctx) -> None:
     size: int = ctx.params(NAME)["size"]
     wd = ctx.subdir(NAME)
@@ -157,12 +164,14 @@ def run(ctx: Ctx) -> None:
                         wd,
                         emu,
                         name=f"daemon-{mode}",
+                        log_level="INFO",  # its "uploaded ... in N s" line times the upload alone
                         extra=ctx.daemon_flags({"--hub-rate": HUB_RATE, "--cache-dir": str(wd / f"cache-{mode}")}),
                     )
                     try:
                         d = asyncio.run(_daemon_upload(daemon, model))
                     finally:
                         daemon.stop()
+                    d["upload_seconds"] = _logged_upload_seconds(daemon.proc.log_tail(2000), model.name)
                     o = _official_upload(emu, model, wd)
             finally:
                 emu.stop()
@@ -175,16 +184,19 @@ def run(ctx: Ctx) -> None:
         label = {"multipart": "pre-signed part URLs", "credentials": "S3 credentials"}.get(mode, "default mode")
         d_above = d["peak_rss"] - d["idle_rss"]
         o_above = o["peak_rss"] - o["idle_rss"]
+        upload_s = d.get("upload_seconds")
         ctx.report.add(
             Row(
                 TITLE,
                 f"{fmt_bytes(size)} model upload, {label}: wall time",
-                f"daemon {d['seconds']:.1f} s",
+                f"daemon {upload_s:.1f} s" if upload_s is not None else f"daemon (SubmitLinkJob) {d['seconds']:.1f} s",
                 baseline=f"official {o['seconds']:.1f} s",
-                ratio=d["seconds"] / o["seconds"],
+                ratio=(upload_s if upload_s is not None else d["seconds"]) / o["seconds"],
                 target="—",
                 status=INFO,
-                note="daemon: SubmitLinkJob (hash + create + upload + job); official: upload_model only",
+                note=f"daemon: the upload step as it logs it (create, transfer, confirm); the whole SubmitLinkJob "
+                f"(hashing the file for its upload cache, the upload, the job) took {d['seconds']:.1f} s. "
+                "official: upload_model (create, transfer, confirm)",
                 data=r,
             )
         )

@@ -117,6 +117,7 @@ class HubTransfers:
     async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
         # Each upload step may be repeated: a model record created twice is an unused draft, a part
         # PUT twice is the same bytes, and completing the same upload id twice is the same result.
+        t0 = time.monotonic()
         created = await self._call(
             "POST",
             _scoped(project_id, "models"),
@@ -129,7 +130,6 @@ class HubTransfers:
         if created.status:  # the Hub already has this content
             return created.id
         model_id = created.id
-        t0 = time.monotonic()
         size = path.stat().st_size
         plan = await self._upload_plan(model_id, size)
         etags: list[str] = []
