@@ -146,6 +146,22 @@ async def test_part_puts_carry_no_content_type_and_a_length(
     assert [int(p.headers["Content-Length"]) for p in puts] == [2 * MIB, MIB]
 
 
+async def test_part_puts_follow_no_redirect(
+    hub_server: tuple[TransferHub, str], transfers: tuple[HubTransfers, list[int]], tmp_path: Path
+) -> None:
+    state, _ = hub_server
+    model = tmp_path / "a.dlc"
+    model.write_bytes(_data(1000))
+    state.upload_reply = lambda base, gen: pb.FileUploadResponse(
+        multipart_url=pb.FileMultipartUploadURL(
+            urls=[f"{base}/blob/moved/0?Signature=x"], upload_id="u", max_part_size=0
+        )
+    )
+    with pytest.raises(HubError, match="307"):
+        await transfers[0].upload_model(model, "a.dlc")
+    assert [r.path for r in state.requests if r.method == "PUT"] == ["/blob/moved/0"]  # the Location not followed
+
+
 # -- expired URLs, S3 errors, resumes ------------------------------------------------------------------
 
 

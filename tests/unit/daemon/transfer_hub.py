@@ -62,6 +62,7 @@ class TransferHub:
         app.router.add_get("/api/v1/models/m1/download/", self._download_info)
         app.router.add_put("/blob/part/{gen}/{index}", self._put_part)
         app.router.add_get("/blob/file/{gen}", self._get_blob)
+        app.router.add_put("/blob/moved/{index}", self._moved)
         return app
 
     @web.middleware
@@ -111,6 +112,10 @@ class TransferHub:
         if not self.hash_parts_only:
             self.parts[index] = bytes(data)
         return web.Response(headers={"ETag": f'"etag-{index}"'})
+
+    async def _moved(self, request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=307, headers={"Location": f"/blob/part/1/{request.match_info['index']}"})
 
     async def _get_blob(self, request: web.Request) -> web.StreamResponse:
         if int(request.match_info["gen"]) in self.expired_generations:
