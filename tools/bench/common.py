@@ -43,7 +43,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "reads": {"concurrency": [1, 16, 64], "duration": 2.0, "warmup": 0.2, "rounds": 2},
         "delivery": {"size": 256 << 20, "repeat": 5},
         "scale": {"in_flight": 10_000, "db_jobs": 100_000, "db_in_flight": 1000, "cycles": 2, "starts": 3},
-        "upload": {"size": 1 << 30},
+        "upload": {"size": 1 << 30, "repeat": 2},
     },
     "quick": {
         "requests": {
@@ -60,7 +60,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "reads": {"concurrency": [1, 16, 64], "duration": 1.0, "warmup": 0.2, "rounds": 2},
         "delivery": {"size": 64 << 20, "repeat": 2},
         "scale": {"in_flight": 2000, "db_jobs": 100_000, "db_in_flight": 200, "cycles": 2, "starts": 1},
-        "upload": {"size": 128 << 20},
+        "upload": {"size": 128 << 20, "repeat": 2},
     },
     "smoke": {
         "requests": {
@@ -77,7 +77,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "reads": {"concurrency": [1, 4], "duration": 0.4, "warmup": 0.1, "rounds": 1},
         "delivery": {"size": 2 << 20, "repeat": 1},
         "scale": {"in_flight": 100, "db_jobs": 1000, "db_in_flight": 10, "cycles": 1, "starts": 1},
-        "upload": {"size": 4 << 20},
+        "upload": {"size": 4 << 20, "repeat": 1},
     },
 }
 

@@ -171,7 +171,7 @@ class HubTransfers:
                 plan = fresh
         if not done.id:
             raise HubError(f"the Hub did not confirm the upload of {name}: {done.status}")
-        log.info("uploaded %s (%d bytes) as model %s by %s in %.1f s", name, size, done.id, how, time.monotonic() - t0)
+        log.info("uploaded %s (%d bytes) as model %s by %s in %.2f s", name, size, done.id, how, time.monotonic() - t0)
         return done.id
 
     async def _upload_plan(self, model_id: str, size: int) -> UploadPlan:
