@@ -24,6 +24,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aihubd", description=__doc__)
     parser.add_argument("--version", action="version", version=f"aihubd {__version__}")
@@ -81,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--hub-retry-attempts",
-        type=int,
+        type=_at_least_one,
         default=7,
         help="attempts per Hub request while the Hub is unavailable (default 7, as the official client)",
     )
@@ -161,7 +168,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_poll_interval=args.max_poll_interval,
         hub_requests_per_second=args.hub_rate,
         hub_max_retry_after=args.max_retry_after,
-        hub_retry_attempts=max(1, args.hub_retry_attempts),
+        hub_retry_attempts=args.hub_retry_attempts,
         cache_max_bytes=int(args.cache_max_gib * (1 << 30)),
         hardlink_artifacts=not args.no_hardlinks,
         prefetch=not args.no_prefetch,
