@@ -103,7 +103,7 @@ class HubEmulator:
         self._started = True
         root = self._prepare_state_dir()
         if self.config.uses_s3:
-            s3 = S3Endpoint(host if host and ":" not in host else "127.0.0.1")
+            s3 = S3Endpoint(host if host and ":" not in host else "127.0.0.1", self.state.clock)
             await asyncio.to_thread(s3.start)
             self._s3 = s3
         app = self.build_app(root)

@@ -19,6 +19,9 @@
 * ``GET  /_emulator/requests[?client=EMAIL]`` -> ``{"requests": [{"client", "method", "path",
   "query", "headers", "status"}, ...]}`` the request log (see ``requestlog``), oldest first
 * ``DELETE /_emulator/requests``             clears it -> ``{"cleared": true}``
+* ``POST /_emulator/s3/aliases``             body ``{"access_key_id", "session_token", "like"}``:
+  those keys may do what the handed-out credential ``like`` (an access key id) may, for tests
+  that swap credentials for canaries -> ``{"aliased": bool}`` (404 without an S3 endpoint)
 
 Fault counts are cleared with the other counters (``/_emulator/counters/reset``).
 """
@@ -33,7 +36,7 @@ from aiohttp import web
 from .errors import BadRequest, HubError
 from .faults import FaultConfig
 from .records import CREATED, DONE, FAILED, LINKING_MODELS
-from .web_util import COUNTERS, FAULTS, REQUEST_LOG, STATE, json_error
+from .web_util import COUNTERS, FAULTS, REQUEST_LOG, S3, STATE, json_error
 
 __all__ = ["STATE_NAMES", "add_admin_routes"]
 
@@ -151,6 +154,20 @@ async def clear_requests(request: web.Request) -> web.Response:
     return web.json_response({"cleared": True})
 
 
+async def s3_alias(request: web.Request) -> web.Response:
+    if S3 not in request.app:
+        return json_error(404, "This emulator's transfer mode has no S3 endpoint.")
+    try:
+        data = await _json_object(request)
+    except BadRequest as exc:
+        return json_error(exc.status, exc.detail)
+    fields = [data.get(name) for name in ("access_key_id", "session_token", "like")]
+    if not all(isinstance(value, str) and value for value in fields):
+        return json_error(400, 'The body must be {"access_key_id": ..., "session_token": ..., "like": ...}.')
+    key_id, token, like = (str(value) for value in fields)
+    return web.json_response({"aliased": request.app[S3].alias(key_id, token, like)})
+
+
 def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/_emulator/health", health)
     router.add_get("/_emulator/counters", counters)
@@ -164,3 +181,4 @@ def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/_emulator/tokens/restore", restore_token)
     router.add_get("/_emulator/requests", requests)
     router.add_delete("/_emulator/requests", clear_requests)
+    router.add_post("/_emulator/s3/aliases", s3_alias)

@@ -123,7 +123,7 @@ async def artifact_list(request: web.Request) -> web.Response:
         if request.app[PLANNER].download(key, path.stat().st_size, opted) == "credentials":
             s3 = request.app[S3]
             await asyncio.to_thread(s3.publish, key, path)
-            credentials = s3.credentials(key, filename, state.config.credentials_ttl_seconds, state.clock())
+            credentials = s3.credentials(key, filename, state.config.credentials_ttl_seconds)
             reply.artifacts.append(pb.NamedArtifactDownloadURL(filename=filename, credentials=credentials))
         else:
             url = request.app[SIGNER].url(origin(request), "GET", key, client=user.email)

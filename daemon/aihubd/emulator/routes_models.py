@@ -89,7 +89,7 @@ async def get_upload_url(request: web.Request) -> web.Response:
     if variant == "credentials":
         key = f"uploads/{model.model_id}/{model.upload_id}"
         model.s3_upload_key = key
-        credentials = request.app[S3].credentials(key, model.name, config.credentials_ttl_seconds, state.clock())
+        credentials = request.app[S3].credentials(key, model.name, config.credentials_ttl_seconds)
         return pb_response(pb.FileUploadResponse(credentials=credentials))
     model.s3_upload_key = None
     parts = 1 if variant == "url" else part_count(file_size, config.part_bytes)
@@ -171,7 +171,7 @@ async def get_download_url(request: web.Request) -> web.Response:
     if request.app[PLANNER].download(key, model.size, opted) == "credentials":
         s3 = request.app[S3]
         await asyncio.to_thread(s3.publish, key, request.app[BLOBS].model_path(model.model_id))
-        credentials = s3.credentials(key, filename, state.config.credentials_ttl_seconds, state.clock())
+        credentials = s3.credentials(key, filename, state.config.credentials_ttl_seconds)
         return pb_response(pb.FileDownloadResponse(credentials=credentials))
     url = pb.FileDownloadURL(
         url=request.app[SIGNER].url(origin(request), "GET", key, client=user.email), filename=filename

@@ -8,10 +8,9 @@ S3 implementation: multipart, ranges, checksums) in a thread of this process, wi
 one bucket per emulator, and moves files between it and the emulator's blob store
 with botocore. Its calls block: run them in a worker thread.
 
-moto accepts any well-formed signature, so the credentials' single-object scope is
-not enforced by the endpoint; the emulator only ever looks at the key it handed out
-(an upload to another key is "not uploaded", a download of another key is
-``NoSuchKey``).
+moto accepts any well-formed signature; `s3_gate.CredentialGate`, a WSGI layer in front of
+it, holds each handed-out credential to its one object, its session token and its
+expiration (on the emulator's clock), with S3's error replies.
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ import logging
 import os
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from botocore.client import Config
 from botocore.exceptions import ClientError
 from google.protobuf.timestamp_pb2 import Timestamp
 from qai_hub import public_api_pb2 as pb
+
+from .s3_gate import CredentialGate, Grant
 
 __all__ = ["REGION", "S3Endpoint"]
 
@@ -42,10 +45,12 @@ _ADMIN_KEY = ("AKIAEMULATORADMIN000", "emulator-admin-secret")
 class S3Endpoint:
     """A moto S3 server on ``host`` and a bucket in it. Start once, stop once."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        from moto.server import ThreadedMotoServer  # imported only by emulators that use S3
-
-        self._server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+    def __init__(self, host: str = "127.0.0.1", clock: Callable[[], float] = time.time) -> None:
+        self._host = host
+        self._clock = clock
+        self._gate: CredentialGate | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
         self.bucket = "aihub-emulator-" + secrets.token_hex(6)
         self._url: str | None = None
         self._client: Any = None
@@ -60,10 +65,20 @@ class S3Endpoint:
         return self._url
 
     def start(self) -> str:
+        # moto's own server parts, as its ThreadedMotoServer assembles them, with the gate in front.
+        from moto.moto_server.werkzeug_app import (  # imported only by emulators that use S3
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self._url = f"http://{host}:{port}"
+        self._gate = CredentialGate(DomainDispatcherApplication(create_backend_app), _ADMIN_KEY[0], self._clock)
+        self._server = make_server(self._host, 0, self._gate, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aihubd-emulator-s3", daemon=True)
+        self._thread.start()
+        self._url = f"http://{self._host}:{self._server.server_port}"
         self._client = botocore.session.get_session().create_client(
             "s3",
             region_name=REGION,
@@ -77,18 +92,27 @@ class S3Endpoint:
 
     def stop(self) -> None:
         if self._url is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join()
             self._url = None
 
     # -------------------------------------------------------------- credentials
-    def credentials(self, key: str, filename: str, ttl_seconds: float, now: float) -> pb.S3Credentials:
-        """Short-lived keys for ``key`` in the bucket (fresh for every call)."""
+    def credentials(self, key: str, filename: str, ttl_seconds: float) -> pb.S3Credentials:
+        """Short-lived keys for ``key`` in the bucket only (fresh for every call)."""
+        if self._gate is None:
+            raise RuntimeError("the S3 endpoint has not been started")
+        expires_at = self._clock() + ttl_seconds
         expiration = Timestamp()
-        expiration.FromDatetime(datetime.fromtimestamp(now + ttl_seconds, tz=UTC))
+        expiration.FromDatetime(datetime.fromtimestamp(expires_at, tz=UTC))
+        access_key_id = "ASIA" + secrets.token_hex(8).upper()
+        session_token = secrets.token_urlsafe(48)
+        self._gate.grant(access_key_id, Grant(self.bucket, key, session_token, expires_at))
         return pb.S3Credentials(
-            access_key_id="ASIA" + secrets.token_hex(8).upper(),
+            access_key_id=access_key_id,
             secret_access_key=secrets.token_urlsafe(30),
-            session_token=secrets.token_urlsafe(48),
+            session_token=session_token,
             expiration=expiration,
             bucket=self.bucket,
             key=key,
@@ -96,6 +120,10 @@ class S3Endpoint:
             use_transfer_acceleration=False,
             filename=filename,
         )
+
+    def alias(self, access_key_id: str, session_token: str, like: str) -> bool:
+        """See ``CredentialGate.alias``."""
+        return self._gate is not None and self._gate.alias(access_key_id, session_token, like)
 
     # ----------------------------------------------------------- object moves
     def publish(self, key: str, path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from google.protobuf.message import DecodeError
 from qai_hub import public_api_pb2 as pb
 
@@ -204,8 +205,58 @@ async def test_upload_complete_reads_the_object_back_from_s3(session) -> None:
         # Downloads of the model come back by credentials too, from the same endpoint.
         down = await hub.download_info(created.id)
         assert down.WhichOneof("method") == "credentials" and down.credentials.filename == "c.dlc"
-        got = await asyncio.to_thread(client.get_object, Bucket=down.credentials.bucket, Key=down.credentials.key)
+        # The upload's credentials cover only the upload's object.
+        with pytest.raises(ClientError, match="AccessDenied"):
+            await asyncio.to_thread(client.get_object, Bucket=down.credentials.bucket, Key=down.credentials.key)
+        reader = s3_client(emu.s3_endpoint_url, down.credentials)
+        got = await asyncio.to_thread(reader.get_object, Bucket=down.credentials.bucket, Key=down.credentials.key)
         assert got["Body"].read() == b"data"
+    finally:
+        await emu.stop()
+
+
+async def test_s3_credentials_are_one_object_with_their_token_until_they_expire(session, clock) -> None:
+    emu = HubEmulator(EmulatorConfig(manual=True, transfer="credentials", credentials_ttl_seconds=900), clock=clock)
+    await emu.start()
+    try:
+        hub = RawHub(session, emu.base_url, "tok")
+        created = await hub.ok(
+            "POST", "models/", pb.CreateUpdateResponse, pb.Model(name="c.dlc", model_type=15).SerializeToString()
+        )
+        path = f"models/{created.id}/multipart_upload/"
+        creds = (await hub.ok("GET", path, pb.FileUploadResponse, file_size="4", **OPT_IN)).credentials
+        assert creds.expiration.seconds == int(clock() + 900)
+        assert emu.s3_endpoint_url is not None
+        client = s3_client(emu.s3_endpoint_url, creds)
+
+        async def put(c: Any, key: str) -> str:
+            try:
+                await asyncio.to_thread(c.put_object, Bucket=creds.bucket, Key=key, Body=b"data")
+            except ClientError as exc:
+                return str(exc.response["Error"]["Code"])
+            return "ok"
+
+        assert await put(client, creds.key + "-elsewhere") == "AccessDenied"
+        wrong_token = pb.S3Credentials()
+        wrong_token.CopyFrom(creds)
+        wrong_token.session_token = "not-the-token"
+        assert await put(s3_client(emu.s3_endpoint_url, wrong_token), creds.key) == "InvalidToken"
+        unknown = pb.S3Credentials()
+        unknown.CopyFrom(creds)
+        unknown.access_key_id = "ASIAUNKNOWN000000000"
+        assert await put(s3_client(emu.s3_endpoint_url, unknown), creds.key) == "InvalidAccessKeyId"
+        # A test may let canary keys stand in for a handed-out credential (admin route).
+        alias = {"access_key_id": unknown.access_key_id, "session_token": unknown.session_token, "like": "ASIANONE"}
+        async with session.post(f"{emu.base_url}/_emulator/s3/aliases", json=alias) as resp:
+            assert (await resp.json()) == {"aliased": False}
+        alias["like"] = creds.access_key_id
+        async with session.post(f"{emu.base_url}/_emulator/s3/aliases", json=alias) as resp:
+            assert (await resp.json()) == {"aliased": True}
+        assert await put(s3_client(emu.s3_endpoint_url, unknown), creds.key) == "ok"
+        clock.tick(899)
+        assert await put(client, creds.key) == "ok"
+        clock.tick(1)
+        assert await put(client, creds.key) == "ExpiredToken"
     finally:
         await emu.stop()
 
