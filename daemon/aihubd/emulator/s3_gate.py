@@ -71,20 +71,22 @@ class CredentialGate:
         self._admin = admin_key_id
         self._clock = clock
         self._lock = threading.Lock()
-        self._grants: dict[str, Grant] = {}
+        self._grants: dict[str, list[Grant]] = {}
 
     def grant(self, access_key_id: str, grant: Grant) -> None:
         with self._lock:
-            self._grants[access_key_id] = grant
+            self._grants[access_key_id] = [grant]
 
     def alias(self, access_key_id: str, session_token: str, like: str) -> bool:
         """Let ``access_key_id``/``session_token`` do what the credential ``like`` may (for tests
-        that swap the handed-out credentials for canaries); False when ``like`` is unknown."""
+        that swap the handed-out credentials for canaries; one canary may stand in for several);
+        False when ``like`` is unknown."""
         with self._lock:
-            original = self._grants.get(like)
-            if original is None:
+            originals = self._grants.get(like)
+            if not originals:
                 return False
-            self._grants[access_key_id] = Grant(original.bucket, original.key, session_token, original.expires_at)
+            stand_in = [Grant(g.bucket, g.key, session_token, g.expires_at) for g in originals]
+            self._grants.setdefault(access_key_id, []).extend(stand_in)
             return True
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -92,8 +94,8 @@ class CredentialGate:
         if key_id == self._admin:
             return self._app(environ, start_response)
         with self._lock:
-            grant = self._grants.get(key_id)
-        if grant is None:
+            grants = list(self._grants.get(key_id, ()))
+        if not grants:
             return _xml(
                 start_response,
                 "403 Forbidden",
@@ -104,12 +106,15 @@ class CredentialGate:
             environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
             or parse_qs(str(environ.get("QUERY_STRING", ""))).get("X-Amz-Security-Token", [""])[0]
         )
-        if token != grant.session_token:
+        grants = [g for g in grants if g.session_token == token]
+        if not grants:
             return _xml(
                 start_response, "403 Forbidden", "InvalidToken", "The provided token is malformed or otherwise invalid."
             )
-        if self._clock() >= grant.expires_at:
+        now = self._clock()
+        grants = [g for g in grants if now < g.expires_at]
+        if not grants:
             return _xml(start_response, "400 Bad Request", "ExpiredToken", "The provided token has expired.")
-        if _object_of(environ, grant.bucket) != (grant.bucket, grant.key):
+        if not any(_object_of(environ, g.bucket) == (g.bucket, g.key) for g in grants):
             return _xml(start_response, "403 Forbidden", "AccessDenied", "Access Denied")
         return self._app(environ, start_response)
