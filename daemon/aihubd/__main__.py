@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+# The emulator's transfer modes (EmulatorConfig.transfer), spelled out so parsing imports no emulator code.
+_TRANSFER_MODES = ("url", "multipart", "credentials", "mixed")
+
 
 def _positive(text: str) -> float:
     value = float(text)
@@ -123,6 +126,18 @@ def _parser() -> argparse.ArgumentParser:
         default=10.0,
         help="Hub API requests per second, all traffic together (default 10)",
     )
+    serve.add_argument(
+        "--max-retry-after",
+        type=_positive,
+        default=300.0,
+        help="longest pause of all Hub traffic honoured for a Hub Retry-After, seconds (default 300)",
+    )
+    serve.add_argument(
+        "--hub-retry-attempts",
+        type=_positive_int,
+        default=7,
+        help="attempts per Hub request while the Hub is unavailable (default 7, as the official client)",
+    )
     hub = serve.add_mutually_exclusive_group()
     hub.add_argument(
         "--hub",
@@ -165,6 +180,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--emulator-manual", action="store_true", help="with --hub emulator: jobs advance only when told (tests)"
     )
+    serve.add_argument(
+        "--emulator-transfer",
+        choices=_TRANSFER_MODES,
+        default="mixed",
+        help="with --hub emulator: how the emulator answers transfers (see `aihubd emulator --transfer`)",
+    )
 
     emulator = sub.add_parser(
         "emulator",
@@ -182,7 +203,26 @@ def _parser() -> argparse.ArgumentParser:
         "--manual", action="store_true", help="jobs advance only via POST /_emulator/jobs/ID/advance (tests)"
     )
     emulator.add_argument(
-        "--tokens-file", type=Path, help="accept only these tokens (one per line, 'token' or 'token:email')"
+        "--tokens-file",
+        type=Path,
+        help="accept only these tokens (one per line: 'token', 'token:email' or 'token:email:org')",
+    )
+    emulator.add_argument(
+        "--transfer",
+        choices=_TRANSFER_MODES,
+        default="mixed",
+        help="transfer replies to clients that support S3 credentials: 'url' (one URL), 'multipart' (part URLs), "
+        "'credentials' (S3 credentials on a loopback moto S3 endpoint, printed as the 2nd stdout line "
+        "'s3: URL'; clients reach it via AWS_ENDPOINT_URL_S3), 'mixed' (default: small files by URL, large ones "
+        "alternately by credentials and by multipart/URL)",
+    )
+    emulator.add_argument("--large-file-bytes", type=int, help="the 'mixed' threshold (default 1 MiB)")
+    emulator.add_argument("--part-bytes", type=int, help="multipart upload part size (default 5 MiB)")
+    emulator.add_argument(
+        "--omit-total-query-count", action="store_true", help="leave total_query_count unset in listings"
+    )
+    emulator.add_argument(
+        "--omit-last-updated-time", action="store_true", help="leave last_updated_time unset in job summaries"
     )
 
     install = sub.add_parser(
@@ -228,6 +268,8 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         poll_interval=args.poll_interval or (0.5 if hub == "emulator" else 5.0),
         max_poll_interval=args.max_poll_interval,
         hub_requests_per_second=args.hub_rate,
+        hub_max_retry_after=args.max_retry_after,
+        hub_retry_attempts=args.hub_retry_attempts,
         cache_max_bytes=int(args.cache_max_gib * (1 << 30)),
         hardlink_artifacts=not args.no_hardlinks,
         prefetch=not args.no_prefetch,
@@ -237,6 +279,7 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         feed_history=args.feed_history,
         feed_bookmark_interval=args.feed_bookmark_interval,
         feed_stream_buffer=args.feed_stream_buffer,
+        emulator_transfer=args.emulator_transfer,
     )
 
     def ready(socket: str) -> None:
@@ -277,7 +320,17 @@ def _emulator(args: argparse.Namespace) -> int:
     tokens = None
     if args.tokens_file is not None:
         tokens = [line.strip() for line in args.tokens_file.read_text().splitlines() if line.strip()]
-    config = EmulatorConfig(link_seconds=args.link_seconds, manual=args.manual, state_dir=args.state_dir, tokens=tokens)
+    sizes = {"large_file_bytes": args.large_file_bytes, "part_bytes": args.part_bytes}
+    config = EmulatorConfig(
+        link_seconds=args.link_seconds,
+        manual=args.manual,
+        state_dir=args.state_dir,
+        tokens=tokens,
+        transfer=args.transfer,
+        omit_total_query_count=args.omit_total_query_count,
+        omit_last_updated_time=args.omit_last_updated_time,
+        **{name: value for name, value in sizes.items() if value is not None},
+    )
     return run_forever(config, host=args.host, port=args.port)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sqlite3
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from .errors import AihubdError
 from .hub.budget import BudgetConfig, RequestBudget
 from .hub.client import AiohttpHubClient
 from .hub.credentials import HubCredentials, load_credentials
+from .hub.retry import RetryPolicy
 from .rpc.catalog_servicer import CatalogServicer
 from .rpc.daemon_servicer import DaemonServicer
 from .rpc.linkjob_servicer import LinkJobServicer
@@ -91,11 +93,16 @@ async def _start_emulator(config: DaemonConfig, stack: contextlib.AsyncExitStack
             link_seconds=config.emulator_link_seconds,
             manual=config.emulator_manual,
             state_dir=config.emulator_state_dir,
+            transfer=config.emulator_transfer,
         )
     )
     base_url = await emulator.start(host="127.0.0.1", port=0)
     stack.push_async_callback(emulator.stop)
     log.info("embedded Hub emulator at %s", base_url)
+    if emulator.s3_endpoint_url is not None:
+        # Where botocore (the credentials transfer path) finds the emulator's S3; not a secret.
+        os.environ["AWS_ENDPOINT_URL_S3"] = emulator.s3_endpoint_url
+        log.info("embedded Hub emulator's S3 endpoint at %s", emulator.s3_endpoint_url)
     return HubCredentials(api_url=base_url, web_url=base_url, token=EMULATOR_TOKEN, source="embedded emulator")
 
 
@@ -156,9 +163,17 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                     load_credentials, token_file=config.token_file, api_url=config.hub_url, web_url=config.web_url
                 )
             )
+            retry = RetryPolicy(attempts=config.hub_retry_attempts, max_retry_after=config.hub_max_retry_after)
             hub = AiohttpHubClient(
                 credentials,
-                budget=RequestBudget(BudgetConfig(rate=config.hub_requests_per_second, burst=config.hub_request_burst)),
+                budget=RequestBudget(
+                    BudgetConfig(
+                        rate=config.hub_requests_per_second,
+                        burst=config.hub_request_burst,
+                        max_pause=config.hub_max_retry_after,
+                    )
+                ),
+                retry=retry,
                 reload_credentials=reload,
             )
             stack.push_async_callback(hub.close)
@@ -168,7 +183,14 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             resumed = await store.load_in_flight()
             notifier = Notifier()
             cadence = Cadence(base=config.poll_interval, cap=max(config.poll_interval, config.max_poll_interval))
-            poller = Poller(hub, store, notifier, Schedule(cadence), page_size=config.summaries_page_size)
+            poller = Poller(
+                hub,
+                store,
+                notifier,
+                Schedule(cadence),
+                page_size=config.summaries_page_size,
+                full_refresh=config.unchanged_job_refresh,
+            )
             index = ArtifactIndex(db)
             blobs = BlobStore(config.cache_dir)
             jobs = JobService(hub, store, notifier, poller)
@@ -182,6 +204,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 SubmissionJournal(db),
                 default_project=credentials.default_project,
                 devices=devices,
+                retry=retry,
             )
             artifacts = ArtifactService(
                 hub,

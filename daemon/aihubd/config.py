@@ -47,6 +47,9 @@ class DaemonConfig:
     summaries_page_size: int = 50
     hub_requests_per_second: float = 10.0
     hub_request_burst: int = 20
+    hub_max_retry_after: float = 300.0  # the longest Retry-After pause of all Hub traffic honoured
+    hub_retry_attempts: int = 7  # per Hub request while the Hub is unavailable (the official client: 7)
+    unchanged_job_refresh: float = 300.0  # full GET of a job whose listing row cannot show changes
     cache_max_bytes: int = 20 << 30
     hardlink_artifacts: bool = True
     prefetch: bool = True
@@ -61,6 +64,7 @@ class DaemonConfig:
     feed_history: int = 10_000
     feed_bookmark_interval: float = 30.0
     feed_stream_buffer: int = 1000
+    emulator_transfer: str = "mixed"  # EmulatorConfig.transfer of the embedded emulator
 
     @property
     def database_path(self) -> Path:

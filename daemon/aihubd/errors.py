@@ -11,6 +11,7 @@
     │   └── RevisionCompacted the feed's history no longer reaches that revision: list again
     ├── HubAuthError          the Hub rejected the daemon's credentials: reconfigure them
     ├── HubUnavailable        the Hub could not be reached or answered 5xx / 429: retry later
+    ├── HubProtocolTooOld     the Hub requires a newer client protocol (426): update aihubd
     └── HubError              the Hub answered with something unexpected
 
 No grpc import here: rpc/errors.py maps each kind to a status code in one table.
@@ -23,6 +24,7 @@ __all__ = [
     "FailedPrecondition",
     "HubAuthError",
     "HubError",
+    "HubProtocolTooOld",
     "HubUnavailable",
     "InvalidArgument",
     "NotFound",
@@ -97,3 +99,7 @@ class HubUnavailable(HubError):
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, status)
         self.retry_after = retry_after
+
+
+class HubProtocolTooOld(HubError):
+    """The Hub refused the client protocol the daemon speaks (426 Upgrade Required)."""

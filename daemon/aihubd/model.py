@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["ArtifactType", "Device", "Job", "JobState", "JobSummary", "ModelInfo", "ModelRef", "TargetFile"]
+__all__ = [
+    "ArtifactType",
+    "Device",
+    "Job",
+    "JobState",
+    "JobSummary",
+    "ModelInfo",
+    "ModelRef",
+    "S3Grant",
+    "TargetFile",
+]
 
 
 class JobState(enum.IntEnum):
@@ -107,11 +118,36 @@ def _observed(job: Job) -> tuple[object, ...]:
 
 
 @dataclass(frozen=True)
+class S3Grant:
+    """Short-lived AWS credentials for one S3 object, as the Hub hands them out (``S3Credentials``).
+
+    The three keys are secrets like the Hub token: never logged, returned or put in an environment.
+    """
+
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    bucket: str
+    key: str
+    region: str = ""
+    use_transfer_acceleration: bool = False
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in a log line or an error text."""
+        return tuple(s for s in (self.access_key_id, self.secret_access_key, self.session_token) if s)
+
+
+@dataclass(frozen=True)
 class TargetFile:
-    """A downloadable file the Hub offers: its pre-signed URL and its name."""
+    """A downloadable file the Hub offers: its name, and a pre-signed URL or S3 credentials for it.
+
+    ``refresh`` asks the Hub again for the same file (pre-signed URLs and credentials expire).
+    """
 
     url: str = field(repr=False)
     filename: str
+    credentials: S3Grant | None = field(default=None, repr=False)
+    refresh: Callable[[], Awaitable[TargetFile]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from aihubd.hub.client import HubHealth
+from aihubd.hub.auth_gate import AuthState
+from aihubd.hub.client import HubHealth, HubTraffic
 from aihubd.services.daemon_status import DaemonStatusService
 
 
@@ -17,13 +18,18 @@ class HangingHub:
         self.release = asyncio.Event()
         self.answered = asyncio.Event()
         self.asked = 0
+        self.known_email = ""  # as AiohttpHubClient: the account once a look-up answered
+
+    def traffic(self) -> HubTraffic:
+        return HubTraffic(auth=AuthState(parked=False), auth_parked_for=None, auth_next_probe_in=None, paused_for=None)
 
     async def get_auth_user_email(self) -> str:
         self.asked += 1
         await self.release.wait()
         self.health = HubHealth(reachable=True)
+        self.known_email = "someone@example.com"
         self.answered.set()
-        return "someone@example.com"
+        return self.known_email
 
 
 class Jobs:

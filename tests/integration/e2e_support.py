@@ -25,10 +25,14 @@ from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 TEST_TOKEN = "test-token-integration"
+_S3_MODES = ("credentials", "mixed")  # `aihubd emulator --transfer` modes that print an "s3:" line
 START_TIMEOUT = 60
 # Poll interval 1 h: the daemon sees a Hub change only on RefreshJobs (deterministic). The Hub
 # rate limit is lifted (the default 10 requests/s would space out every test's calls).
-HUB_DAEMON_FLAGS = ["--poll-interval", "3600", "--hub-rate", "1000"]
+# One attempt per Hub request: fault tests see the Hub's trouble at once, not after the production
+# retry budget (7 attempts, ~70 s of backoff, as patient as the official client).
+FAST_FAIL = ["--hub-retry-attempts", "1"]
+HUB_DAEMON_FLAGS = ["--poll-interval", "3600", "--hub-rate", "1000", *FAST_FAIL]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -68,6 +72,8 @@ def stop_process(proc: subprocess.Popen[str]) -> int:
 class Emulator:
     base_url: str
     proc: subprocess.Popen[str]
+    # Its S3 endpoint (the second stdout line, in the transfer modes that hand out S3 credentials).
+    s3_url: str | None = None
 
     def _admin(self, method: str, path: str) -> dict:
         req = urllib.request.Request(
@@ -128,7 +134,20 @@ def start_emulator(tmp_path: Path, *args: str) -> Emulator:
             text=True,
             env=clean_env(),
         )
-    return Emulator(first_line(proc, "the emulator", log), proc)
+    base_url = first_line(proc, "the emulator", log)
+    mode = args[args.index("--transfer") + 1] if "--transfer" in args else "mixed"
+    s3_url = first_line(proc, "the emulator's S3 endpoint", log).removeprefix("s3: ") if mode in _S3_MODES else None
+    return Emulator(base_url, proc, s3_url)
+
+
+def hub_env(base: Path, emulator: Emulator, token: str = TEST_TOKEN) -> dict[str, str]:
+    """``token_env`` plus what botocore needs to reach ``emulator``'s S3 endpoint (and no AWS
+    config of the user's)."""
+    env = token_env(base, token)
+    env.update(AWS_CONFIG_FILE=str(base / "no-aws-config"), AWS_SHARED_CREDENTIALS_FILE=str(base / "no-aws-creds"))
+    if emulator.s3_url is not None:
+        env["AWS_ENDPOINT_URL_S3"] = emulator.s3_url
+    return env
 
 
 def start_daemon(
@@ -150,7 +169,7 @@ def start_daemon(
                 "--state-dir",
                 str(state),
                 *hub_args,
-                *(extra if extra is not None else ["--poll-interval", "3600"]),
+                *(extra if extra is not None else ["--poll-interval", "3600", *FAST_FAIL]),
             ],
             stdout=subprocess.PIPE,
             stderr=err,
@@ -164,7 +183,7 @@ def start_daemon(
 
 def start_hub_daemon(base: Path, emulator: Emulator) -> Daemon:
     """A daemon in ``base`` whose Hub is ``emulator`` (the test token, ``HUB_DAEMON_FLAGS``)."""
-    return start_daemon(base, ["--hub-url", emulator.base_url], env=token_env(base), extra=HUB_DAEMON_FLAGS)
+    return start_daemon(base, ["--hub-url", emulator.base_url], env=hub_env(base, emulator), extra=HUB_DAEMON_FLAGS)
 
 
 class _Stoppable(Protocol):

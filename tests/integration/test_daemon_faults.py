@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from e2e_support import Daemon, Emulator, refresh, start_daemon, stub, token_env
+from e2e_support import Daemon, Emulator, hub_env, refresh, start_daemon, stub
 
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
@@ -80,7 +80,7 @@ def test_full_disk_gives_resource_exhausted_and_the_daemon_keeps_serving(
     daemon = start_daemon(
         tmp_path,
         ["--hub-url", emulator.base_url, "--cache-dir", str(small_disk)],
-        env=token_env(tmp_path),
+        env=hub_env(tmp_path, emulator),
         extra=["--poll-interval", "3600", "--no-prefetch"],
     )
     try:

@@ -65,6 +65,8 @@ def test_jobs_converge_through_a_faulty_hub(live_emulator: Emulator, tmp_path: P
             "--max-poll-interval",
             "1",
             "--no-prefetch",
+            "--hub-retry-attempts",
+            "2",  # convergence, not patience, is the point here: the production budget takes minutes
         ],
         env=token_env(tmp_path),
         extra=[],

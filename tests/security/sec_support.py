@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 DEVICE = "Snapdragon 8 Elite QRD"
-SIGNATURE = re.compile(rb"X-Amz-Signature=([0-9A-Za-z%]{16,})")
+# S3 V4 (X-Amz-Signature=hex) and V2 (Signature=url-encoded base64, what the emulator signs) URLs.
+SIGNATURE = re.compile(rb"Signature=([0-9A-Za-z%+/]{16,})")
 
 
 @contextlib.contextmanager
@@ -182,13 +183,21 @@ def run_refused(
 
 
 def start_emulator(
-    workdir: Path, *, manual: bool = True, tokens: list[str] | None = None, link_seconds: float | None = None
+    workdir: Path,
+    *,
+    manual: bool = True,
+    tokens: list[str] | None = None,
+    link_seconds: float | None = None,
+    transfer: str | None = None,
 ) -> Emulator:
-    """A standalone ``aihubd emulator`` on a free loopback port (stop it with ``stop_process``)."""
+    """A standalone ``aihubd emulator`` on a free loopback port (stop it with ``stop_process``).
+    ``transfer``: its ``--transfer`` mode (with S3, its endpoint is the second stdout line)."""
     log = workdir / "emulator.log"
     argv = [sys.executable, "-m", "aihubd", "emulator", "--port", "0", "--state-dir", str(workdir / "emu")]
     if manual:
         argv.append("--manual")
+    if transfer is not None:
+        argv += ["--transfer", transfer]
     if link_seconds is not None:
         argv += ["--link-seconds", str(link_seconds)]
     if tokens is not None:

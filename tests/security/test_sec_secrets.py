@@ -1,11 +1,12 @@
-"""Secrets: a canary Hub token and canary signed-URL parameters go through a whole workflow; then
-every log line, RPC response, error, ``aihubctl`` output, the daemon's argv and its state dir are
-searched for them. Zero hits.
+"""Secrets: a canary Hub token, canary signed-URL parameters and the Hub's S3 credentials go through a
+whole workflow; then every log line, RPC response, error, ``aihubctl`` output, the daemon's argv
+and its state dir are searched for them. Zero hits.
 
 The token reaches the daemon three ways (``AIHUBD_HUB_TOKEN``, ``--token-file``, qai-hub's
 ``client.ini``). The daemon talks to the emulator through ``HubProxy``, which records every
 ``X-Amz-Signature`` the emulator signs and adds a canary parameter to each signed URL, so both the
-real signatures and a known canary can be searched for.
+real signatures and a known canary can be searched for. With the emulator in ``credentials`` mode
+the proxy records the keys of every S3 credentials the Hub hands out, and they are searched for too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import grpc
 import pytest
@@ -101,8 +103,14 @@ def _with_canary(url: str, canary: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{CANARY_PARAM}={canary}"
 
 
-def canary_rewrite(canary: str) -> Callable[[str, str, bytes], bytes]:
-    """Adds ``X-Amz-Security-Token=<canary>`` to every signed URL the Hub hands out."""
+def _record_credentials(creds: pb.S3Credentials, seen: list[str]) -> None:
+    seen.extend(v for v in (creds.access_key_id, creds.secret_access_key, creds.session_token) if v)
+
+
+def canary_rewrite(canary: str, seen: list[str] | None = None) -> Callable[[str, str, bytes], bytes]:
+    """Adds ``X-Amz-Security-Token=<canary>`` to every signed URL the Hub hands out, and records
+    the keys of every ``S3Credentials`` it hands out in ``seen`` (searched for like the token)."""
+    seen = [] if seen is None else seen
     artifact_list = re.compile(r"^/api/v1/jobs/[^/]+/device_runs/[^/]+/artifact_list/[^/]+/$")
     download = re.compile(r"^/api/v1/models/[^/]+/download/$")
     upload = re.compile(r"^/api/v1/models/[^/]+/multipart_upload/$")
@@ -114,11 +122,16 @@ def canary_rewrite(canary: str) -> Callable[[str, str, bytes], bytes]:
             reply = pb.FileDownloadResponse.FromString(body)
             if reply.WhichOneof("method") == "url":
                 reply.url.url = _with_canary(reply.url.url, canary)
+            elif reply.WhichOneof("method") == "credentials":
+                _record_credentials(reply.credentials, seen)
             return reply.SerializeToString()
         if artifact_list.match(path):
             listing = pb.NamedArtifactDownloadURLList.FromString(body)
             for artifact in listing.artifacts:
-                artifact.url = _with_canary(artifact.url, canary)
+                if artifact.HasField("credentials"):
+                    _record_credentials(artifact.credentials, seen)
+                else:
+                    artifact.url = _with_canary(artifact.url, canary)
             return listing.SerializeToString()
         if upload.match(path):
             plan = pb.FileUploadResponse.FromString(body)
@@ -126,6 +139,8 @@ def canary_rewrite(canary: str) -> Callable[[str, str, bytes], bytes]:
                 urls = [_with_canary(u, canary) for u in plan.multipart_url.urls]
                 del plan.multipart_url.urls[:]
                 plan.multipart_url.urls.extend(urls)
+            elif plan.WhichOneof("method") == "credentials":
+                _record_credentials(plan.credentials, seen)
             return plan.SerializeToString()
         return body
 
@@ -148,16 +163,30 @@ def _admin(emulator: Emulator, method: str, path: str, body: dict | None = None)
 class Setup:
     def __init__(self, base: Path, token: str, url_canary: str, emulator: Emulator, proxy: HubProxy) -> None:
         self.base, self.token, self.url_canary, self.emulator, self.proxy = base, token, url_canary, emulator, proxy
+        self.s3_endpoint = ""  # the emulator's S3 (credentials mode)
+        self.s3_secrets: list[str] = []  # the keys of every S3Credentials the Hub handed out
+
+
+@pytest.fixture(params=["mixed"])
+def transfer(request: pytest.FixtureRequest) -> str:
+    """The emulator's transfer mode (a test parametrizes it to cross the S3-credentials path)."""
+    return str(request.param)
 
 
 @pytest.fixture
-def setup(base: Path) -> Iterator[Setup]:
+def setup(base: Path, transfer: str) -> Iterator[Setup]:
     token = f"CANARY-tok-{secrets.token_hex(12)}"
     url_canary = f"CANARY-url-{secrets.token_hex(12)}"
-    emulator = start_emulator(base, tokens=[f"{token}:canary@example.com"])
+    emulator = start_emulator(base, tokens=[f"{token}:canary@example.com"], transfer=transfer)
+    s3_secrets: list[str] = []
     try:
-        with HubProxy(emulator.base_url, canary_rewrite(url_canary)) as proxy:
-            yield Setup(base, token, url_canary, emulator, proxy)
+        with HubProxy(emulator.base_url, canary_rewrite(url_canary, s3_secrets)) as proxy:
+            s = Setup(base, token, url_canary, emulator, proxy)
+            s.s3_secrets = s3_secrets
+            if transfer in ("credentials", "mixed"):
+                assert emulator.proc.stdout is not None
+                s.s3_endpoint = emulator.proc.stdout.readline().strip().removeprefix("s3: ")
+            yield s
     finally:
         stop_process(emulator.proc)
 
@@ -166,7 +195,9 @@ def _give_token(how: str, s: Setup) -> tuple[list[str], dict[str, str]]:
     """The hub arguments and environment that hand the canary token to the daemon ``how``."""
     absent_ini = str(s.base / "absent.ini")
     if how == "env":
-        return ["--hub-url", s.proxy.base_url], clean_env(AIHUBD_HUB_TOKEN=s.token, QAIHUB_CLIENT_INI=absent_ini)
+        aws = {"AWS_ENDPOINT_URL_S3": s.s3_endpoint, "AWS_CONFIG_FILE": os.devnull} if s.s3_endpoint else {}
+        env = clean_env(AIHUBD_HUB_TOKEN=s.token, QAIHUB_CLIENT_INI=absent_ini, **aws)
+        return ["--hub-url", s.proxy.base_url], env
     if how == "token-file":
         path = s.base / "hub-token"
         path.write_text(s.token + "\n")
@@ -324,7 +355,9 @@ def run_workflow(s: Setup, d: DaemonProc, t: Transcript) -> str:
             api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(c))], device=DEVICE),
         )
         if isinstance(job2, api.Job):
-            _admin(s.emulator, "PUT", "faults", {"down": True, "paths": ["/blobs/"]})
+            # A refusal the daemon does not retry (the retry budget of 503s is over a minute per
+            # file): the error path still carries the blob URL. The S3 endpoint has no faults.
+            _admin(s.emulator, "PUT", "faults", {"rate": 1.0, "kinds": ["426"], "paths": ["/blobs/"]})
             _finish(s, d.socket, job2.job_id, t, "job 2")
             (out / "model2").mkdir()
             t.call(
@@ -365,8 +398,12 @@ def _files_under(root: Path) -> Iterator[Path]:
             yield path
 
 
-@pytest.mark.parametrize("how", ["env", "token-file", "client-ini"])
-def test_no_token_or_signed_url_leaks_anywhere(setup: Setup, how: str) -> None:
+@pytest.mark.parametrize(
+    ("how", "transfer"),
+    [("env", "mixed"), ("token-file", "mixed"), ("client-ini", "mixed"), ("env", "credentials")],
+    indirect=["transfer"],
+)
+def test_no_token_or_signed_url_leaks_anywhere(setup: Setup, how: str, transfer: str) -> None:
     s = setup
     hub_args, env = _give_token(how, s)
     socket = s.base / "run" / "aihubd.sock"
@@ -383,9 +420,13 @@ def test_no_token_or_signed_url_leaks_anywhere(setup: Setup, how: str) -> None:
     for path in _files_under(s.base / "state"):
         t.add(f"state file {path.relative_to(s.base)}", path.read_bytes())
 
-    # The workflow did go through the Hub's signed URLs, and the canary reached the daemon.
+    # The workflow did go through the Hub's signed URLs (or its S3 credentials), and the canary
+    # reached the daemon.
     signatures = s.proxy.signatures()
-    assert signatures, "no signed URL went through the proxy: the scan below would prove nothing"
+    if transfer == "credentials":
+        assert len(set(s.s3_secrets)) >= 6, "too few S3 credentials went through the proxy: the scan proves nothing"
+    else:
+        assert signatures, "no signed URL went through the proxy: the scan below would prove nothing"
     assert t.codes["SubmitLinkJob"] == grpc.StatusCode.OK
     assert t.codes["DownloadTargetModel"] == grpc.StatusCode.OK, "the download never used its signed URL"
     assert any(p.name.startswith(f"job_{job_id}") for p in (s.base / "out" / "model").iterdir())
@@ -396,7 +437,8 @@ def test_no_token_or_signed_url_leaks_anywhere(setup: Setup, how: str) -> None:
     )
 
     leaks = {name: t.hits(secret) for name, secret in [("token", s.token), ("url canary", s.url_canary)]}
-    leaks.update({f"signature {sig[:12]}...": t.hits(sig) for sig in signatures})
+    leaks.update({f"S3 credential {secret[:6]}...": t.hits(secret) for secret in set(s.s3_secrets)})
+    leaks.update({f"signature {sig[:12]}...": t.hits(sig) + t.hits(unquote(sig)) for sig in signatures})
     leaks = {name: where for name, where in leaks.items() if where}
     assert not leaks, f"secrets seen by clients or in logs: {leaks}"
 

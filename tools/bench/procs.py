@@ -327,6 +327,9 @@ def start_emulators(
         tmp = workdir / f"{name}-tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         args = ["emulator", "--host", "127.0.0.1", "--port", "0", "--link-seconds", str(link_seconds)]
+        # Signed URLs for every transfer: these scenarios measure delivery and notification, not S3
+        # (the emulator's default "mixed" would hand big files out as S3 credentials).
+        args += ["--transfer", "url"]
         if manual:
             args.append("--manual")
         started.append(

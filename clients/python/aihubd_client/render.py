@@ -111,6 +111,8 @@ def daemon_info_rows(info: DaemonInfo) -> list[tuple[str, Text]]:
         ("tracked jobs", Text(str(info.tracked_jobs))),
         ("in flight", Text(str(info.in_flight_jobs))),
         ("cache", Text(format_bytes(info.cache_bytes))),
+        ("hub protocol", Text(f"qai-hub {info.hub_protocol_version}" if info.hub_protocol_version else "-")),
+        ("hub traffic", _traffic(info)),
     ]
     if info.state_dir:
         rows.append(("state dir", Text(info.state_dir)))
@@ -126,6 +128,19 @@ def devices_table(devices: Sequence[Device]) -> Table:
     for device in devices:
         table.add_row(device.name, device.os, ", ".join(device.attributes))
     return table
+
+
+def _traffic(info: DaemonInfo) -> Text:
+    """ "ok", or why Hub traffic is held: parked by a 401 (next re-probe) or paused by Retry-After."""
+    held: list[str] = []
+    if info.hub_auth_state and info.hub_auth_state != "ok":
+        held.append(
+            f"{info.hub_auth_state} since {info.hub_auth_parked_since or '?'}, "
+            f"next probe {info.hub_auth_next_probe or 'on the next request'}"
+        )
+    if info.hub_paused_until:
+        held.append(f"paused by the Hub's Retry-After until {info.hub_paused_until}")
+    return Text("; ".join(held), "yellow") if held else Text("ok", "green")
 
 
 def jobs_table(jobs: Sequence[JobView]) -> Table:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, Literal
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
@@ -96,6 +96,13 @@ class DaemonInfo:
     # Only with the embedded emulator: its (loopback test double's) token, for the official client.
     emulator_token: str = ""
     state_dir: str = ""
+    # The qai-hub protocol the daemon speaks; "ok" or "parked-for-auth" (a 401 stopped Hub traffic;
+    # re-probed with backoff); times as ISO-8601 UTC strings, "" when not in force.
+    hub_protocol_version: str = ""
+    hub_auth_state: str = ""
+    hub_auth_parked_since: str = ""
+    hub_auth_next_probe: str = ""
+    hub_paused_until: str = ""
 
     @classmethod
     def from_pb(cls, message: pb.DaemonInfo) -> DaemonInfo:
@@ -116,7 +123,22 @@ class DaemonInfo:
             token_source=message.token_source,
             emulator_token=message.emulator_token,
             state_dir=message.state_dir,
+            hub_protocol_version=message.hub_protocol_version,
+            hub_auth_state=message.hub_auth_state,
+            hub_auth_parked_since=_iso(message, "hub_auth_parked_since"),
+            hub_auth_next_probe=_iso(message, "hub_auth_next_probe"),
+            hub_paused_until=_iso(message, "hub_paused_until"),
         )
+
+
+_TimeField = Literal["hub_auth_parked_since", "hub_auth_next_probe", "hub_paused_until"]
+
+
+def _iso(message: pb.DaemonInfo, field_name: _TimeField) -> str:
+    if not message.HasField(field_name):
+        return ""
+    stamp = getattr(message, field_name)
+    return str(stamp.ToDatetime(tzinfo=UTC).isoformat(timespec="seconds"))
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,18 @@ from .blobs import BlobStore
 from .config import EmulatorConfig
 from .counters import Counters
 from .faults import FaultConfig, FaultInjector
-from .middleware import authenticate, count_requests, error_replies, inject_faults
+from .middleware import authenticate, count_requests, error_replies, inject_faults, log_requests
 from .persistence import flush_loop, load_state, save_state
+from .requestlog import RequestLog, RequestShape
 from .routes_admin import add_admin_routes
 from .routes_blobs import add_blob_routes
 from .routes_jobs import add_job_routes
 from .routes_models import add_model_routes
+from .s3 import S3Endpoint
 from .signing import UrlSigner
 from .state import EmulatorState
-from .web_util import BLOBS, COUNTERS, FAULTS, SIGNER, STATE
+from .transfers import TransferPlanner
+from .web_util import BLOBS, COUNTERS, FAULTS, PLANNER, REQUEST_LOG, S3, SIGNER, STATE
 
 __all__ = ["HubEmulator"]
 
@@ -50,6 +53,8 @@ class HubEmulator:
         self.config = config if config is not None else EmulatorConfig()
         self.state = EmulatorState(self.config, clock)
         self._counters = Counters()
+        self._request_log = RequestLog()
+        self._s3: S3Endpoint | None = None
         self._faults = FaultInjector(self.config.faults, sleep)
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
@@ -73,7 +78,7 @@ class HubEmulator:
     def build_app(self, root: Path) -> web.Application:
         """The aiohttp application, with its blobs under ``root / "blobs"``."""
         app = web.Application(
-            middlewares=[count_requests, inject_faults, error_replies, authenticate],
+            middlewares=[log_requests, count_requests, inject_faults, error_replies, authenticate],
             client_max_size=_MAX_BODY_BYTES,
         )
         app[STATE] = self.state
@@ -81,6 +86,10 @@ class HubEmulator:
         app[SIGNER] = UrlSigner(self.state.secret, self.config.url_ttl_seconds, self.state.clock)
         app[COUNTERS] = self._counters
         app[FAULTS] = self._faults
+        app[REQUEST_LOG] = self._request_log
+        app[PLANNER] = TransferPlanner(self.config)
+        if self._s3 is not None:
+            app[S3] = self._s3
         add_model_routes(app.router)
         add_job_routes(app.router)
         add_blob_routes(app.router)
@@ -93,6 +102,10 @@ class HubEmulator:
             raise RuntimeError("a HubEmulator can only be started once")
         self._started = True
         root = self._prepare_state_dir()
+        if self.config.uses_s3:
+            s3 = S3Endpoint(host if host and ":" not in host else "127.0.0.1", self.state.clock)
+            await asyncio.to_thread(s3.start)
+            self._s3 = s3
         app = self.build_app(root)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_GRACE_SECONDS)
         await runner.setup()
@@ -101,6 +114,7 @@ class HubEmulator:
             await site.start()
         except BaseException:
             await runner.cleanup()
+            await self._stop_s3()
             raise
         self._runner = runner
         bound_host, bound_port = runner.addresses[0][:2]
@@ -112,8 +126,14 @@ class HubEmulator:
             self._flush_task = asyncio.create_task(flush_loop(self.state, self._state_dir))
         return self._base_url
 
+    async def _stop_s3(self) -> None:
+        if self._s3 is not None:
+            await asyncio.to_thread(self._s3.stop)
+            self._s3 = None
+
     async def stop(self) -> None:
-        """Stop serving, persist the state (if a state dir is set), drop a temp dir."""
+        """Stop serving (and the S3 endpoint), persist the state (if a state dir is set),
+        drop a temp dir."""
         if self._flush_task is not None:
             self._flush_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -122,6 +142,7 @@ class HubEmulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self._stop_s3()
         if self._state_dir is not None:
             save_state(self.state, self._state_dir)
         if self._temp_dir is not None:
@@ -142,6 +163,19 @@ class HubEmulator:
         if self._base_url is None:
             raise RuntimeError("the emulator has not been started")
         return self._base_url
+
+    @property
+    def s3_endpoint_url(self) -> str | None:
+        """``http://HOST:PORT`` of the S3 endpoint (for ``AWS_ENDPOINT_URL_S3``), or None
+        when the transfer mode hands out no credentials; only after ``start()``."""
+        return self._s3.url if self._s3 is not None else None
+
+    def requests(self, client: str | None = None) -> list[RequestShape]:
+        """The request log (of one client's email, when given), oldest first."""
+        return self._request_log.entries(client)
+
+    def clear_requests(self) -> None:
+        self._request_log.clear()
 
     @property
     def blob_store(self) -> BlobStore:

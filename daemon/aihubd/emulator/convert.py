@@ -39,7 +39,7 @@ def timestamp(seconds: float) -> Timestamp:
 
 def user_pb(user: UserRecord) -> pb.User:
     local = user.email.split("@", 1)[0]
-    return pb.User(id=user.user_id, email=user.email, first_name=local, last_name="", org_id=0)
+    return pb.User(id=user.user_id, email=user.email, first_name=local, last_name="", org_id=user.org_id)
 
 
 def device_pb(device: DeviceSpec | dict[str, object]) -> pb.Device:
@@ -119,12 +119,13 @@ def job_summary_pb(state: EmulatorState, job: JobRecord) -> pb.JobSummary:
         name=job.name,
         job_state=job.state,  # type: ignore[arg-type]
         creation_time=timestamp(job.creation_time),
-        last_updated_time=timestamp(job.last_updated_time),
         queued_time=timestamp(job.creation_time),
         device_name=str(job.device["name"]),
         device_os_version=str(job.device["os"]),
         target_model_type=MODEL_TYPE_QNN_CONTEXT_BINARY,  # type: ignore[arg-type]
     )
+    if not state.config.omit_last_updated_time:
+        summary.last_updated_time.CopyFrom(timestamp(job.last_updated_time))
     if job.start_time is not None:
         summary.start_time.CopyFrom(timestamp(job.start_time))
     if job.completion_time is not None:

@@ -11,6 +11,8 @@ Kinds (`KINDS`):
 * ``"500"``, ``"502"``, ``"503"``: that status, no ``Retry-After``; the handler
   does not run. API paths get a JSON ``{"detail": ...}`` body, blob paths an
   S3-style XML error.
+* ``"426"``: Upgrade Required, as the Hub answers a client protocol it no longer
+  supports (JSON ``{"detail": ...}`` on API paths).
 * ``"429"`` and ``"503-retry-after"``: that status with ``Retry-After:
   <retry_after>`` (1 when ``retry_after`` is None); ``"429-no-retry-after"``
   without the header.
@@ -87,6 +89,7 @@ STATUS_KINDS: dict[str, tuple[int, bool]] = {
     "429": (429, True),
     "429-no-retry-after": (429, False),
     "503-retry-after": (503, True),
+    "426": (426, False),
 }
 KINDS: tuple[str, ...] = (*STATUS_KINDS, "slow", "reset-mid-body", "drop-after-create")
 DOWN = "down"

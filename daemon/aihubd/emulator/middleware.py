@@ -1,7 +1,8 @@
-"""aiohttp middlewares: request counting, fault injection, error replies and token
-authentication.
+"""aiohttp middlewares: request logging and counting, fault injection, error replies
+and token authentication.
 
-Order (outermost first): ``count_requests`` (every request is counted, failed and
+Order (outermost first): ``log_requests`` (the shape of every request, see
+``requestlog``), ``count_requests`` (every request is counted, failed and
 faulted ones too), ``inject_faults`` (the fault layer, see ``faults``; it sees the
 final reply of the inner layers), ``error_replies`` (HubError and router errors
 become JSON ``{"detail": ...}`` bodies; blob routes produce their own S3-style
@@ -17,7 +18,7 @@ from aiohttp import web
 from .counters import UNMATCHED
 from .errors import HubError, Unauthorized
 from .faults import CUT_KEY, DOWN, REVOKED, CutResponse, DropResponse, FaultDecision
-from .web_util import COUNTERS, FAULTS, STATE, USER_KEY, json_error, xml_error
+from .web_util import COUNTERS, FAULTS, REQUEST_LOG, SIGNER, STATE, USER_KEY, json_error, xml_error
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -26,6 +27,7 @@ __all__ = [
     "count_requests",
     "error_replies",
     "inject_faults",
+    "log_requests",
     "route_template",
 ]
 
@@ -40,6 +42,33 @@ def route_template(request: web.Request) -> str:
     """The canonical route template of a request, or ``<unmatched>``."""
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else UNMATCHED
+
+
+def _client_of(request: web.Request) -> str:
+    if request.path.startswith(BLOB_PREFIX):
+        return request.app[SIGNER].client_of(request.query)
+    _, _, token = request.headers.get("Authorization", "").partition(" ")
+    return request.app[STATE].email_of_token(token.strip())
+
+
+@web.middleware
+async def log_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(ADMIN_PREFIX):
+        return await handler(request)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        request.app[REQUEST_LOG].add(
+            _client_of(request),
+            request.method,
+            route_template(request),
+            request.query.items(),
+            request.headers,
+            status,
+        )
 
 
 @web.middleware
@@ -58,6 +87,7 @@ _FAULT_TEXT = {
     502: ("BadGateway", "Injected fault: bad gateway."),
     503: ("ServiceUnavailable", "Injected fault: service unavailable."),
     429: ("SlowDown", "Request was throttled."),
+    426: ("UpgradeRequired", "Upgrade Required: this client version is no longer supported, please upgrade qai-hub."),
 }
 
 

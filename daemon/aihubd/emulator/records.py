@@ -40,6 +40,7 @@ class UserRecord:
     user_id: int
     email: str
     token_sha256: str
+    org_id: int = 0  # 0: in no organization
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +69,7 @@ class ModelRecord:
     sha256: str = ""
     shared_with: list[str] = field(default_factory=list)
     graph_names: list[str] = field(default_factory=list)
+    s3_upload_key: str | None = None  # the object a credentials upload goes to
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

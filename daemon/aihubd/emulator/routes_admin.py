@@ -16,6 +16,13 @@
 * ``POST /_emulator/tokens/restore``         body ``{"token": "..."}`` -> ``{"restored": bool,
   "revoked_tokens": n}`` (``restored`` is false when the token was not revoked)
 
+* ``GET  /_emulator/requests[?client=EMAIL]`` -> ``{"requests": [{"client", "method", "path",
+  "query", "headers", "status"}, ...]}`` the request log (see ``requestlog``), oldest first
+* ``DELETE /_emulator/requests``             clears it -> ``{"cleared": true}``
+* ``POST /_emulator/s3/aliases``             body ``{"access_key_id", "session_token", "like"}``:
+  those keys may do what the handed-out credential ``like`` (an access key id) may, for tests
+  that swap credentials for canaries -> ``{"aliased": bool}`` (404 without an S3 endpoint)
+
 Fault counts are cleared with the other counters (``/_emulator/counters/reset``).
 """
 
@@ -29,7 +36,7 @@ from aiohttp import web
 from .errors import BadRequest, HubError
 from .faults import FaultConfig
 from .records import CREATED, DONE, FAILED, LINKING_MODELS
-from .web_util import COUNTERS, FAULTS, STATE, json_error
+from .web_util import COUNTERS, FAULTS, REQUEST_LOG, S3, STATE, json_error
 
 __all__ = ["STATE_NAMES", "add_admin_routes"]
 
@@ -136,6 +143,31 @@ async def restore_token(request: web.Request) -> web.Response:
     return web.json_response({"restored": restored, "revoked_tokens": injector.revoked_count()})
 
 
+async def requests(request: web.Request) -> web.Response:
+    client = request.query.get("client")
+    entries = request.app[REQUEST_LOG].entries(client)
+    return web.json_response({"requests": [entry.to_json() for entry in entries]})
+
+
+async def clear_requests(request: web.Request) -> web.Response:
+    request.app[REQUEST_LOG].clear()
+    return web.json_response({"cleared": True})
+
+
+async def s3_alias(request: web.Request) -> web.Response:
+    if S3 not in request.app:
+        return json_error(404, "This emulator's transfer mode has no S3 endpoint.")
+    try:
+        data = await _json_object(request)
+    except BadRequest as exc:
+        return json_error(exc.status, exc.detail)
+    fields = [data.get(name) for name in ("access_key_id", "session_token", "like")]
+    if not all(isinstance(value, str) and value for value in fields):
+        return json_error(400, 'The body must be {"access_key_id": ..., "session_token": ..., "like": ...}.')
+    key_id, token, like = (str(value) for value in fields)
+    return web.json_response({"aliased": request.app[S3].alias(key_id, token, like)})
+
+
 def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/_emulator/health", health)
     router.add_get("/_emulator/counters", counters)
@@ -147,3 +179,6 @@ def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_delete("/_emulator/faults", clear_faults)
     router.add_post("/_emulator/tokens/revoke", revoke_token)
     router.add_post("/_emulator/tokens/restore", restore_token)
+    router.add_get("/_emulator/requests", requests)
+    router.add_delete("/_emulator/requests", clear_requests)
+    router.add_post("/_emulator/s3/aliases", s3_alias)

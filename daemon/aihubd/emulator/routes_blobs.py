@@ -8,22 +8,39 @@ Counter templates: ``PUT /blobs/{blob_key}``, ``GET /blobs/{blob_key}`` and
     jobs/<job_id>/artifacts/<type>          GET: a log artifact of a terminal job
 
 No token is needed; the URL's signature is the credential (403 when missing, wrong
-or expired). Errors are S3-style XML. GETs are served by ``FileResponse``, so
-``Range`` requests work (206 / 416); ``faults.file_response`` lets the fault layer
-cut a download in the middle.
+or expired, see ``signing``: a Content-Type or Content-MD5 header the URL was not
+signed with is "wrong"). Errors are S3-style XML. A PUT without Content-Length
+(a chunked body) gets 411 ``MissingContentLength``, as from S3. GETs are served by
+``FileResponse``, so ``Range`` requests work (206); a range that starts at or past
+the end gets 416 ``InvalidRange``; ``faults.file_response`` lets the fault layer cut
+a download in the middle.
 """
 
 from __future__ import annotations
+
+import re
 
 from aiohttp import web
 
 from .errors import NotFound
 from .faults import file_response
+from .signing import Refusal
 from .web_util import BLOBS, SIGNER, STATE, xml_error
 
 __all__ = ["add_blob_routes"]
 
 _BLOB_ROUTE = "/blobs/{blob_key:.+}"
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+
+
+def _refused(refusal: Refusal) -> web.Response:
+    return xml_error(403, refusal.code, refusal.message)
+
+
+def _unsatisfiable(range_header: str | None, size: int) -> bool:
+    """Whether a single ``bytes=N-[M]`` range starts at or past the end (S3: 416)."""
+    match = _RANGE.match(range_header.strip()) if range_header else None
+    return match is not None and int(match.group(1)) >= size
 
 
 def _not_found() -> web.Response:
@@ -32,9 +49,11 @@ def _not_found() -> web.Response:
 
 async def put_blob(request: web.Request) -> web.StreamResponse:
     key = request.match_info["blob_key"]
-    refusal = request.app[SIGNER].verify("PUT", key, request.query)
+    refusal = request.app[SIGNER].verify("PUT", key, request.query, request.headers)
     if refusal is not None:
-        return xml_error(403, "AccessDenied", refusal)
+        return _refused(refusal)
+    if request.content_length is None:
+        return xml_error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
     parts = key.split("/")
     if len(parts) != 4 or parts[0] != "uploads" or not parts[3].isdigit():
         return _not_found()
@@ -55,9 +74,9 @@ async def put_blob(request: web.Request) -> web.StreamResponse:
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
     key = request.match_info["blob_key"]
-    refusal = request.app[SIGNER].verify("GET", key, request.query)
+    refusal = request.app[SIGNER].verify(request.method, key, request.query, request.headers)
     if refusal is not None:
-        return xml_error(403, "AccessDenied", refusal)
+        return _refused(refusal)
     state = request.app[STATE]
     blobs = request.app[BLOBS]
     parts = key.split("/")
@@ -80,6 +99,11 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
         return _not_found()
     if not path.is_file():
         return _not_found()
+    size = path.stat().st_size
+    if _unsatisfiable(request.headers.get("Range"), size):
+        return xml_error(
+            416, "InvalidRange", "The requested range is not satisfiable", headers={"Content-Range": f"bytes */{size}"}
+        )
     return file_response(request, path, headers={"Content-Type": "application/octet-stream"})
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from qai_hub import public_api_pb2 as pb
 
@@ -9,8 +11,11 @@ from .convert import job_pb, job_summary_pb, timestamp
 from .errors import BadRequest
 from .records import JobRecord
 from .routes_models import add_sharing_routes
+from .transfers import opted_in as s3_opted_in
 from .web_util import (
     BLOBS,
+    PLANNER,
+    S3,
     SIGNER,
     STATE,
     current_user,
@@ -85,29 +90,44 @@ def _filtered_jobs(request: web.Request) -> tuple[list[JobRecord], int]:
 async def list_jobs(request: web.Request) -> web.Response:
     state = request.app[STATE]
     page, total = _filtered_jobs(request)
-    return pb_response(pb.JobList(jobs=[job_pb(state, j) for j in page], total_query_count=total))
+    reply = pb.JobList(jobs=[job_pb(state, j) for j in page])
+    if not state.config.omit_total_query_count:
+        reply.total_query_count = total
+    return pb_response(reply)
 
 
 async def list_job_summaries(request: web.Request) -> web.Response:
     state = request.app[STATE]
     page, total = _filtered_jobs(request)
-    reply = pb.JobSummaryList(job_summaries=[job_summary_pb(state, j) for j in page], total_query_count=total)
+    reply = pb.JobSummaryList(job_summaries=[job_summary_pb(state, j) for j in page])
+    if not state.config.omit_total_query_count:
+        reply.total_query_count = total
     return pb_response(reply)
 
 
 async def artifact_list(request: web.Request) -> web.Response:
+    """A job's artifacts of one type, each by URL or (opted in, see ``transfers``) by credentials."""
     state = request.app[STATE]
-    job = state.visible_job(current_user(request), request.match_info["job_id"])
+    user = current_user(request)
+    job = state.visible_job(user, request.match_info["job_id"])
     try:
         artifact_type = int(request.match_info["artifact_type"])
     except ValueError as exc:
         raise BadRequest("The artifact type must be an integer.") from exc
     reply = pb.NamedArtifactDownloadURLList()
     filename = artifact_filename(job.job_id, artifact_type)
-    if job.terminal and filename is not None:
+    path = request.app[BLOBS].artifact_path(job.job_id, artifact_type)
+    if job.terminal and filename is not None and path.is_file():
         key = f"jobs/{job.job_id}/artifacts/{artifact_type}"
-        url = request.app[SIGNER].url(origin(request), "GET", key)
-        reply.artifacts.append(pb.NamedArtifactDownloadURL(url=url, filename=filename))
+        opted = s3_opted_in(request.query)
+        if request.app[PLANNER].download(key, path.stat().st_size, opted) == "credentials":
+            s3 = request.app[S3]
+            await asyncio.to_thread(s3.publish, key, path)
+            credentials = s3.credentials(key, filename, state.config.credentials_ttl_seconds)
+            reply.artifacts.append(pb.NamedArtifactDownloadURL(filename=filename, credentials=credentials))
+        else:
+            url = request.app[SIGNER].url(origin(request), "GET", key, client=user.email)
+            reply.artifacts.append(pb.NamedArtifactDownloadURL(url=url, filename=filename))
     return pb_response(reply)
 
 

@@ -12,7 +12,20 @@ from .devices import find_devices
 from .errors import BadRequest, NotFound
 from .records import FAILED, ModelRecord
 from .state import EmulatorState
-from .web_util import BLOBS, SIGNER, STATE, current_user, origin, parse_body, pb_response, query_int
+from .transfers import opted_in as s3_opted_in
+from .transfers import part_count
+from .web_util import (
+    BLOBS,
+    PLANNER,
+    S3,
+    SIGNER,
+    STATE,
+    current_user,
+    origin,
+    parse_body,
+    pb_response,
+    query_int,
+)
 
 __all__ = ["add_model_routes", "download_filename"]
 
@@ -71,15 +84,33 @@ async def get_model(request: web.Request) -> web.Response:
 
 
 async def get_upload_url(request: web.Request) -> web.Response:
+    """The upload plan: legacy bare ``FileMultipartUploadURL`` without
+    ``supports_s3_credentials=true``, else a ``FileUploadResponse`` (see ``transfers``)."""
     file_size = query_int(request, "file_size", None)
     if file_size is None:
         raise BadRequest("Query parameter 'file_size' is required.")
-    model = request.app[STATE].start_upload(current_user(request), request.match_info["model_id"])
+    state = request.app[STATE]
+    user = current_user(request)
+    model = state.start_upload(user, request.match_info["model_id"])
     assert model.upload_id is not None
-    key = f"uploads/{model.model_id}/{model.upload_id}/1"
-    url = request.app[SIGNER].url(origin(request), "PUT", key)
-    multipart = pb.FileMultipartUploadURL(urls=[url], upload_id=model.upload_id, max_part_size=max(file_size, 1))
-    return pb_response(pb.FileUploadResponse(multipart_url=multipart))
+    opted = s3_opted_in(request.query)
+    config = state.config
+    variant = request.app[PLANNER].upload(f"models/{model.model_id}", file_size, opted)
+    if variant == "credentials":
+        key = f"uploads/{model.model_id}/{model.upload_id}"
+        model.s3_upload_key = key
+        credentials = request.app[S3].credentials(key, model.name, config.credentials_ttl_seconds)
+        return pb_response(pb.FileUploadResponse(credentials=credentials))
+    model.s3_upload_key = None
+    parts = 1 if variant == "url" else part_count(file_size, config.part_bytes)
+    part_size = max(file_size, 1) if parts == 1 else config.part_bytes
+    signer = request.app[SIGNER]
+    urls = [
+        signer.url(origin(request), "PUT", f"uploads/{model.model_id}/{model.upload_id}/{n}", client=user.email)
+        for n in range(1, parts + 1)
+    ]
+    multipart = pb.FileMultipartUploadURL(urls=urls, upload_id=model.upload_id, max_part_size=part_size)
+    return pb_response(pb.FileUploadResponse(multipart_url=multipart) if opted else multipart)
 
 
 async def _complete(request: web.Request, upload_id: str | None, etags: list[str] | None) -> web.Response:
@@ -104,7 +135,26 @@ async def complete_multipart_upload(request: web.Request) -> web.Response:
 
 
 async def upload_complete(request: web.Request) -> web.Response:
-    return await _complete(request, None, None)
+    """The credentials path's completion: the object is read back from the S3 endpoint."""
+    state = request.app[STATE]
+    user = current_user(request)
+    model_id = request.match_info["model_id"]
+    if state.parts_to_complete(user, model_id, None, None) is None:
+        return pb_response(pb.CreateUpdateResponse(id=model_id))  # already complete
+    model = state.visible_model(user, model_id)
+    key = model.s3_upload_key
+    if key is None or S3 not in request.app:
+        if not model.parts:
+            raise BadRequest(f"No file was uploaded for model {model_id}.")
+        return await _complete(request, None, None)
+    blobs = request.app[BLOBS]
+    fetched = await asyncio.to_thread(request.app[S3].fetch, key, blobs.model_path(model_id))
+    if fetched is None:
+        raise BadRequest(f"No file was uploaded for model {model_id}.")
+    state.finish_upload(model, *fetched)
+    model.s3_upload_key = None
+    blobs.drop_uploads(model_id)
+    return pb_response(pb.CreateUpdateResponse(id=model_id))
 
 
 def _downloadable(state: EmulatorState, model: ModelRecord) -> None:
@@ -119,12 +169,24 @@ def _downloadable(state: EmulatorState, model: ModelRecord) -> None:
 
 
 async def get_download_url(request: web.Request) -> web.Response:
+    """Legacy bare ``FileDownloadURL`` without ``supports_s3_credentials=true``, else a
+    ``FileDownloadResponse`` by URL or by credentials (see ``transfers``)."""
     state = request.app[STATE]
-    model = state.visible_model(current_user(request), request.match_info["model_id"])
+    user = current_user(request)
+    model = state.visible_model(user, request.match_info["model_id"])
     _downloadable(state, model)
-    url = request.app[SIGNER].url(origin(request), "GET", f"models/{model.model_id}")
-    reply = pb.FileDownloadResponse(url=pb.FileDownloadURL(url=url, filename=download_filename(model)))
-    return pb_response(reply)
+    opted = s3_opted_in(request.query)
+    key = f"models/{model.model_id}"
+    filename = download_filename(model)
+    if request.app[PLANNER].download(key, model.size, opted) == "credentials":
+        s3 = request.app[S3]
+        await asyncio.to_thread(s3.publish, key, request.app[BLOBS].model_path(model.model_id))
+        credentials = s3.credentials(key, filename, state.config.credentials_ttl_seconds)
+        return pb_response(pb.FileDownloadResponse(credentials=credentials))
+    url = pb.FileDownloadURL(
+        url=request.app[SIGNER].url(origin(request), "GET", key, client=user.email), filename=filename
+    )
+    return pb_response(pb.FileDownloadResponse(url=url) if opted else url)
 
 
 def _kind(request: web.Request) -> tuple[str, str]:

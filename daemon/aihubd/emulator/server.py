@@ -13,7 +13,8 @@ __all__ = ["run_forever", "serve"]
 
 
 async def serve(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> None:
-    """Serve until SIGTERM or SIGINT; print the base URL as the first stdout line."""
+    """Serve until SIGTERM or SIGINT; print the base URL as the first stdout line and, when
+    the transfer mode hands out S3 credentials, ``s3: <endpoint URL>`` as the second."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -22,6 +23,8 @@ async def serve(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) 
     try:
         base_url = await emulator.start(host, port)
         sys.stdout.write(base_url + "\n")
+        if emulator.s3_endpoint_url is not None:
+            sys.stdout.write(f"s3: {emulator.s3_endpoint_url}\n")
         sys.stdout.flush()
         await stop.wait()
     finally:

@@ -64,15 +64,19 @@ class EmulatorState:
         self._reserved: set[str] = set()
         self._next_user_id = 1
         self._next_seq = 1
-        self._allowed: dict[str, str] | None = None
+        self._allowed: dict[str, tuple[str, int]] | None = None
         if config.tokens is not None:
-            self._allowed = {token_digest(t.token): t.email for t in parse_tokens(config.tokens)}
-            for digest, email in self._allowed.items():
-                self._register(digest, email)
+            org_ids: dict[str, int] = {}
+            self._allowed = {}
+            for entry in parse_tokens(config.tokens):
+                org_id = org_ids.setdefault(entry.org, len(org_ids) + 1) if entry.org else 0
+                self._allowed[token_digest(entry.token)] = (entry.email, org_id)
+            for digest, (email, org_id) in self._allowed.items():
+                self._register(digest, email, org_id)
 
     # ----------------------------------------------------------------- users
-    def _register(self, digest: str, email: str) -> UserRecord:
-        user = UserRecord(self._next_user_id, email, digest)
+    def _register(self, digest: str, email: str, org_id: int = 0) -> UserRecord:
+        user = UserRecord(self._next_user_id, email, digest, org_id)
         self._next_user_id += 1
         self.users[user.user_id] = user
         self._by_token[digest] = user.user_id
@@ -89,8 +93,14 @@ class EmulatorState:
         user_id = self._by_token.get(digest)
         if user_id is not None:
             return self.users[user_id]
-        email = self._allowed[digest] if self._allowed is not None else derived_email(token)
-        return self._register(digest, email)
+        if self._allowed is not None:
+            return self._register(digest, *self._allowed[digest])
+        return self._register(digest, derived_email(token))
+
+    def email_of_token(self, token: str) -> str:
+        """The email of the known user behind ``token``, "" if none (registers nobody)."""
+        user_id = self._by_token.get(token_digest(token)) if token else None
+        return self.users[user_id].email if user_id is not None else ""
 
     def email_known(self, email: str) -> bool:
         return any(user.email == email for user in self.users.values())
@@ -105,8 +115,12 @@ class EmulatorState:
                 return candidate
 
     # ------------------------------------------------------------ visibility
+    def same_org(self, user: UserRecord, owner_id: int) -> bool:
+        """Whether ``user`` and the user ``owner_id`` are colleagues in one organization."""
+        return user.org_id != 0 and self.users[owner_id].org_id == user.org_id
+
     def can_see_job(self, user: UserRecord, job: JobRecord) -> bool:
-        return job.owner_id == user.user_id or user.email in job.shared_with
+        return job.owner_id == user.user_id or user.email in job.shared_with or self.same_org(user, job.owner_id)
 
     def can_see_model(self, user: UserRecord, model: ModelRecord) -> bool:
         if model.owner_id == user.user_id or user.email in model.shared_with:
@@ -380,7 +394,7 @@ class EmulatorState:
                 if model_id:
                     self._model_jobs.setdefault(model_id, set()).add(job.job_id)
         if self._allowed is not None:
-            for digest, email in self._allowed.items():
+            for digest, (email, org_id) in self._allowed.items():
                 if digest not in self._by_token:
-                    self._register(digest, email)
+                    self._register(digest, email, org_id)
         self.dirty = False

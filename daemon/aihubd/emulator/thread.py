@@ -17,6 +17,7 @@ from typing import Any
 from .app import HubEmulator
 from .config import EmulatorConfig
 from .faults import FaultConfig
+from .requestlog import RequestShape
 
 __all__ = ["EmulatorThread"]
 
@@ -84,6 +85,16 @@ class EmulatorThread:
     @property
     def base_url(self) -> str:
         return self.emulator.base_url
+
+    @property
+    def s3_endpoint_url(self) -> str | None:
+        return self.emulator.s3_endpoint_url
+
+    def requests(self, client: str | None = None) -> list[RequestShape]:
+        return self.emulator.requests(client)
+
+    def clear_requests(self) -> None:
+        self.emulator.clear_requests()
 
     def counters(self) -> dict[str, int]:
         return self.emulator.counters()

@@ -12,14 +12,20 @@ from .counters import Counters
 from .errors import BadRequest
 from .faults import FaultInjector
 from .records import UserRecord
+from .requestlog import RequestLog
+from .s3 import S3Endpoint
 from .signing import UrlSigner
 from .state import EmulatorState
+from .transfers import TransferPlanner
 
 __all__ = [
     "BLOBS",
     "COUNTERS",
     "FAULTS",
+    "PLANNER",
     "PROTOBUF",
+    "REQUEST_LOG",
+    "S3",
     "SIGNER",
     "STATE",
     "USER_KEY",
@@ -39,6 +45,9 @@ BLOBS = web.AppKey("blobs", BlobStore)
 SIGNER = web.AppKey("signer", UrlSigner)
 COUNTERS = web.AppKey("counters", Counters)
 FAULTS = web.AppKey("faults", FaultInjector)
+REQUEST_LOG = web.AppKey("request_log", RequestLog)
+PLANNER = web.AppKey("planner", TransferPlanner)
+S3 = web.AppKey("s3", S3Endpoint)  # only when the config uses S3 credentials
 # web.RequestKey exists from aiohttp 3.13 on; a plain string works (with a warning) before.
 _RequestKey: Any = getattr(web, "RequestKey", None)
 USER_KEY: Any = _RequestKey("user", UserRecord) if _RequestKey else "aihubd.emulator.user"
@@ -55,10 +64,10 @@ def json_error(status: int, detail: str) -> web.Response:
     return web.json_response({"detail": detail}, status=status)
 
 
-def xml_error(status: int, code: str, message: str) -> web.Response:
+def xml_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     """An S3-style error body (the client extracts ``Code: Message`` from it)."""
     body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
-    return web.Response(text=body, status=status, content_type="application/xml")
+    return web.Response(text=body, status=status, content_type="application/xml", headers=headers)
 
 
 async def parse_body(request: web.Request, message_type: type[M]) -> M:

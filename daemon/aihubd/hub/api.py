@@ -14,8 +14,8 @@ __all__ = ["HubApi"]
 class HubApi(Protocol):
     """The Hub as the daemon sees it. Errors are ``aihubd.errors`` kinds, never HTTP ones."""
 
-    async def find_device(self, name: str) -> Device | None:
-        """The one device the Hub selects for ``name``, or None when there is none."""
+    async def select_devices(self, name: str) -> list[Device]:
+        """The devices the Hub selects for ``name``: normally one, none when it has no such device."""
 
     async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
         """Upload a local model file; returns the new Hub model id."""
@@ -28,10 +28,9 @@ class HubApi(Protocol):
     async def get_job(self, job_id: str) -> Job:
         """The job as the Hub sees it now."""
 
-    async def list_link_job_summaries(
-        self, states: Sequence[JobState], offset: int, limit: int
-    ) -> tuple[list[JobSummary], int]:
-        """One page of the caller's link jobs in ``states`` (newest first) and the total count."""
+    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int) -> list[JobSummary]:
+        """One page of the token account's own link jobs in ``states`` (newest first). No total:
+        page while a page comes back full."""
 
     async def set_job_name(self, job_id: str, name: str) -> None: ...
 
@@ -64,7 +63,7 @@ class HubApi(Protocol):
     async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
         """The files of one artifact type of a finished job."""
 
-    async def download(self, url: str, dest: Path) -> tuple[int, str]:
-        """Write the blob at ``url`` to ``dest``; returns (size, sha256 hex)."""
+    async def download(self, target: TargetFile, dest: Path) -> tuple[int, str]:
+        """Write ``target`` to ``dest`` (by its URL or S3 credentials); returns (size, sha256 hex)."""
 
     async def close(self) -> None: ...

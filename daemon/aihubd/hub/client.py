@@ -1,49 +1,57 @@
 """The Hub's REST + protobuf protocol over one reused aiohttp session.
 
-Every HTTP failure is translated to an ``aihubd.errors`` kind in ``_translate`` (one place).
-Idempotent reads are retried here (the only retry layer); creates and uploads are not.
+Every request carries the official client's identity headers (``identity.py``) and, on the API,
+its ``Authorization: token ...`` and ``Content-Type`` headers; query keys and values are the
+official client's for the same operation. Every HTTP failure is translated to an
+``aihubd.errors`` kind in ``_raise_for_status`` / ``_translate`` (one place). Reads, renames and
+the model-record create are retried here, as the official client retries them; a 401 parks all
+traffic in the ``AuthGate`` until a re-probe of ``users/auth/user`` answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from google.protobuf.message import DecodeError, Message
 from qai_hub import public_api_pb2 as pb
 
-from .. import __version__
-from ..errors import AihubdError, HubAuthError, HubError, HubUnavailable, InvalidArgument, NotFound, PermissionDenied
+from ..errors import (
+    AihubdError,
+    HubAuthError,
+    HubError,
+    HubProtocolTooOld,
+    HubUnavailable,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
-from ..threads import finish_in_thread
+from .auth_gate import AuthGate, AuthState
 from .budget import RequestBudget
 from .convert import device_from_pb, device_to_pb, job_from_pb, time_from_pb
 from .credentials import HubCredentials
+from .identity import PROTOCOL_VERSION, identity_headers
 from .retry import RetryPolicy, parse_retry_after, with_retries
+from .transfers import HubTransfers
 
-__all__ = ["AiohttpHubClient", "HubHealth", "redact_url"]
+__all__ = ["AiohttpHubClient", "HubHealth", "HubTraffic", "redact_url"]
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 PROTOBUF = "application/x-protobuf"
-MODEL_TYPE_QNN_DLC = pb.MODEL_TYPE_QNN_DLC
-CHUNK = 1 << 20
 CREDENTIAL_RECHECK_SECONDS = 2.0
-DOWNLOAD_QUERY = {"use_acceleration": "false", "supports_s3_credentials": "false"}
 
 
 def redact_url(url: str) -> str:
@@ -60,6 +68,16 @@ class HubHealth:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class HubTraffic:
+    """Whether Hub traffic flows, for ``daemon status``: seconds from now (None: not in force)."""
+
+    auth: AuthState
+    auth_parked_for: float | None  # seconds since the 401 parked traffic
+    auth_next_probe_in: float | None  # seconds until the next users/auth/user probe
+    paused_for: float | None  # seconds left of a Retry-After pause
+
+
 class AiohttpHubClient:
     """HubApi over HTTP: one connection pool, one token, errors translated at the boundary."""
 
@@ -71,18 +89,23 @@ class AiohttpHubClient:
         timeout: float = 30.0,
         budget: RequestBudget | None = None,
         reload_credentials: Callable[[], HubCredentials] | None = None,
+        auth_gate: AuthGate | None = None,
     ) -> None:
         self._creds = credentials
         self._budget = budget or RequestBudget()
         self._reload_credentials = reload_credentials
         self._last_reload = float("-inf")
+        self._auth = auth_gate or AuthGate()
+        self._probe_lock = asyncio.Lock()
+        self._email = ""  # the account the token belongs to (users/auth/user), once known
         self.health: HubHealth | None = None  # None until the first API call
         self._retry = retry or RetryPolicy()
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout),
-            headers={"User-Agent": f"aihubd/{__version__}"},
+            headers=identity_headers(),
             raise_for_status=False,
         )
+        self._transfers = HubTransfers(self._call, self._session, self._retry)
 
     async def close(self) -> None:
         await self._session.close()
@@ -109,142 +132,154 @@ class AiohttpHubClient:
     ) -> M:
         """One API call. ``retry`` (default: for GET and DELETE) retries it on HubUnavailable —
         only for calls that are safe to repeat."""
-        url = self._url(*segments)
 
         async def once() -> M:
             await self._admit()
-            started = time.monotonic()
-            data = body.SerializeToString() if body is not None else b""
-            headers = {**self._creds.auth_headers(), "Content-Type": PROTOBUF}
-            with _translate(method, url, object_id):
-                async with self._session.request(method, url, data=data, params=params, headers=headers) as resp:
-                    payload = await resp.read()
-                    log.debug("%s %s -> %d in %.3fs", method, redact_url(url), resp.status, time.monotonic() - started)
-                    try:
-                        _raise_for_status(resp, payload, object_id)
-                    except HubUnavailable as exc:
-                        if exc.retry_after is not None:
-                            self._budget.retry_after(exc.retry_after)
-                        raise
-                    if resp.headers.get("Content-Type") != PROTOBUF:
-                        raise HubError(
-                            f"the Hub answered {method} {redact_url(url)} with "
-                            f"{resp.headers.get('Content-Type')!r}, not protobuf",
-                            resp.status,
-                        )
-                    message = reply()
-                    try:
-                        message.ParseFromString(payload)
-                    except DecodeError:
-                        raise HubError(f"the Hub sent an unreadable {reply.__name__}", resp.status) from None
-                    return message
+            return await self._send(method, segments, reply, body=body, params=params, object_id=object_id)
 
         try:
             if retry if retry is not None else method in ("GET", "DELETE"):
-                result = await with_retries(once, self._retry)
+                result = await with_retries(once, self._retry, sleep=self._budget.sleep)
             else:
                 result = await once()
-        except HubAuthError as exc:
-            self._budget.auth_failed(str(exc))
-            self.health = HubHealth(reachable=False, error=str(exc))
-            raise
-        except HubUnavailable as exc:
+        except (HubAuthError, HubUnavailable, HubProtocolTooOld) as exc:
             self.health = HubHealth(reachable=False, error=str(exc))
             raise
         self.health = HubHealth(reachable=True)
         return result
 
-    async def _admit(self) -> None:
-        """Take a token from the shared budget; while a 401 blocks traffic, look for new credentials."""
-        if self._budget.auth_blocked and self._reload_credentials is not None:
-            now = self._budget.clock()
-            if now - self._last_reload >= CREDENTIAL_RECHECK_SECONDS:
-                self._last_reload = now
+    async def _send(
+        self,
+        method: str,
+        segments: Sequence[str],
+        reply: type[M],
+        *,
+        body: Message | None = None,
+        params: dict[str, str] | list[tuple[str, str]] | None = None,
+        object_id: str = "",
+    ) -> M:
+        """One HTTP exchange, its failure translated; a 401 parks traffic, a Retry-After pauses it."""
+        url = self._url(*segments)
+        started = time.monotonic()
+        data = body.SerializeToString() if body is not None else None
+        headers = {**self._creds.auth_headers(), "Content-Type": PROTOBUF}
+        with _translate(method, url, object_id):
+            async with self._session.request(method, url, data=data, params=params, headers=headers) as resp:
+                payload = await resp.read()
+                log.debug("%s %s -> %d in %.3fs", method, redact_url(url), resp.status, time.monotonic() - started)
                 try:
-                    fresh = self._reload_credentials()
-                except AihubdError:
-                    fresh = None
-                if fresh is not None and fresh.token != self._creds.token:
-                    log.info("new Hub credentials from %s; resuming Hub traffic", fresh.source)
-                    self._creds = fresh
-                    self._budget.credentials_changed()
+                    _raise_for_status(resp, payload, object_id)
+                except HubAuthError as exc:
+                    self._auth.rejected(str(exc), self._budget.clock())
+                    raise
+                except HubUnavailable as exc:
+                    if exc.retry_after is not None:
+                        self._budget.retry_after(exc.retry_after)
+                    raise
+                if resp.headers.get("Content-Type") != PROTOBUF:
+                    raise HubError(
+                        f"the Hub answered {method} {redact_url(url)} with "
+                        f"{resp.headers.get('Content-Type')!r}, not protobuf",
+                        resp.status,
+                    )
+                message = reply()
+                try:
+                    message.ParseFromString(payload)
+                except DecodeError:
+                    raise HubError(f"the Hub sent an unreadable {reply.__name__}", resp.status) from None
+                return message
+
+    async def _admit(self) -> None:
+        """Take a token from the shared budget. While a 401 parks traffic, fail fast — unless a
+        re-probe of ``users/auth/user`` is due (or the credentials changed) and it answers."""
+        if self._auth.parked:
+            self._look_for_new_credentials()
+            async with self._probe_lock:  # one probe at a time; the others see its outcome
+                if self._auth.probe_due(self._budget.clock()):
+                    await self._probe()
+            if self._auth.parked:
+                raise HubAuthError(self._auth.error, 401)
         await self._budget.acquire()
 
     def use_credentials(self, fresh: HubCredentials) -> None:
-        """Send ``fresh`` from the next request on (SIGHUP re-read them); lifts a 401 block."""
+        """Send ``fresh`` from the next request on (SIGHUP re-read them); lifts a 401 park."""
         self._creds = fresh
-        self._budget.credentials_changed()
+        self._email = ""  # the new token may belong to another account
+        self._auth.credentials_changed(self._budget.clock())
+
+    async def _probe(self) -> None:
+        await self._budget.acquire()
+        try:
+            user = await self._send("GET", ("users", "auth", "user"), pb.User)
+        except HubAuthError:
+            log.info("the Hub still rejects the token; next probe in %.0fs", self._next_probe_in() or 0.0)
+            return
+        except (HubUnavailable, HubError) as exc:
+            self._auth.probe_failed(self._budget.clock())
+            log.info("cannot re-probe the Hub's authentication: %s", exc)
+            return
+        self._auth.resumed()
+        self._email = user.email
+        log.info("the Hub accepts the token again (%s); resuming Hub traffic", user.email or "account unknown")
+
+    def _look_for_new_credentials(self) -> None:
+        """Re-read the credentials (at most every few seconds); a change makes a probe due now."""
+        if self._reload_credentials is None:
+            return
+        now = self._budget.clock()
+        if now - self._last_reload < CREDENTIAL_RECHECK_SECONDS:
+            return
+        self._last_reload = now
+        try:
+            fresh = self._reload_credentials()
+        except AihubdError:
+            return
+        if fresh != self._creds:
+            log.info("new Hub credentials from %s; probing them", fresh.source)
+            self._creds = fresh
+            self._email = ""  # the new token may belong to another account
+            self._auth.credentials_changed(now)
+
+    def _next_probe_in(self) -> float | None:
+        state = self._auth.state()
+        return None if state.next_probe is None else max(0.0, state.next_probe - self._budget.clock())
+
+    def traffic(self) -> HubTraffic:
+        """Whether Hub traffic is parked by a 401 or paused by a Retry-After, for ``daemon status``."""
+        now = self._budget.clock()
+        state = self._auth.state()
+        paused = self._budget.paused_until
+        return HubTraffic(
+            auth=state,
+            auth_parked_for=None if state.since is None else now - state.since,
+            auth_next_probe_in=self._next_probe_in(),
+            paused_for=None if paused is None else paused - now,
+        )
 
     # -- HubApi -----------------------------------------------------------------------------
 
-    async def get_auth_user_email(self) -> str:
-        user = await self._call("GET", ("users", "auth", "user"), pb.User)
-        return user.email
+    @property
+    def known_email(self) -> str:
+        """The account's email if already known ("" otherwise); never asks the Hub."""
+        return self._email
 
-    async def find_device(self, name: str) -> Device | None:
+    async def get_auth_user_email(self) -> str:
+        """The account's email: asked once per set of credentials (a re-probe refreshes it)."""
+        if not self._email:
+            user = await self._call("GET", ("users", "auth", "user"), pb.User)
+            self._email = user.email
+        return self._email
+
+    async def select_devices(self, name: str) -> list[Device]:
+        """What the Hub selects for a device name (``select=True``, as the official client's submit
+        asks): normally 0 or 1 devices; the caller decides what several mean."""
         devices = await self._call(
             "GET", ("devices",), pb.DeviceList, params=[("name", name), ("os", ""), ("select", "True")]
         )
-        if len(devices.devices) == 0:
-            return None
-        return device_from_pb(devices.devices[0])
+        return [device_from_pb(d) for d in devices.devices]
 
     async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
-        # Each upload step may be repeated: a model record created twice is an unused draft, a part
-        # PUT twice is the same bytes, and completing the same upload id twice is the same result.
-        created = await self._call(
-            "POST",
-            self._scoped(project_id, "models"),
-            pb.CreateUpdateResponse,
-            body=pb.Model(name=name, model_type=MODEL_TYPE_QNN_DLC, is_directory=False),
-            retry=True,
-        )
-        if not created.id:
-            raise HubError(f"the Hub did not create a model for {name}: {created.status}")
-        if created.status:  # the Hub already has this content
-            return created.id
-        size = path.stat().st_size
-        how = await self._call(
-            "GET",
-            ("models", created.id, "multipart_upload"),
-            pb.FileUploadResponse,
-            params={**DOWNLOAD_QUERY, "file_size": str(size)},
-            object_id=created.id,
-        )
-        if how.WhichOneof("method") != "multipart_url":
-            raise HubError(
-                "the Hub offered an upload method aihubd does not support "
-                f"({how.WhichOneof('method')}); only multipart URLs are"
-            )
-        etags = [
-            await with_retries(functools.partial(self._put_part, url, path, i, how.multipart_url), self._retry)
-            for i, url in enumerate(how.multipart_url.urls)
-        ]
-        done = await self._call(
-            "POST",
-            ("models", created.id, "multipart_upload"),
-            pb.CreateUpdateResponse,
-            body=pb.FileMultipartUploadComplete(upload_id=how.multipart_url.upload_id, etags=etags),
-            object_id=created.id,
-            retry=True,
-        )
-        return done.id or created.id
-
-    async def _put_part(self, url: str, path: Path, index: int, plan: pb.FileMultipartUploadURL) -> str:
-        size = path.stat().st_size
-        start = index * plan.max_part_size if len(plan.urls) > 1 else 0
-        end = size if index == len(plan.urls) - 1 else min(size, start + plan.max_part_size)
-        with path.open("rb") as f:
-            f.seek(start)
-            data = f.read(end - start)
-        with _translate("PUT", url):
-            async with self._session.put(url, data=data) as resp:
-                payload = await resp.read()
-                _raise_for_status(resp, payload, "")
-                etag = resp.headers.get("ETag")
-        if not etag:
-            raise HubError(f"the Hub's upload URL gave no ETag for part {index + 1}")
-        return etag
+        return await self._transfers.upload_model(path, name, project_id)
 
     async def create_link_job(
         self, model_ids: Sequence[str], device: Device, name: str, options: str, project_id: str = ""
@@ -273,13 +308,18 @@ class AiohttpHubClient:
             raise InvalidArgument(f"job {job_id} is a {job.WhichOneof('job') or 'unknown'} job, not a link job")
         return job_from_pb(job, refreshed_at=datetime.now(UTC))
 
-    async def list_link_job_summaries(
-        self, states: Sequence[JobState], offset: int, limit: int
-    ) -> tuple[list[JobSummary], int]:
-        """One page of the caller's link jobs in ``states`` (any state when empty), newest first,
-        and the total count."""
+    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int) -> list[JobSummary]:
+        """One page of this account's link jobs in ``states`` (any state when empty), newest first.
+
+        ``creator`` is the token's account: without it the Hub lists the whole organization's
+        jobs. The Hub's ``total_query_count`` is not returned (the official client never reads
+        it; callers page while a page comes back full)."""
+        creator = await self.get_auth_user_email()
+        if not creator:
+            raise HubError("the Hub did not say which account the token belongs to; cannot list only its jobs")
         params = [("offset", str(offset))] if offset > 0 else []
         params.append(("limit", str(limit)))
+        params.append(("creator", creator))
         if states:
             params.append(("state", ",".join(str(int(s)) for s in states)))
         params.append(("type", "link"))
@@ -296,11 +336,16 @@ class AiohttpHubClient:
             for s in listing.job_summaries
             if s.WhichOneof("job") == "link_job_summary"
         ]
-        return rows, listing.total_query_count
+        return rows
 
     async def set_job_name(self, job_id: str, name: str) -> None:
-        await self._call(
-            "PATCH", ("jobs", job_id), pb.CreateUpdateResponse, body=pb.JobPublicUpdate(name=name), object_id=job_id
+        await self._call(  # retried, as the official client retries set_job_name (the same name twice is one)
+            "PATCH",
+            ("jobs", job_id),
+            pb.CreateUpdateResponse,
+            body=pb.JobPublicUpdate(name=name),
+            object_id=job_id,
+            retry=True,
         )
 
     async def get_sharing(self, job_id: str) -> list[str]:
@@ -353,75 +398,13 @@ class AiohttpHubClient:
         await self._call("DELETE", ("models", model_id, "shared_access"), pb.CreateUpdateResponse, object_id=model_id)
 
     async def target_model_file(self, model_id: str) -> TargetFile:
-        info = await self._call(
-            "GET", ("models", model_id, "download"), pb.FileDownloadResponse, params=DOWNLOAD_QUERY, object_id=model_id
-        )
-        if info.WhichOneof("method") != "url" or not info.url.url:
-            raise HubError(f"the Hub offered no download URL for model {model_id}")
-        return TargetFile(url=info.url.url, filename=info.url.filename)
+        return await self._transfers.target_model_file(model_id)
 
     async def artifact_files(self, job_id: str, artifact_type: ArtifactType) -> list[TargetFile]:
-        listing = await self._call(
-            "GET",
-            ("jobs", job_id, "device_runs", "latest", "artifact_list", str(int(artifact_type))),
-            pb.NamedArtifactDownloadURLList,
-            params=DOWNLOAD_QUERY,
-            object_id=job_id,
-        )
-        return [TargetFile(url=a.url, filename=a.filename) for a in listing.artifacts]
+        return await self._transfers.artifact_files(job_id, artifact_type)
 
-    async def download(self, url: str, dest: Path) -> tuple[int, str]:
-        """Write the blob at ``url`` to ``dest``, resuming with HTTP Range after a broken transfer."""
-        with dest.open("wb") as out:
-            sink = _Sink(out)
-            for attempt in range(self._retry.attempts):
-                try:
-                    await self._fetch_into(url, sink)
-                    break
-                except HubUnavailable as exc:
-                    if attempt + 1 >= self._retry.attempts:
-                        raise
-                    await asyncio.sleep(exc.retry_after if exc.retry_after is not None else self._retry.delay(attempt))
-            out.flush()
-            await finish_in_thread(os.fsync, out.fileno())  # seconds for a big file: not on the loop
-        return sink.size, sink.hash.hexdigest()
-
-    async def _fetch_into(self, url: str, sink: _Sink) -> None:
-        """One GET, ranged when part of the blob is already in ``sink``."""
-        headers = {"Range": f"bytes={sink.size}-"} if sink.size else {}
-        with _translate("GET", url):
-            async with self._session.get(url, headers=headers) as resp:
-                _raise_for_status(resp, b"", "")
-                if sink.size and resp.status != 206:  # the server ignored the range: start over
-                    sink.reset()
-                total = _total_size(resp, sink.size)
-                try:
-                    async for chunk in resp.content.iter_chunked(CHUNK):
-                        sink.write(chunk)
-                except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError):
-                    raise HubUnavailable(f"transfer of {redact_url(url)} broke at {sink.size} bytes") from None
-        if total is not None and sink.size != total:
-            raise HubUnavailable(f"transfer of {redact_url(url)} ended at {sink.size} of {total} bytes")
-
-
-class _Sink:
-    """A file being downloaded into, with its running hash and size."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self.out.write(chunk)
-        self.hash.update(chunk)
-        self.size += len(chunk)
-
-    def reset(self) -> None:
-        self.out.seek(0)
-        self.out.truncate()
-        self.hash = hashlib.sha256()
-        self.size = 0
+    async def download(self, target: TargetFile, dest: Path) -> tuple[int, str]:
+        return await self._transfers.download(target, dest)
 
 
 def _model_info(model: pb.Model, model_id: str) -> ModelInfo:
@@ -432,15 +415,6 @@ def _model_info(model: pb.Model, model_id: str) -> ModelInfo:
         creation_time=time_from_pb(model.creation_time),
         producer_id=model.producer_id,
     )
-
-
-def _total_size(resp: aiohttp.ClientResponse, offset: int) -> int | None:
-    if resp.status == 206:
-        content_range = resp.headers.get("Content-Range", "")
-        if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
-            return int(content_range.rsplit("/", 1)[1])
-        return None if resp.content_length is None else offset + resp.content_length
-    return resp.content_length
 
 
 def _detail(payload: bytes) -> str:
@@ -462,6 +436,13 @@ def _raise_for_status(resp: aiohttp.ClientResponse, payload: bytes, object_id: s
         raise HubAuthError(
             "the Hub rejected the daemon's API token (401); set a valid one with "
             "`qai-hub configure --api_token <TOKEN>` (aihubd picks it up without a restart)",
+            status,
+        )
+    if status == 426:
+        raise HubProtocolTooOld(
+            f"the Hub requires a newer client protocol than qai-hub {PROTOCOL_VERSION} (426 on {where})"
+            + (f": {detail}" if detail else "")
+            + "; update aihubd to a release that speaks the Hub's current protocol",
             status,
         )
     if status == 404:

@@ -1,4 +1,11 @@
-"""Capped exponential backoff with full jitter, honouring the Hub's Retry-After."""
+"""Retries at least as patient as the official client's, honouring (a capped) Retry-After.
+
+The official client (``qai_hub/util/session.py``) retries reads 6 times after waits of
+0, 1.5, 3, 6, 12 and 24 s (urllib3, ~46.5 s in all, a Retry-After replacing the wait), and creates
+and renames 6 times with jittered waits of at most ~31 s in all. The default policy here waits
+1.5, 3, 6, 12, 24, 24 s (plus up to 25 % jitter, upward only): never less than the official client
+at any step, ~70 s in all. A Retry-After wait replaces the backoff, capped at ``max_retry_after``.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +26,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 4
-    base: float = 0.5
-    cap: float = 8.0
+    attempts: int = 7
+    base: float = 1.5
+    cap: float = 24.0
+    jitter: float = 0.25
+    max_retry_after: float = 300.0
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-        return (rng or random).uniform(0.0, min(self.cap, self.base * 2**attempt))
+        """The wait after failed attempt ``attempt`` (0-based): the capped exponential, plus up to
+        ``jitter`` of it so that many clients do not retry in lock-step."""
+        step = min(self.cap, self.base * 2.0**attempt)
+        return step * (rng or random).uniform(1.0, 1.0 + self.jitter)
+
+    def patience(self) -> float:
+        """The least total wait before giving up (no Retry-After)."""
+        return sum(min(self.cap, self.base * 2.0**a) for a in range(self.attempts - 1))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -42,7 +57,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
     """Run ``call``, retrying HubUnavailable up to ``policy.attempts`` times in all."""
     for attempt in range(policy.attempts):
         try:
@@ -50,6 +70,9 @@ async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy) ->
         except HubUnavailable as exc:
             if attempt + 1 >= policy.attempts:
                 raise
-            wait = exc.retry_after if exc.retry_after is not None else policy.delay(attempt)
-            await asyncio.sleep(min(wait, 60.0))
+            if exc.retry_after is not None:
+                wait = min(exc.retry_after, policy.max_retry_after)
+            else:
+                wait = policy.delay(attempt)
+            await sleep(wait)
     raise AssertionError("unreachable")

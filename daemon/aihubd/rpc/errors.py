@@ -38,6 +38,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode, str, bool], ...] = 
     (errors.OutOfRange, grpc.StatusCode.OUT_OF_RANGE, "REVISION_UNKNOWN", False),
     (MissingCredentials, grpc.StatusCode.FAILED_PRECONDITION, "NO_HUB_CREDENTIALS", False),
     (errors.HubAuthError, grpc.StatusCode.FAILED_PRECONDITION, "HUB_TOKEN_REJECTED", False),
+    (errors.HubProtocolTooOld, grpc.StatusCode.FAILED_PRECONDITION, "HUB_PROTOCOL_TOO_OLD", False),
     (errors.HubUnavailable, grpc.StatusCode.UNAVAILABLE, "HUB_UNAVAILABLE", True),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE, "DAEMON_SHUTTING_DOWN", True),
     (errors.HubError, grpc.StatusCode.INTERNAL, "HUB_PROTOCOL_ERROR", False),

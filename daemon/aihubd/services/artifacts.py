@@ -164,7 +164,7 @@ class ArtifactService:
             name = safe_filename(target.filename)
             with self._blobs.ingest_path() as tmp:  # removed on any failure: no partial blob stays
                 try:
-                    size, hex_digest = await self._hub.download(target.url, tmp)
+                    size, hex_digest = await self._hub.download(target, tmp)
                     await finish_in_thread(self._blobs.commit, tmp, Digest(hex_digest, size))
                 except IngestMismatch as exc:
                     raise HubUnavailable(f"the Hub sent a damaged {name}: {exc}") from None

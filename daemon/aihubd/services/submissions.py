@@ -4,22 +4,30 @@ A client-chosen request id makes a submit idempotent. The journal records the re
 the Hub is asked (durably), and the job id after. A retry finds the job by request id; when the
 first attempt's answer was lost (a crash or a dropped connection after the Hub accepted the
 create), the job is recovered from the Hub's listing by what identifies it: name, device, time,
-then model ids and options.
+then model ids and options. A submit without a request id gets one of its own, so the create can
+be retried (as patiently as the official client retries it) without ever creating a job twice:
+before each new attempt, the listing is asked whether the last one took effect.
+
+Parity with the official ``submit_link_job``: without a name the job is named after the last input
+model (its file name, or a Hub model's own name); the device is what the Hub selects for the name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HubUnavailable, InvalidArgument, NotFound
 from ..hub.api import HubApi
+from ..hub.retry import RetryPolicy
 from ..model import Device, Job
 from ..store.jobs import JobStore
 from ..store.submissions import Submission, SubmissionJournal
@@ -71,7 +79,11 @@ class Submitter:
         *,
         default_project: str = "",
         devices: DeviceCatalog | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
         self._hub = hub
         self._catalog = devices or DeviceCatalog(hub)
         self._store = store
@@ -106,26 +118,41 @@ class Submitter:
             await self._uploads.model_id_for(i, self._default_project) if isinstance(i, Path) else i
             for i in plan.inputs
         ]
-        job_name = plan.name or (plan.inputs[-1].name if isinstance(plan.inputs[-1], Path) else "")
+        job_name = plan.name or await self._default_name(plan.inputs[-1])
 
-        entry = None
-        if request_id:
-            if earlier is not None:  # the first attempt's answer was lost: did the Hub create it?
-                found = await self._recover(earlier, job_name, device, model_ids, plan.options)
-                if found is not None:
-                    return await self._finish(earlier.request_id, found)
-            entry = earlier or await self._journal.begin(request_id, plan.fingerprint())
-        try:
-            job_id = await self._hub.create_link_job(model_ids, device, job_name, plan.options, plan.project)
-        except HubUnavailable:
-            if entry is not None:
-                found = await self._recover(entry, job_name, device, model_ids, plan.options)
-                if found is not None:
-                    return await self._finish(entry.request_id, found)
-            raise
-        job = await self._finish(request_id, job_id)
+        if earlier is not None:  # the first attempt's answer was lost: did the Hub create it?
+            found = await self._recover(earlier, job_name, device, model_ids, plan.options)
+            if found is not None:
+                return await self._finish(earlier.request_id, found)
+        entry = earlier or await self._journal.begin(request_id or f"aihubd-{uuid.uuid4()}", plan.fingerprint())
+        job_id = await self._create(entry, model_ids, device, job_name, plan)
+        job = await self._finish(entry.request_id, job_id)
         log.info("submitted link job %s (%d models, %s)", job_id, len(model_ids), device.name)
         return job
+
+    async def _create(self, entry: Submission, model_ids: list[str], device: Device, name: str, plan: _Plan) -> str:
+        """Create the Hub job, retrying while the Hub is unavailable; before each retry, the
+        listing says whether the last attempt created the job after all (then that job is it)."""
+        for attempt in range(self._retry.attempts):
+            try:
+                return await self._hub.create_link_job(model_ids, device, name, plan.options, plan.project)
+            except HubUnavailable as exc:
+                found = await self._recover(entry, name, device, model_ids, plan.options)
+                if found is not None:
+                    return found
+                if attempt + 1 >= self._retry.attempts:
+                    raise
+                # A Retry-After pause is waited out by the shared request budget before the next call.
+                if exc.retry_after is None:
+                    await self._sleep(self._retry.delay(attempt))
+                log.info("creating the link job failed (%s); retrying (attempt %d)", exc, attempt + 2)
+        raise AssertionError("unreachable")
+
+    async def _default_name(self, last: Path | str) -> str:
+        """The official client's default job name: the last input model's name."""
+        if isinstance(last, Path):
+            return last.name  # the name the model is uploaded under
+        return (await self._hub.get_model(last)).name
 
     def _validate(
         self, models: Sequence[ModelSource], device_name: str, name: str, options: str, project_id: str
@@ -150,12 +177,19 @@ class Submitter:
         cached = self._devices.get(device_name)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        device = await self._hub.find_device(device_name)
-        if device is None:  # another case of a real name is that device; else the closest names
+        selected = await self._hub.select_devices(device_name)
+        if not selected:  # another case of a real name is that device; else the closest names
             real = await self._catalog.real_name(device_name)
-            device = await self._hub.find_device(real) if real != device_name else None
-            if device is None:
+            selected = await self._hub.select_devices(real) if real != device_name else []
+            if not selected:
                 raise NotFound(f"device {device_name!r} is not available on the Hub")
+        if len(selected) > 1:
+            listed = "; ".join(f"{d.name!r} (OS {d.os or '?'})" for d in selected)
+            raise InvalidArgument(
+                f"device name {device_name!r} matches {len(selected)} Hub devices: {listed}. "
+                "Give a name that matches exactly one device."
+            )
+        device = selected[0]
         if QNN_FRAMEWORK not in device.attributes:
             raise InvalidArgument(f"device {device.name!r} does not support QNN model input")
         self._devices[device_name] = (time.monotonic() + DEVICE_TTL, device)
@@ -194,7 +228,7 @@ class Submitter:
         oldest = entry.started_at - CLOCK_SKEW
         offset = 0
         while True:
-            rows, total = await self._hub.list_link_job_summaries((), offset, RECOVERY_PAGE)
+            rows = await self._hub.list_link_job_summaries((), offset, RECOVERY_PAGE)
             for row in rows:
                 if (
                     row.name == name
@@ -209,9 +243,9 @@ class Submitter:
                             "request %s: recovered job %s created by an earlier attempt", entry.request_id, job.job_id
                         )
                         return job.job_id
-            offset += RECOVERY_PAGE
+            offset += len(rows)
             last = rows[-1].creation_time if rows else None
-            if not rows or offset >= total or last is None or last.timestamp() < oldest:
+            if len(rows) < RECOVERY_PAGE or last is None or last.timestamp() < oldest:
                 return None
 
 

@@ -1,10 +1,13 @@
 """The only code that asks the Hub for job status: one loop for every job in flight.
 
 A cycle learns the state of all in-flight jobs from the job-summaries listing (``type=link``,
-in-flight states, paged) and fetches a full job only when its summary shows a change, or when
-the listing cannot show it (finished since, or another creator's / project's job). Changes are
-written in one transaction, then the notifier rings. Terminal jobs cost nothing. Waiters never
-poll; a nudge (submission, new waiter) asks for one cycle soon, debounced.
+in-flight states, this account's jobs only, paged while a page comes back full — the Hub's total
+count is not trusted) and fetches a full job only when its summary shows a change, or when the
+listing cannot show it (finished since, or another creator's / project's job). A summary without
+``last_updated_time`` can only show a state change, so such a job is also fetched in full once it
+has gone ``full_refresh`` seconds without one. Changes are written in one transaction, then the
+notifier rings. Terminal jobs cost nothing. Waiters never poll; a nudge (submission, new waiter)
+asks for one cycle soon, debounced.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Poller:
         page_size: int = 50,
         concurrency: int = 8,
         nudge_gap: float = 0.5,
+        full_refresh: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._hub = hub
@@ -64,6 +68,8 @@ class Poller:
         self._wanted = 0  # a nudge wants a cycle numbered at least this
         self._finished_listeners: list[Callable[[Job], None]] = []
         self._summaries: dict[str, JobSummary] = {}  # the last listing row seen per job
+        self._full_refresh = full_refresh
+        self._fetched_at: dict[str, float] = {}  # when each job was last read in full (clock time)
         self.cycles = 0
 
     @property
@@ -140,16 +146,20 @@ class Poller:
                 self._note_failure(exc)
                 log.debug("cycle %d: listing failed: %s", self._started, exc)
                 return CycleResult(0, 0)
+            except AihubdError as exc:  # an answer the listing cannot use: read the due jobs directly
+                log.warning("cycle %d: the job listing failed (%s); reading due jobs one by one", self._started, exc)
+                listed = {}
             # The listing covers every job it shows, due or not: fetch those it shows changed, and
             # those it cannot show only when they are due.
             to_fetch = [
                 j
                 for j in in_flight
-                if (j.job_id in listed and _needs_fetch(j, listed[j.job_id], self._summaries.get(j.job_id)))
+                if (j.job_id in listed and self._needs_fetch(j, listed[j.job_id], now))
                 or (j.job_id not in listed and j.job_id in due)
             ]
             reads = await asyncio.gather(*map(self._read, to_fetch))
             fetched = dict(zip((j.job_id for j in to_fetch), reads, strict=True))
+            self._fetched_at.update((job_id, now) for job_id, job in fetched.items() if job is not None)
             jobs = [j for j in in_flight if j.job_id in listed or j.job_id in fetched]
             changed, seen = self._reconcile(jobs, listed, fetched, now)
             await self._store.save(changed)  # the store first, then the bell
@@ -197,20 +207,32 @@ class Poller:
             if terminal:
                 self._schedule.forget(old.job_id)
                 self._summaries.pop(old.job_id, None)
+                self._fetched_at.pop(old.job_id, None)
             else:
                 self._schedule.observed(old.job_id, now, changed=is_change)
         return changed, seen
 
     async def _listing(self) -> dict[str, JobSummary]:
-        """Every in-flight link job the listing shows, page by page."""
+        """Every in-flight link job of this account the listing shows, page by page while pages
+        come back full (the official client never reads ``total_query_count``; neither do we)."""
         found: dict[str, JobSummary] = {}
         offset = 0
         while True:
-            rows, total = await self._hub.list_link_job_summaries(IN_FLIGHT, offset, self._page_size)
+            rows = await self._hub.list_link_job_summaries(IN_FLIGHT, offset, self._page_size)
             found.update((r.job_id, r) for r in rows)
-            offset += self._page_size
-            if not rows or offset >= total:
+            offset += len(rows)
+            if len(rows) < self._page_size:
                 return found
+
+    def _needs_fetch(self, job: Job, summary: JobSummary, now: float) -> bool:
+        """Whether the listing row calls for a full read: it shows something new, or it cannot show
+        changes other than the state (no ``last_updated_time``) and the last full read is old."""
+        if _shows_change(job, summary, self._summaries.get(job.job_id)):
+            return True
+        if summary.last_updated_time is not None:
+            return False
+        last_read = self._fetched_at.setdefault(job.job_id, now)  # the stored copy is the first baseline
+        return now - last_read >= self._full_refresh
 
     async def _read(self, job: Job) -> Job | None:
         async with self._gate:
@@ -239,11 +261,9 @@ class Poller:
             log.warning("polling paused by Hub trouble: %s", exc)
 
 
-def _needs_fetch(job: Job, summary: JobSummary | None, previous: JobSummary | None) -> bool:
-    """Fetch the full job when the listing does not show it, or shows something new since the
-    last listing (or, the first time, something different from the stored job)."""
-    if summary is None:
-        return True
+def _shows_change(job: Job, summary: JobSummary, previous: JobSummary | None) -> bool:
+    """Whether the listing shows something new since the last listing (or, the first time,
+    something different from the stored job)."""
     if previous is not None:
         return (summary.state, summary.last_updated_time) != (previous.state, previous.last_updated_time)
     return summary.state != job.state or summary.last_updated_time != job.last_updated_time

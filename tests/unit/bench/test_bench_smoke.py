@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-SCENARIOS = ["requests", "notify", "reads", "delivery", "scale", "node", "resume"]
+SCENARIOS = ["requests", "notify", "reads", "delivery", "scale", "node", "resume", "upload"]
 
 
 @pytest.fixture

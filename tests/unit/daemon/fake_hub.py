@@ -23,9 +23,15 @@ class FakeHub:
         self.unlisted: set[str] = set()  # jobs the summaries listing does not show
         self.deleted_models: set[str] = set()
         self.drop_after_create = False  # the create succeeds but its answer is lost
+        self.refuse_creates = 0  # this many creates answer 503 without creating anything
         self.blob_content: dict[str, bytes] = {}
         self.download_gate = asyncio.Event()
         self.download_gate.set()
+        self.devices: dict[str, Sequence[Device]] = {}  # what select=True answers for a name, beyond QRD
+        self.models: dict[str, str] = {}  # model id -> name, beyond the default f"{id}.bin"
+        self.page_cap: int | None = None  # the Hub's own page-size limit, if smaller than asked
+        self.summaries_without_update_time = False  # the listing leaves last_updated_time unset
+        self.summary_offsets: list[int] = []
         self._next = 0
 
     def add_job(
@@ -55,9 +61,11 @@ class FakeHub:
             available_artifacts=(ArtifactType.DEVICE_LOG, ArtifactType.HUB_LOG) if state.terminal else (),
         )
 
-    async def find_device(self, name: str) -> Device | None:
+    async def select_devices(self, name: str) -> list[Device]:
         self.calls["find_device"] += 1
-        return QRD if name == QRD.name else None
+        if name in self.devices:
+            return list(self.devices[name])
+        return [QRD] if name == QRD.name else []
 
     async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
         self.calls["upload_model"] += 1
@@ -67,6 +75,9 @@ class FakeHub:
         self, model_ids: Sequence[str], device: Device, name: str, options: str, project_id: str = ""
     ) -> str:
         self.calls["create_link_job"] += 1
+        if self.refuse_creates > 0:
+            self.refuse_creates -= 1
+            raise HubUnavailable("the Hub is unavailable (503 on POST /api/v1/jobs/); try again later", 503)
         job = self.add_job(name=name, models=model_ids, options=options.strip())
         if self.drop_after_create:
             raise HubUnavailable("cannot reach the Hub (POST /api/v1/jobs/: ServerDisconnectedError)")
@@ -78,22 +89,29 @@ class FakeHub:
             raise NotFound(f"'{job_id}' was not found on the Hub")
         return dataclasses.replace(self.jobs[job_id], refreshed_at=datetime.now(UTC))
 
-    async def list_link_job_summaries(
-        self, states: Sequence[JobState], offset: int, limit: int
-    ) -> tuple[list[JobSummary], int]:
+    async def list_link_job_summaries(self, states: Sequence[JobState], offset: int, limit: int) -> list[JobSummary]:
         self.calls["list_summaries"] += 1
+        self.summary_offsets.append(offset)
         rows = [
-            JobSummary(j.job_id, j.state, j.last_updated_time, j.name, j.device.name, j.creation_time)
+            JobSummary(
+                j.job_id,
+                j.state,
+                None if self.summaries_without_update_time else j.last_updated_time,
+                j.name,
+                j.device.name,
+                j.creation_time,
+            )
             for j in sorted(self.jobs.values(), key=lambda j: j.job_id, reverse=True)
             if (not states or j.state in states) and j.job_id not in self.unlisted
         ]
-        return rows[offset : offset + limit], len(rows)
+        page = min(limit, self.page_cap) if self.page_cap else limit
+        return rows[offset : offset + page]
 
     async def get_model(self, model_id: str) -> ModelInfo:
         self.calls["get_model"] += 1
         if model_id in self.deleted_models:
             raise NotFound(f"'{model_id}' was not found on the Hub")
-        return ModelInfo(model_id, f"{model_id}.bin", 11, None)
+        return ModelInfo(model_id, self.models.get(model_id, f"{model_id}.bin"), 11, None)
 
     async def target_model_file(self, model_id: str) -> TargetFile:
         self.calls["target_model_file"] += 1
@@ -108,10 +126,10 @@ class FakeHub:
     def content(self, url: str) -> bytes:
         return self.blob_content.get(url) or hashlib.sha256(url.encode()).digest() * 1000
 
-    async def download(self, url: str, dest: Path) -> tuple[int, str]:
+    async def download(self, target: TargetFile, dest: Path) -> tuple[int, str]:
         self.calls["download"] += 1
         await self.download_gate.wait()
-        data = self.content(url)
+        data = self.content(target.url)
         dest.write_bytes(data)
         return len(data), hashlib.sha256(data).hexdigest()
 

@@ -53,32 +53,42 @@ async def test_retry_after_on_one_endpoint_pauses_all_endpoints(emulator: HubEmu
         assert info.value.retry_after == 7
         emulator.set_faults(None)
         before = clock.now
-        assert await hub.find_device("Snapdragon 8 Elite QRD") is not None  # another endpoint...
+        assert await hub.select_devices("Snapdragon 8 Elite QRD")  # another endpoint...
         assert clock.now - before >= 7  # ...waited out the Hub's Retry-After first
     finally:
         await hub.close()
 
 
-async def test_401_stops_hub_traffic_until_the_token_changes(emulator: HubEmulator) -> None:
+async def test_401_parks_hub_traffic_re_probes_with_backoff_and_resumes_on_a_new_token(
+    emulator: HubEmulator,
+) -> None:
     clock = FakeClock()
     new_token = {"value": TOKEN}
     hub = _client(
         emulator, clock, reload=lambda: HubCredentials(emulator.base_url, emulator.base_url, new_token["value"])
     )
+    qrd = "Snapdragon 8 Elite QRD"
     try:
-        await hub.find_device("Snapdragon 8 Elite QRD")
+        await hub.select_devices(qrd)
         emulator.revoke_token(TOKEN)
         with pytest.raises(HubAuthError):
-            await hub.find_device("Snapdragon 8 Elite QRD")
+            await hub.select_devices(qrd)
         served = sum(emulator.counters().values())
-        for _ in range(5):
-            clock.now += 10  # past the credential re-check interval: the same token is found again
-            with pytest.raises(HubAuthError):
-                await hub.find_device("Snapdragon 8 Elite QRD")
-        assert sum(emulator.counters().values()) == served  # no request reached the Hub
-        new_token["value"] = "a-fresh-token"  # `qai-hub configure` wrote a new one
-        clock.now += 10
-        assert await hub.find_device("Snapdragon 8 Elite QRD") is not None
+        with pytest.raises(HubAuthError):  # parked: fails fast, nothing reaches the Hub
+            await hub.select_devices(qrd)
+        assert sum(emulator.counters().values()) == served
+        clock.now += 2.0  # the first re-probe is due: one users/auth/user, still rejected
+        with pytest.raises(HubAuthError):
+            await hub.select_devices(qrd)
+        assert sum(emulator.counters().values()) == served + 1
+        clock.now += 1.0  # the next probe waits 4 s (due at t=6): nothing sent yet
+        with pytest.raises(HubAuthError):
+            await hub.select_devices(qrd)
+        assert sum(emulator.counters().values()) == served + 1
+        new_token["value"] = "a-fresh-token"  # `qai-hub configure` wrote a new one...
+        clock.now += 1.0  # ...found at the next credentials re-read (t=4), probed at once, before t=6
+        assert await hub.select_devices(qrd)
+        assert not hub.traffic().auth.parked
     finally:
         await hub.close()
 
@@ -97,9 +107,9 @@ async def test_broken_blob_transfer_resumes_with_range(emulator: HubEmulator, tm
         target = await hub.target_model_file(model_id)
         emulator.set_faults(FaultConfig(rate=1.0, kinds=("reset-mid-body",), only=("GET /blobs/{blob_key}",)))
         with pytest.raises(HubUnavailable):  # every attempt cut: gives up after the retry budget
-            await hub.download(target.url, tmp_path / "cut")
+            await hub.download(target, tmp_path / "cut")
         emulator.set_faults(FaultConfig(rate=0.5, seed=3, kinds=("reset-mid-body",), only=("GET /blobs/{blob_key}",)))
-        size, _digest = await hub.download(target.url, tmp_path / "resumed")
+        size, _digest = await hub.download(target, tmp_path / "resumed")
         assert (tmp_path / "resumed").read_bytes() == dlc.read_bytes() and size == dlc.stat().st_size
         assert emulator.faults().get("reset-mid-body", 0) >= 1
     finally:

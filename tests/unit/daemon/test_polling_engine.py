@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import statistics
 from collections.abc import AsyncIterator
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from fake_hub import FakeHub
 
-from aihubd.errors import HubAuthError
+from aihubd.errors import HubError
 from aihubd.hub.budget import BudgetConfig, RequestBudget
 from aihubd.model import JobState
 from aihubd.store.database import Database
@@ -18,6 +19,8 @@ from aihubd.store.jobs import JobStore
 from aihubd.tracking.notifier import Notifier
 from aihubd.tracking.poller import Poller
 from aihubd.tracking.schedule import Cadence, Schedule
+
+DEFAULT_CADENCE = Cadence(base=5, cap=60)
 
 
 class FakeClock:
@@ -41,14 +44,14 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def _poller(
-    db: Database, hub: FakeHub, clock: FakeClock, *, page: int = 50, cadence: Cadence | None = None
+    db: Database, hub: FakeHub, clock: FakeClock, *, page: int = 50, cadence: Cadence = DEFAULT_CADENCE
 ) -> tuple[Poller, JobStore]:
     store = JobStore(db)
     poller = Poller(
         hub,
         store,
         Notifier(),
-        Schedule(cadence or Cadence(base=5, cap=60), random.Random(1)),
+        Schedule(cadence, random.Random(1)),
         page_size=page,
         clock=clock,
     )
@@ -155,19 +158,6 @@ async def test_budget_limits_rate_and_honours_retry_after_for_everyone() -> None
     assert clock.now - started >= 7
 
 
-async def test_401_stops_all_traffic_until_credentials_change() -> None:
-    clock = FakeClock()
-    budget = RequestBudget(BudgetConfig(rate=100, burst=100), clock=clock, sleep=clock.sleep)
-    budget.auth_failed("the Hub rejected the daemon's API token (401)")
-    for _ in range(3):
-        with pytest.raises(HubAuthError):
-            await budget.acquire()
-    assert budget.granted == 0
-    budget.credentials_changed()
-    await budget.acquire()
-    assert budget.granted == 1
-
-
 async def test_one_listing_serves_every_job_on_the_timer_not_one_per_job(db: Database) -> None:
     """Jittered due times must not turn into a cycle (and a listing) per job."""
     hub, clock = FakeHub(), FakeClock()
@@ -178,3 +168,64 @@ async def test_one_listing_serves_every_job_on_the_timer_not_one_per_job(db: Dat
         await poller._cycle(everything=False, skip_if_satisfied=False)
     assert 8 <= hub.calls["list_summaries"] <= 13  # about one listing per interval for all 20 jobs
     assert hub.calls["get_job"] == 0
+
+
+async def test_a_page_that_comes_back_full_is_followed_by_another(db: Database) -> None:
+    """No total count to trust: a full page means there may be more, a short page is the last."""
+    hub, clock = FakeHub(), FakeClock()
+    poller, store = await _poller(db, hub, clock, page=50)
+    await _track(store, poller, hub, 100)
+    result = await poller.poll_now()
+    assert result.polled == 100 and hub.calls == {"list_summaries": 3}
+    assert hub.summary_offsets == [0, 50, 100]  # the third page is empty: the listing is done
+
+
+async def test_summaries_without_last_updated_time_still_catch_every_change(db: Database) -> None:
+    """A listing row without last_updated_time shows only the state: a state change is fetched at
+    once, and a job that sits unchanged is read in full every ``full_refresh`` seconds."""
+    hub, clock = FakeHub(), FakeClock()
+    hub.summaries_without_update_time = True
+    store = JobStore(db)
+    schedule = Schedule(Cadence(base=5, cap=60), random.Random(1))
+    poller = Poller(hub, store, Notifier(), schedule, page_size=50, clock=clock, full_refresh=300.0)
+    ids = await _track(store, poller, hub, 3)
+    await poller.poll_now()
+    assert hub.calls == {"list_summaries": 1}  # nothing to fetch: the rows match the stored jobs
+
+    hub.set_state(ids[0], JobState.LINKING_MODELS)  # a state change: visible in the row
+    hub.jobs[ids[1]] = dataclasses.replace(hub.jobs[ids[1]], name="renamed on the web")  # not visible
+    hub.calls.clear()
+    await poller.poll_now()
+    assert hub.calls == {"list_summaries": 1, "get_job": 1}
+    assert store.cached(ids[0]).state == JobState.LINKING_MODELS  # type: ignore[union-attr]
+    assert store.cached(ids[1]).name != "renamed on the web"  # type: ignore[union-attr]
+
+    clock.now += 299.0
+    hub.calls.clear()
+    await poller.poll_now()
+    assert hub.calls == {"list_summaries": 1}  # not yet long-unchanged
+
+    clock.now += 1.0  # 300 s since the stored copies were current: read each unchanged job in full
+    hub.calls.clear()
+    await poller.poll_now()
+    assert hub.calls == {"list_summaries": 1, "get_job": 3}
+    assert store.cached(ids[1]).name == "renamed on the web"  # type: ignore[union-attr]
+    hub.calls.clear()
+    await poller.poll_now()
+    assert hub.calls == {"list_summaries": 1}  # and then not again for another full_refresh
+
+
+async def test_a_listing_the_daemon_cannot_use_falls_back_to_reading_due_jobs(db: Database) -> None:
+    """E.g. the Hub does not say whose token it is: never list org-wide, read the due jobs instead."""
+    hub, clock = FakeHub(), FakeClock()
+    poller, store = await _poller(db, hub, clock)
+    ids = await _track(store, poller, hub, 2)
+
+    async def no_account(*args: object, **kwargs: object) -> object:
+        raise HubError("the Hub did not say which account the token belongs to; cannot list only its jobs")
+
+    hub.list_link_job_summaries = no_account  # type: ignore[method-assign]
+    hub.set_state(ids[0], JobState.LINKING_MODELS)
+    result = await poller.poll_now()
+    assert hub.calls == {"get_job": 2} and result.changed == 1
+    assert store.cached(ids[0]).state == JobState.LINKING_MODELS  # type: ignore[union-attr]

@@ -13,10 +13,13 @@ def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
-def test_full_jitter_stays_under_the_capped_exponential() -> None:
-    policy, rng = RetryPolicy(base=0.5, cap=8.0), random.Random(7)
-    for attempt in range(10):
-        bound = min(8.0, 0.5 * 2**attempt)
+def test_backoff_is_never_shorter_than_the_official_clients_and_jitters_upward() -> None:
+    """The official client's read backoff (urllib3, factor 0.75): 0, 1.5, 3, 6, 12, 24 s."""
+    official = [0.0, 1.5, 3.0, 6.0, 12.0, 24.0]
+    policy, rng = RetryPolicy(), random.Random(7)
+    assert policy.attempts >= 7 and policy.patience() >= sum(official)
+    for attempt, theirs in enumerate(official):
+        step = min(policy.cap, policy.base * 2**attempt)
         delays = [policy.delay(attempt, rng) for _ in range(200)]
-        assert all(0 <= d <= bound for d in delays)
-        assert max(delays) > bound * 0.8  # the spread reaches the bound
+        assert all(theirs <= step <= d <= step * (1 + policy.jitter) for d in delays)
+        assert max(delays) - min(delays) > step * policy.jitter * 0.8  # spread: no lock-step retries

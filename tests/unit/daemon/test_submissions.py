@@ -9,6 +9,7 @@ import pytest
 from fake_hub import FakeHub
 
 from aihubd.errors import HubUnavailable, InvalidArgument
+from aihubd.model import Device
 from aihubd.services.submissions import ModelSource, Submitter
 from aihubd.services.uploads import UploadService
 from aihubd.store.artifacts import ArtifactIndex
@@ -95,3 +96,67 @@ async def test_a_request_id_reused_for_other_inputs_is_refused(db: Database, mod
     await submitter.submit(models, DEVICE, name="x", request_id="req-4")
     with pytest.raises(InvalidArgument, match="different submission"):
         await submitter.submit(models[:1], DEVICE, name="x", request_id="req-4")
+
+
+class _Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def _patient_submitter(db: Database, hub: FakeHub, sleeps: _Sleeps) -> Submitter:
+    store = JobStore(db)
+    poller = Poller(hub, store, Notifier(), Schedule(Cadence(base=3600, cap=3600)))
+    return Submitter(hub, store, poller, UploadService(hub, ArtifactIndex(db)), SubmissionJournal(db), sleep=sleeps)
+
+
+async def test_a_refused_create_is_retried_as_patiently_as_the_official_client(
+    db: Database, models: list[ModelSource]
+) -> None:
+    hub, sleeps = FakeHub(), _Sleeps()
+    hub.refuse_creates = 6  # the official client makes 7 attempts in all
+    job = await _patient_submitter(db, hub, sleeps).submit(models, DEVICE, name="x")
+    assert hub.calls["create_link_job"] == 7 and list(hub.jobs) == [job.job_id]
+    assert hub.calls["list_summaries"] == 6  # before each retry: did the last attempt create it after all?
+    assert sum(sleeps.waits) >= 46.5  # at least the official client's ~46.5 s of read backoff
+
+
+async def test_a_lost_create_answer_without_a_request_id_is_recovered_not_repeated(
+    db: Database, models: list[ModelSource]
+) -> None:
+    hub, sleeps = FakeHub(), _Sleeps()
+    hub.drop_after_create = True
+    job = await _patient_submitter(db, hub, sleeps).submit(models, DEVICE, name="x")
+    assert hub.calls["create_link_job"] == 1 and list(hub.jobs) == [job.job_id]
+
+
+async def test_without_a_name_the_job_is_named_after_the_last_hub_model(db: Database, tmp_path: Path) -> None:
+    hub = FakeHub()
+    hub.models = {"mA": "encoder.dlc", "mB": "decoder.dlc"}
+    submitter = _submitter(db, hub)
+    by_ids = await submitter.submit([ModelSource(model_id="mA"), ModelSource(model_id="mB")], DEVICE)
+    assert by_ids.name == "decoder.dlc"  # the official client: name if name else hub_models[-1].name
+    (tmp_path / "tail.dlc").write_bytes(b"t" * 10)
+    path_last = await submitter.submit(
+        [ModelSource(model_id="mA"), ModelSource(path=str(tmp_path / "tail.dlc"))], DEVICE
+    )
+    assert path_last.name == "tail.dlc"
+    named = await submitter.submit([ModelSource(model_id="mA")], DEVICE, name="mine")
+    assert named.name == "mine"
+
+
+async def test_a_device_name_the_hub_resolves_to_several_devices_is_refused_listing_them(
+    db: Database, models: list[ModelSource]
+) -> None:
+    hub = FakeHub()
+    hub.devices["Samsung Galaxy S24"] = [
+        Device("Samsung Galaxy S24", "14", ("framework:qnn",)),
+        Device("Samsung Galaxy S24", "15", ("framework:qnn",)),
+    ]
+    with pytest.raises(InvalidArgument) as info:
+        await _submitter(db, hub).submit(models, "Samsung Galaxy S24")
+    message = str(info.value)
+    assert "matches 2 Hub devices" in message and "(OS 14)" in message and "(OS 15)" in message
+    assert hub.calls["create_link_job"] == 0

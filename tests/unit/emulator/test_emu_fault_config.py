@@ -60,6 +60,7 @@ def test_defaults_and_json_round_trip() -> None:
         "429",
         "429-no-retry-after",
         "503-retry-after",
+        "426",
         "slow",
         "reset-mid-body",
         "drop-after-create",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import botocore.session
 import pytest
+from botocore.exceptions import ClientError
+from google.protobuf.message import DecodeError
 from qai_hub import public_api_pb2 as pb
 
 from aihubd.emulator import EmulatorConfig, HubEmulator
@@ -15,6 +20,19 @@ from aihubd.emulator.records import CREATED, DONE, FAILED, LINKING_MODELS
 
 PROTOBUF = "application/x-protobuf"
 DEVICE = pb.Device(name="Snapdragon 8 Elite QRD", os="15")
+OPT_IN = {"use_acceleration": "true", "supports_s3_credentials": "true"}
+
+
+def s3_client(endpoint: str, creds: pb.S3Credentials) -> Any:
+    """A botocore S3 client with the handed-out credentials, on the emulator's endpoint."""
+    return botocore.session.get_session().create_client(
+        "s3",
+        region_name=creds.region,
+        endpoint_url=endpoint,
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        aws_session_token=creds.session_token,
+    )
 
 
 class RawHub:
@@ -53,7 +71,8 @@ class RawHub:
         )
         assert info.WhichOneof("method") == "multipart_url"
         (url,) = info.multipart_url.urls
-        async with self.session.put(url, data=data) as resp:
+        # As the official client: no Content-Type on the part (the URL is not signed with one).
+        async with self.session.put(url, data=data, skip_auto_headers=["Content-Type"]) as resp:
             assert resp.status == 200
             etag = resp.headers["ETag"]
         done = pb.FileMultipartUploadComplete(upload_id=info.multipart_url.upload_id, etags=[etag])
@@ -77,7 +96,11 @@ class RawHub:
 
     async def artifacts(self, job_id: str, artifact_type: int) -> pb.NamedArtifactDownloadURLList:
         path = f"jobs/{job_id}/device_runs/latest/artifact_list/{artifact_type}/"
-        return await self.ok("GET", path, pb.NamedArtifactDownloadURLList)
+        return await self.ok("GET", path, pb.NamedArtifactDownloadURLList, **OPT_IN)
+
+    async def download_info(self, model_id: str) -> pb.FileDownloadResponse:
+        """The download reply the official client asks for (opted in to credentials)."""
+        return await self.ok("GET", f"models/{model_id}/download/", pb.FileDownloadResponse, **OPT_IN)
 
     async def job(self, job_id: str) -> pb.LinkJob:
         return (await self.ok("GET", f"jobs/{job_id}/", pb.Job)).link_job
@@ -152,26 +175,115 @@ async def test_bad_job_requests(manual) -> None:
     assert status == 404
 
 
-async def test_credentials_style_upload_complete(manual, session) -> None:
+async def test_upload_complete_reads_the_object_back_from_s3(session) -> None:
+    emu = HubEmulator(EmulatorConfig(manual=True, transfer="credentials"))
+    await emu.start()
+    try:
+        hub = RawHub(session, emu.base_url, "tok")
+        created = await hub.ok(
+            "POST",
+            "projects/pX/models/",
+            pb.CreateUpdateResponse,
+            pb.Model(name="c.dlc", model_type=15).SerializeToString(),
+        )
+        path = f"models/{created.id}/multipart_upload/"
+        info = await hub.ok("GET", path, pb.FileUploadResponse, file_size="4", **OPT_IN)
+        assert info.WhichOneof("method") == "credentials"
+        creds = info.credentials
+        assert creds.key and creds.bucket and creds.session_token and creds.expiration.seconds > 0
+        # Nothing uploaded yet: completing is refused, and the model stays without a file.
+        status, _, data = await hub.call("POST", f"models/{created.id}/upload_complete/")
+        assert status == 400 and b"No file was uploaded" in data
+        assert emu.s3_endpoint_url is not None
+        client = s3_client(emu.s3_endpoint_url, creds)
+        await asyncio.to_thread(client.put_object, Bucket=creds.bucket, Key=creds.key, Body=b"data")
+        reply = await hub.ok("POST", f"models/{created.id}/upload_complete/", pb.CreateUpdateResponse)
+        assert reply.id == created.id
+        model = await hub.ok("GET", f"models/{created.id}/", pb.Model)
+        assert model.file_upload_complete and model.project_id == "pX" and model.name == "c.dlc"
+        assert emu.blob_store.model_path(created.id).read_bytes() == b"data"
+        # Downloads of the model come back by credentials too, from the same endpoint.
+        down = await hub.download_info(created.id)
+        assert down.WhichOneof("method") == "credentials" and down.credentials.filename == "c.dlc"
+        # The upload's credentials cover only the upload's object.
+        with pytest.raises(ClientError, match="AccessDenied"):
+            await asyncio.to_thread(client.get_object, Bucket=down.credentials.bucket, Key=down.credentials.key)
+        reader = s3_client(emu.s3_endpoint_url, down.credentials)
+        got = await asyncio.to_thread(reader.get_object, Bucket=down.credentials.bucket, Key=down.credentials.key)
+        assert got["Body"].read() == b"data"
+    finally:
+        await emu.stop()
+
+
+async def test_s3_credentials_are_one_object_with_their_token_until_they_expire(session, clock) -> None:
+    emu = HubEmulator(EmulatorConfig(manual=True, transfer="credentials", credentials_ttl_seconds=900), clock=clock)
+    await emu.start()
+    try:
+        hub = RawHub(session, emu.base_url, "tok")
+        created = await hub.ok(
+            "POST", "models/", pb.CreateUpdateResponse, pb.Model(name="c.dlc", model_type=15).SerializeToString()
+        )
+        path = f"models/{created.id}/multipart_upload/"
+        creds = (await hub.ok("GET", path, pb.FileUploadResponse, file_size="4", **OPT_IN)).credentials
+        assert creds.expiration.seconds == int(clock() + 900)
+        assert emu.s3_endpoint_url is not None
+        client = s3_client(emu.s3_endpoint_url, creds)
+
+        async def put(c: Any, key: str) -> str:
+            try:
+                await asyncio.to_thread(c.put_object, Bucket=creds.bucket, Key=key, Body=b"data")
+            except ClientError as exc:
+                return str(exc.response["Error"]["Code"])
+            return "ok"
+
+        assert await put(client, creds.key + "-elsewhere") == "AccessDenied"
+        wrong_token = pb.S3Credentials()
+        wrong_token.CopyFrom(creds)
+        wrong_token.session_token = "not-the-token"
+        assert await put(s3_client(emu.s3_endpoint_url, wrong_token), creds.key) == "InvalidToken"
+        unknown = pb.S3Credentials()
+        unknown.CopyFrom(creds)
+        unknown.access_key_id = "ASIAUNKNOWN000000000"
+        assert await put(s3_client(emu.s3_endpoint_url, unknown), creds.key) == "InvalidAccessKeyId"
+        # A test may let canary keys stand in for a handed-out credential (admin route).
+        alias = {"access_key_id": unknown.access_key_id, "session_token": unknown.session_token, "like": "ASIANONE"}
+        async with session.post(f"{emu.base_url}/_emulator/s3/aliases", json=alias) as resp:
+            assert (await resp.json()) == {"aliased": False}
+        alias["like"] = creds.access_key_id
+        async with session.post(f"{emu.base_url}/_emulator/s3/aliases", json=alias) as resp:
+            assert (await resp.json()) == {"aliased": True}
+        assert await put(s3_client(emu.s3_endpoint_url, unknown), creds.key) == "ok"
+        clock.tick(899)
+        assert await put(client, creds.key) == "ok"
+        clock.tick(1)
+        assert await put(client, creds.key) == "ExpiredToken"
+    finally:
+        await emu.stop()
+
+
+async def test_without_the_flag_the_replies_are_the_bare_legacy_messages(manual, session) -> None:
     emu, hub = manual
     created = await hub.ok(
-        "POST",
-        "projects/pX/models/",
-        pb.CreateUpdateResponse,
-        pb.Model(name="c.dlc", model_type=15).SerializeToString(),
+        "POST", "models/", pb.CreateUpdateResponse, pb.Model(name="l.dlc", model_type=15).SerializeToString()
     )
-    info = await hub.ok("GET", f"models/{created.id}/multipart_upload/", pb.FileUploadResponse, file_size="4")
-    async with session.put(info.multipart_url.urls[0], data=b"data") as resp:
-        assert resp.status == 200 and resp.headers["ETag"].startswith('"')
-    reply = await hub.ok("POST", f"models/{created.id}/upload_complete/", pb.CreateUpdateResponse)
-    assert reply.id == created.id
-    model = await hub.ok("GET", f"models/{created.id}/", pb.Model)
-    assert model.file_upload_complete and model.project_id == "pX" and model.name == "c.dlc"
-    assert emu.blob_store.model_path(created.id).read_bytes() == b"data"
-    # The upload URL is single-use once the model has its file.
-    async with session.put(info.multipart_url.urls[0], data=b"more") as resp:
-        assert resp.status == 404
-    assert emu.counters()["POST /api/v1/projects/{project_id}/models/"] == 1
+    path = f"models/{created.id}/multipart_upload/"
+    plan = await hub.ok("GET", path, pb.FileMultipartUploadURL, file_size="5", use_acceleration="false")
+    (url,) = plan.urls
+    assert plan.upload_id and plan.max_part_size == 5
+    async with session.put(url, data=b"hello", skip_auto_headers=["Content-Type"]) as resp:
+        etag = resp.headers["ETag"]
+    done = pb.FileMultipartUploadComplete(upload_id=plan.upload_id, etags=[etag])
+    await hub.ok("POST", path, pb.CreateUpdateResponse, done.SerializeToString())
+    bare = await hub.ok("GET", f"models/{created.id}/download/", pb.FileDownloadURL, use_acceleration="false")
+    assert bare.filename == "l.dlc" and bare.url.startswith(emu.base_url + "/blobs/")
+    # A wrapper parser reads the bare reply as garbage: field 1 (url) of FileDownloadURL is a
+    # string, where FileDownloadResponse's field 1 is a message.
+    status, _, data = await hub.call("GET", f"models/{created.id}/download/")
+    assert status == 200
+    with pytest.raises(DecodeError):
+        pb.FileDownloadResponse.FromString(data)
+    async with session.get(bare.url) as resp:
+        assert resp.status == 200 and await resp.read() == b"hello"
 
 
 async def test_failed_job_has_no_target(manual) -> None:
@@ -202,17 +314,17 @@ async def test_target_download_only_when_done(manual, session) -> None:
     await emu.advance(job_id)
     job_pb = await hub.ok("GET", f"jobs/{job_id}/", pb.Job)
     assert list(job_pb.available_artifacts) == [1, 5]
-    info = await hub.ok("GET", f"models/{target.model_id}/download/", pb.FileDownloadResponse)
+    info = await hub.download_info(target.model_id)
     assert info.url.filename == f"job_{job_id}_optimized_bin.bin"
-    assert "X-Amz-Signature=" in info.url.url and info.url.url.startswith(emu.base_url + "/blobs/")
+    assert "&Signature=" in info.url.url and info.url.url.startswith(emu.base_url + "/blobs/")
     async with session.get(info.url.url) as resp:
         assert resp.status == 200
         full = await resp.read()
     assert full == emu.blob_store.model_path(target.model_id).read_bytes()
     async with session.get(info.url.url, headers={"Range": "bytes=4-13"}) as resp:
         assert resp.status == 206 and await resp.read() == full[4:14]
-    async with session.get(info.url.url.replace("X-Amz-Signature=", "X-Amz-Signature=0")) as resp:
-        assert resp.status == 403 and b"<Code>AccessDenied</Code>" in await resp.read()
+    async with session.get(info.url.url.replace("&Signature=", "&Signature=0")) as resp:
+        assert resp.status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in await resp.read()
     async with session.get(info.url.url.split("?")[0]) as resp:
         assert resp.status == 403
     listing = await hub.artifacts(job_id, 5)
@@ -229,7 +341,7 @@ async def test_signed_urls_expire(session, tmp_path: Path) -> None:
     try:
         hub = RawHub(session, emu.base_url, "tok")
         model_id = await hub.upload("a.dlc", b"data")
-        info = await hub.ok("GET", f"models/{model_id}/download/", pb.FileDownloadResponse)
+        info = await hub.download_info(model_id)
         now[0] += 61
         async with session.get(info.url.url) as resp:
             assert resp.status == 403 and b"expired" in await resp.read()
@@ -309,7 +421,7 @@ async def test_state_dir_survives_a_restart(session, tmp_path: Path) -> None:
         hub = RawHub(session, second.base_url, "tok")
         job = await hub.job(job_id)
         assert job.job_state == DONE and job.target_model.model_id == target_id
-        info = await hub.ok("GET", f"models/{target_id}/download/", pb.FileDownloadResponse)
+        info = await hub.download_info(target_id)
         async with session.get(info.url.url) as resp:
             assert resp.status == 200
             assert await resp.read() == second.blob_store.model_path(target_id).read_bytes()

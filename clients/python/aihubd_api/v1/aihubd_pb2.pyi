@@ -750,6 +750,11 @@ class DaemonInfo(google.protobuf.message.Message):
     TOKEN_SOURCE_FIELD_NUMBER: builtins.int
     EMULATOR_TOKEN_FIELD_NUMBER: builtins.int
     STATE_DIR_FIELD_NUMBER: builtins.int
+    HUB_PROTOCOL_VERSION_FIELD_NUMBER: builtins.int
+    HUB_AUTH_STATE_FIELD_NUMBER: builtins.int
+    HUB_AUTH_PARKED_SINCE_FIELD_NUMBER: builtins.int
+    HUB_AUTH_NEXT_PROBE_FIELD_NUMBER: builtins.int
+    HUB_PAUSED_UNTIL_FIELD_NUMBER: builtins.int
     version: builtins.str
     hub_url: builtins.str
     web_url: builtins.str
@@ -776,6 +781,24 @@ class DaemonInfo(google.protobuf.message.Message):
     """
     state_dir: builtins.str
     """Where the daemon keeps its database, cache, pid file and log."""
+    hub_protocol_version: builtins.str
+    """The qai-hub release whose Hub protocol the daemon speaks (its Client-Version header)."""
+    hub_auth_state: builtins.str
+    """"ok", or "parked-for-auth" while a 401 stops Hub traffic; the daemon re-probes the Hub's
+    users/auth/user with capped backoff (and at once when the credentials change).
+    """
+    @property
+    def hub_auth_parked_since(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """While parked: since when, and when the next re-probe is due."""
+
+    @property
+    def hub_auth_next_probe(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
+    @property
+    def hub_paused_until(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """Set while the Hub's Retry-After pauses all Hub traffic: when the pause ends (capped by
+        `aihubd serve --max-retry-after`).
+        """
+
     def __init__(
         self,
         *,
@@ -795,8 +818,14 @@ class DaemonInfo(google.protobuf.message.Message):
         token_source: builtins.str = ...,
         emulator_token: builtins.str = ...,
         state_dir: builtins.str = ...,
+        hub_protocol_version: builtins.str = ...,
+        hub_auth_state: builtins.str = ...,
+        hub_auth_parked_since: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        hub_auth_next_probe: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        hub_paused_until: google.protobuf.timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["account_email", b"account_email", "cache_bytes", b"cache_bytes", "emulator_token", b"emulator_token", "hub_error", b"hub_error", "hub_kind", b"hub_kind", "hub_reachable", b"hub_reachable", "hub_url", b"hub_url", "in_flight_jobs", b"in_flight_jobs", "pid", b"pid", "socket_path", b"socket_path", "state_dir", b"state_dir", "token_source", b"token_source", "tracked_jobs", b"tracked_jobs", "uptime_seconds", b"uptime_seconds", "version", b"version", "web_url", b"web_url"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["hub_auth_next_probe", b"hub_auth_next_probe", "hub_auth_parked_since", b"hub_auth_parked_since", "hub_paused_until", b"hub_paused_until"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["account_email", b"account_email", "cache_bytes", b"cache_bytes", "emulator_token", b"emulator_token", "hub_auth_next_probe", b"hub_auth_next_probe", "hub_auth_parked_since", b"hub_auth_parked_since", "hub_auth_state", b"hub_auth_state", "hub_error", b"hub_error", "hub_kind", b"hub_kind", "hub_paused_until", b"hub_paused_until", "hub_protocol_version", b"hub_protocol_version", "hub_reachable", b"hub_reachable", "hub_url", b"hub_url", "in_flight_jobs", b"in_flight_jobs", "pid", b"pid", "socket_path", b"socket_path", "state_dir", b"state_dir", "token_source", b"token_source", "tracked_jobs", b"tracked_jobs", "uptime_seconds", b"uptime_seconds", "version", b"version", "web_url", b"web_url"]) -> None: ...
 
 global___DaemonInfo = DaemonInfo
 

@@ -471,6 +471,23 @@ export interface DaemonInfo {
   emulatorToken: string;
   /** Where the daemon keeps its database, cache, pid file and log. */
   stateDir: string;
+  /** The qai-hub release whose Hub protocol the daemon speaks (its Client-Version header). */
+  hubProtocolVersion: string;
+  /**
+   * "ok", or "parked-for-auth" while a 401 stops Hub traffic; the daemon re-probes the Hub's
+   * users/auth/user with capped backoff (and at once when the credentials change).
+   */
+  hubAuthState: string;
+  /** While parked: since when, and when the next re-probe is due. */
+  hubAuthParkedSince: Date | undefined;
+  hubAuthNextProbe:
+    | Date
+    | undefined;
+  /**
+   * Set while the Hub's Retry-After pauses all Hub traffic: when the pause ends (capped by
+   * `aihubd serve --max-retry-after`).
+   */
+  hubPausedUntil: Date | undefined;
 }
 
 export interface StopDaemonRequest {
@@ -3482,6 +3499,11 @@ function createBaseDaemonInfo(): DaemonInfo {
     tokenSource: "",
     emulatorToken: "",
     stateDir: "",
+    hubProtocolVersion: "",
+    hubAuthState: "",
+    hubAuthParkedSince: undefined,
+    hubAuthNextProbe: undefined,
+    hubPausedUntil: undefined,
   };
 }
 
@@ -3534,6 +3556,21 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
     }
     if (message.stateDir !== "") {
       writer.uint32(442).string(message.stateDir);
+    }
+    if (message.hubProtocolVersion !== "") {
+      writer.uint32(322).string(message.hubProtocolVersion);
+    }
+    if (message.hubAuthState !== "") {
+      writer.uint32(330).string(message.hubAuthState);
+    }
+    if (message.hubAuthParkedSince !== undefined) {
+      Timestamp.encode(toTimestamp(message.hubAuthParkedSince), writer.uint32(338).fork()).join();
+    }
+    if (message.hubAuthNextProbe !== undefined) {
+      Timestamp.encode(toTimestamp(message.hubAuthNextProbe), writer.uint32(346).fork()).join();
+    }
+    if (message.hubPausedUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.hubPausedUntil), writer.uint32(354).fork()).join();
     }
     return writer;
   },
@@ -3679,6 +3716,46 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
             message.stateDir = reader.string();
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.hubProtocolVersion = reader.string();
+            continue;
+          }
+          case 41: {
+            if (tag !== 330) {
+              break;
+            }
+
+            message.hubAuthState = reader.string();
+            continue;
+          }
+          case 42: {
+            if (tag !== 338) {
+              break;
+            }
+
+            message.hubAuthParkedSince = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 43: {
+            if (tag !== 346) {
+              break;
+            }
+
+            message.hubAuthNextProbe = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 44: {
+            if (tag !== 354) {
+              break;
+            }
+
+            message.hubPausedUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3765,6 +3842,31 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
         : isSet(object.state_dir)
         ? globalThis.String(object.state_dir)
         : "",
+      hubProtocolVersion: isSet(object.hubProtocolVersion)
+        ? globalThis.String(object.hubProtocolVersion)
+        : isSet(object.hub_protocol_version)
+        ? globalThis.String(object.hub_protocol_version)
+        : "",
+      hubAuthState: isSet(object.hubAuthState)
+        ? globalThis.String(object.hubAuthState)
+        : isSet(object.hub_auth_state)
+        ? globalThis.String(object.hub_auth_state)
+        : "",
+      hubAuthParkedSince: isSet(object.hubAuthParkedSince)
+        ? fromJsonTimestamp(object.hubAuthParkedSince)
+        : isSet(object.hub_auth_parked_since)
+        ? fromJsonTimestamp(object.hub_auth_parked_since)
+        : undefined,
+      hubAuthNextProbe: isSet(object.hubAuthNextProbe)
+        ? fromJsonTimestamp(object.hubAuthNextProbe)
+        : isSet(object.hub_auth_next_probe)
+        ? fromJsonTimestamp(object.hub_auth_next_probe)
+        : undefined,
+      hubPausedUntil: isSet(object.hubPausedUntil)
+        ? fromJsonTimestamp(object.hubPausedUntil)
+        : isSet(object.hub_paused_until)
+        ? fromJsonTimestamp(object.hub_paused_until)
+        : undefined,
     };
   },
 
@@ -3818,6 +3920,21 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
     if (message.stateDir !== "") {
       obj.stateDir = message.stateDir;
     }
+    if (message.hubProtocolVersion !== "") {
+      obj.hubProtocolVersion = message.hubProtocolVersion;
+    }
+    if (message.hubAuthState !== "") {
+      obj.hubAuthState = message.hubAuthState;
+    }
+    if (message.hubAuthParkedSince !== undefined) {
+      obj.hubAuthParkedSince = message.hubAuthParkedSince.toISOString();
+    }
+    if (message.hubAuthNextProbe !== undefined) {
+      obj.hubAuthNextProbe = message.hubAuthNextProbe.toISOString();
+    }
+    if (message.hubPausedUntil !== undefined) {
+      obj.hubPausedUntil = message.hubPausedUntil.toISOString();
+    }
     return obj;
   },
 
@@ -3842,6 +3959,11 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
     message.tokenSource = object.tokenSource ?? "";
     message.emulatorToken = object.emulatorToken ?? "";
     message.stateDir = object.stateDir ?? "";
+    message.hubProtocolVersion = object.hubProtocolVersion ?? "";
+    message.hubAuthState = object.hubAuthState ?? "";
+    message.hubAuthParkedSince = object.hubAuthParkedSince ?? undefined;
+    message.hubAuthNextProbe = object.hubAuthNextProbe ?? undefined;
+    message.hubPausedUntil = object.hubPausedUntil ?? undefined;
     return message;
   },
 };
