@@ -349,20 +349,31 @@ class AiohttpHubClient:
         )
 
     async def get_sharing(self, job_id: str) -> list[str]:
-        shared = await self._call("GET", ("jobs", job_id, "shared_access"), pb.SharedAccess, object_id=job_id)
-        return list(shared.email)
+        return await self._shared_access("jobs", job_id)
 
     async def modify_sharing(self, job_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
-        await self._call(
-            "PATCH",
-            ("jobs", job_id, "shared_access"),
-            pb.CreateUpdateResponse,
-            body=pb.SharedAccessChange(add_email=list(add), remove_email=list(remove)),
-            object_id=job_id,
-        )
+        await self._change_shared_access("jobs", job_id, add, remove)
 
     async def disable_sharing(self, job_id: str) -> None:
-        await self._call("DELETE", ("jobs", job_id, "shared_access"), pb.CreateUpdateResponse, object_id=job_id)
+        await self._disable_shared_access("jobs", job_id)
+
+    # Jobs and models share one sharing protocol: <kind>/<id>/shared_access/.
+
+    async def _shared_access(self, kind: str, object_id: str) -> list[str]:
+        shared = await self._call("GET", (kind, object_id, "shared_access"), pb.SharedAccess, object_id=object_id)
+        return list(shared.email)
+
+    async def _change_shared_access(self, kind: str, object_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
+        await self._call(
+            "PATCH",
+            (kind, object_id, "shared_access"),
+            pb.CreateUpdateResponse,
+            body=pb.SharedAccessChange(add_email=list(add), remove_email=list(remove)),
+            object_id=object_id,
+        )
+
+    async def _disable_shared_access(self, kind: str, object_id: str) -> None:
+        await self._call("DELETE", (kind, object_id, "shared_access"), pb.CreateUpdateResponse, object_id=object_id)
 
     async def get_model(self, model_id: str) -> ModelInfo:
         model = await self._call("GET", ("models", model_id), pb.Model, object_id=model_id)
@@ -382,20 +393,13 @@ class AiohttpHubClient:
         return [_model_info(m, m.model_id) for m in listing.models]
 
     async def get_model_sharing(self, model_id: str) -> list[str]:
-        shared = await self._call("GET", ("models", model_id, "shared_access"), pb.SharedAccess, object_id=model_id)
-        return list(shared.email)
+        return await self._shared_access("models", model_id)
 
     async def modify_model_sharing(self, model_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
-        await self._call(
-            "PATCH",
-            ("models", model_id, "shared_access"),
-            pb.CreateUpdateResponse,
-            body=pb.SharedAccessChange(add_email=list(add), remove_email=list(remove)),
-            object_id=model_id,
-        )
+        await self._change_shared_access("models", model_id, add, remove)
 
     async def disable_model_sharing(self, model_id: str) -> None:
-        await self._call("DELETE", ("models", model_id, "shared_access"), pb.CreateUpdateResponse, object_id=model_id)
+        await self._disable_shared_access("models", model_id)
 
     async def target_model_file(self, model_id: str) -> TargetFile:
         return await self._transfers.target_model_file(model_id)

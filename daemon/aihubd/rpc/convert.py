@@ -12,10 +12,11 @@ from ..errors import InvalidArgument
 from ..model import ArtifactType, Job, ModelInfo
 from ..services.submissions import ModelSource
 
-__all__ = ["artifact_type", "job_to_proto", "model_sources", "target_model_to_proto"]
+__all__ = ["artifact_type", "job_to_proto", "model_sources", "target_model_to_proto", "timestamp"]
 
 
-def _timestamp(value: datetime | None) -> Timestamp | None:
+def timestamp(value: datetime | None) -> Timestamp | None:
+    """A protobuf Timestamp, or None (an unset field) for no time."""
     if value is None:
         return None
     ts = Timestamp()
@@ -29,7 +30,7 @@ def job_to_proto(job: Job, web_url: str, stale: bool = False, shutting_down: boo
         name=job.name,
         state=api.JobState.ValueType(job.state),
         message=job.message,
-        creation_time=_timestamp(job.creation_time),
+        creation_time=timestamp(job.creation_time),
         device=api.Device(name=job.device.name, os=job.device.os, attributes=list(job.device.attributes)),
         models=[api.ModelRef(model_id=m.model_id, name=m.name) for m in job.models],
         options=job.options,
@@ -37,7 +38,7 @@ def job_to_proto(job: Job, web_url: str, stale: bool = False, shutting_down: boo
         url=f"{web_url.rstrip('/')}/jobs/{job.job_id}/",
         target_model_id=job.target_model_id,
         available_artifacts=[api.ArtifactType.ValueType(a) for a in job.available_artifacts],
-        last_refresh_time=_timestamp(job.refreshed_at),
+        last_refresh_time=timestamp(job.refreshed_at),
         stale=stale,
         daemon_shutting_down=shutting_down,
     )
@@ -65,12 +66,7 @@ def target_model_to_proto(info: ModelInfo | None, filename: str, web_url: str) -
         model_id=info.model_id,
         name=info.name,
         model_type=info.model_type,
-        creation_time=_timestamp(info.creation_time),
+        creation_time=timestamp(info.creation_time),
         url=f"{web_url.rstrip('/')}/models/{info.model_id}/",
         filename=filename,
     )
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    """A datetime as a protobuf Timestamp; None stays None (the field is left unset)."""
-    return _timestamp(value)

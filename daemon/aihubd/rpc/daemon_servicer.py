@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
@@ -16,6 +13,7 @@ from ..errors import FailedPrecondition
 from ..services.daemon_check import DaemonCheck
 from ..services.daemon_status import DaemonStatusService
 from .context import Context
+from .convert import timestamp
 from .errors import rpc_errors
 
 __all__ = ["DaemonServicer"]
@@ -60,9 +58,9 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
                 state_dir=s.state_dir,
                 hub_protocol_version=s.hub_protocol_version,
                 hub_auth_state=s.hub_auth_state,
-                hub_auth_parked_since=_timestamp(s.hub_auth_parked_since),
-                hub_auth_next_probe=_timestamp(s.hub_auth_next_probe),
-                hub_paused_until=_timestamp(s.hub_paused_until),
+                hub_auth_parked_since=timestamp(s.hub_auth_parked_since),
+                hub_auth_next_probe=timestamp(s.hub_auth_next_probe),
+                hub_paused_until=timestamp(s.hub_paused_until),
             )
 
     async def StopDaemon(self, request: api.StopDaemonRequest, context: Context) -> api.StopDaemonResponse:
@@ -83,11 +81,3 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
                 blobs_checked=report.blobs_checked,
                 blobs_dropped=report.blobs_dropped,
             )
-
-
-def _timestamp(when: datetime | None) -> Timestamp | None:
-    if when is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(when)
-    return stamp
