@@ -295,7 +295,8 @@ def test_a_reader_that_stops_reading_is_cut_off_while_another_stream_flows(
                 renamed = client.get_job(job.job_id)
                 for i in range(renames):
                     renamed.set_name(f"name {i}")
-            fast.wait_for("every rename", lambda events: sum(e.kind == "CHANGED" for e in events) == renames)
+            # The watchers nudged a poll, which may have seen the job's state move too: count renames.
+            fast.wait_for("every rename", lambda events: sum("name" in e.changed for e in events) == renames)
             received: list[int] = []
             with pytest.raises(grpc.RpcError) as cut:
                 for event in slow:
@@ -304,6 +305,6 @@ def test_a_reader_that_stops_reading_is_cut_off_while_another_stream_flows(
             assert (code, info.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "WATCH_TOO_SLOW")
             assert received == list(range(2, 2 + len(received))) and len(received) < renames
             assert info.metadata["resume_revision"] == str(received[-1] if received else 1)
-        assert len(_consecutive_after_snapshot(fast)) == renames
+        assert len(_consecutive_after_snapshot(fast)) >= renames
     finally:
         daemon.stop()

@@ -6,7 +6,8 @@ count is not trusted) and fetches a full job only when its summary shows a chang
 listing cannot show it (finished since, or another creator's / project's job). A summary without
 ``last_updated_time`` can only show a state change, so such a job is also fetched in full once it
 has gone ``full_refresh`` seconds without one. Changes are written in one transaction, then the
-notifier rings. Terminal jobs cost nothing. Waiters never poll; a nudge (submission, new waiter)
+notifier rings. Terminal jobs cost nothing. Waiters never poll; they register (``waiting``) so
+the jobs they wait on are looked at within the cadence's ``wait`` gap, and a new waiter nudges:
 asks for one cycle soon, debounced.
 """
 
@@ -15,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -94,6 +96,18 @@ class Poller:
 
     def forget(self, job_id: str) -> None:
         self._schedule.forget(job_id)
+
+    @contextmanager
+    def waiting(self, job_ids: Collection[str] | None) -> Iterator[None]:
+        """While inside, a client waits on these jobs (None: every job): they are looked at with
+        gaps of at most the cadence's ``wait``, starting with a nudged cycle."""
+        ids = None if job_ids is None else tuple(job_ids)
+        self._schedule.add_waiter(ids, self._clock())
+        self.nudge()
+        try:
+            yield
+        finally:
+            self._schedule.remove_waiter(ids)
 
     def nudge(self) -> None:
         """Ask for a cycle that starts after now. Debounced: any later cycle satisfies it."""
