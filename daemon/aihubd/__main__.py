@@ -121,6 +121,13 @@ def _parser() -> argparse.ArgumentParser:
         "shortens it (default 10, the official client's wait() interval)",
     )
     serve.add_argument(
+        "--hub-scope",
+        choices=("mine", "tracked"),
+        default="mine",
+        help="which Hub jobs to follow: every link job of yours, wherever it was submitted (mine, "
+        "the default), or only those submitted through the daemon or tracked (tracked)",
+    )
+    serve.add_argument(
         "--tcp-port",
         type=int,
         default=None,
@@ -275,6 +282,7 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         poll_interval=args.poll_interval or (0.5 if hub == "emulator" else 5.0),
         max_poll_interval=args.max_poll_interval,
         wait_poll_interval=args.wait_poll_interval,
+        hub_scope=args.hub_scope,
         hub_requests_per_second=args.hub_rate,
         hub_max_retry_after=args.max_retry_after,
         hub_retry_attempts=args.hub_retry_attempts,

@@ -193,6 +193,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 Schedule(cadence),
                 page_size=config.summaries_page_size,
                 full_refresh=config.unchanged_job_refresh,
+                adopt=config.hub_scope == "mine",
             )
             feed = FeedService(
                 store,
