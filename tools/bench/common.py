@@ -46,7 +46,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "node": {"concurrency": [1, 16, 64], "duration": 2.0, "warmup": 0.2, "rounds": 2},
         "resume": {"jobs": 20, "rate": 100.0, "before": 5.0, "after": 5.0},
         "upload": {"size": 1 << 30, "repeat": 2},
-        "notice": {"link_seconds": 90.0, "jobs": 4, "stagger": 7.3},
+        "notice": {"link_seconds": 90.0, "jobs": 10, "stagger": 7.3},
     },
     "quick": {
         "requests": {
@@ -66,7 +66,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "node": {"concurrency": [1, 16, 64], "duration": 1.0, "warmup": 0.2, "rounds": 2},
         "resume": {"jobs": 10, "rate": 100.0, "before": 2.0, "after": 2.0},
         "upload": {"size": 128 << 20, "repeat": 2},
-        "notice": {"link_seconds": 12.0, "jobs": 2, "stagger": 3.1},
+        "notice": {"link_seconds": 12.0, "jobs": 4, "stagger": 1.3},
     },
     "smoke": {
         "requests": {

@@ -168,8 +168,10 @@ class Poller:
             discover = self._adopt and (everything or self._schedule.is_due(DISCOVERY, now))
             if not due and not discover:
                 return CycleResult(0, 0)
+            listing_ran = False
             try:
                 listed = await self._listing() if discover or due - self._schedule.unlisted else {}
+                listing_ran = bool(discover or due - self._schedule.unlisted)
             except (HubUnavailable, HubAuthError) as exc:
                 self._note_failure(exc)
                 log.debug("cycle %d: listing failed: %s", self._started, exc)
@@ -177,13 +179,15 @@ class Poller:
             except AihubdError as exc:  # an answer the listing cannot use: read the due jobs directly
                 log.warning("cycle %d: the job listing failed (%s); reading due jobs one by one", self._started, exc)
                 listed = {}
-            # The listing covers every job it shows, due or not: fetch those it shows changed, and
-            # those it cannot show only when they are due.
+            # The listing covers every job it shows, due or not: fetch those it shows changed, those
+            # it showed last time and no longer does (most likely finished: left the in-flight
+            # states), and those it cannot show only when they are due.
             to_fetch = [
                 j
                 for j in in_flight
                 if (j.job_id in listed and self._needs_fetch(j, listed[j.job_id], now))
                 or (j.job_id not in listed and j.job_id in due)
+                or (listing_ran and j.job_id not in listed and j.job_id in self._summaries)
             ]
             reads = await asyncio.gather(*map(self._read, to_fetch))
             fetched = dict(zip((j.job_id for j in to_fetch), reads, strict=True))
@@ -226,6 +230,7 @@ class Poller:
                     continue
                 if summary is None and not new.terminal:
                     self._schedule.unlisted.add(old.job_id)  # the listing cannot see it: poll it directly
+                    self._summaries.pop(old.job_id, None)
                 is_change, terminal = not old.same_observation(new), new.terminal
                 if is_change:
                     changed.append(new)

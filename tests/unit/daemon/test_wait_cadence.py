@@ -168,3 +168,19 @@ async def test_wait_job_and_watch_jobs_streams_are_waiters_while_open(db: Databa
     assert rig.schedule.waited_on(first) and rig.schedule.waited_on(second)
     await everything.aclose()
     assert not rig.schedule.waiting
+
+
+async def test_a_job_leaving_the_listing_is_read_in_the_same_cycle_even_when_not_due(db: Database) -> None:
+    """A finished job leaves the in-flight listing; a cycle another job's due time started must
+    read it at once rather than when its own due time comes (up to a wait gap later)."""
+    rig = Rig(db, 2)
+    await rig.start()
+    finished, other = rig.ids
+    await rig.poller.poll_now()  # both listed once
+    rig.hub.set_state(finished, JobState.DONE)
+    rig.schedule._entries[finished].due = rig.clock.now + 3600  # not due for an hour
+    rig.schedule._entries[other].due = rig.clock.now  # the cycle is for the other job
+    rig.hub.calls.clear()
+    await rig.poller._cycle(everything=False, skip_if_satisfied=False)
+    assert rig.store.cached(finished).state == JobState.DONE  # type: ignore[union-attr]
+    assert rig.hub.calls == {"list_summaries": 1, "get_job": 1}  # one listing, one read of the finished job
