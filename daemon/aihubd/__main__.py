@@ -114,6 +114,20 @@ def _parser() -> argparse.ArgumentParser:
         help="longest gap between looks at a job that sits unchanged (default 60)",
     )
     serve.add_argument(
+        "--wait-poll-interval",
+        type=_positive,
+        default=10.0,
+        help="longest gap between looks at a job some client waits on or watches; jitter only "
+        "shortens it (default 10, the official client's wait() interval)",
+    )
+    serve.add_argument(
+        "--hub-scope",
+        choices=("mine", "tracked"),
+        default="mine",
+        help="which Hub jobs to follow: every link job of yours, wherever it was submitted (mine, "
+        "the default), or only those submitted through the daemon or tracked (tracked)",
+    )
+    serve.add_argument(
         "--tcp-port",
         type=int,
         default=None,
@@ -267,6 +281,8 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         token_file=args.token_file,
         poll_interval=args.poll_interval or (0.5 if hub == "emulator" else 5.0),
         max_poll_interval=args.max_poll_interval,
+        wait_poll_interval=args.wait_poll_interval,
+        hub_scope=args.hub_scope,
         hub_requests_per_second=args.hub_rate,
         hub_max_retry_after=args.max_retry_after,
         hub_retry_attempts=args.hub_retry_attempts,

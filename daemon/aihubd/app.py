@@ -179,10 +179,13 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             stack.push_async_callback(hub.close)
             hangup.reload = reload
             store = JobStore(db, EventLog(db, keep=config.feed_history))
-            feed = FeedService(store, bookmark_interval=config.feed_bookmark_interval, buffer=config.feed_stream_buffer)
             resumed = await store.load_in_flight()
             notifier = Notifier()
-            cadence = Cadence(base=config.poll_interval, cap=max(config.poll_interval, config.max_poll_interval))
+            cadence = Cadence(
+                base=config.poll_interval,
+                cap=max(config.poll_interval, config.max_poll_interval),
+                wait=config.wait_poll_interval,
+            )
             poller = Poller(
                 hub,
                 store,
@@ -190,6 +193,13 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 Schedule(cadence),
                 page_size=config.summaries_page_size,
                 full_refresh=config.unchanged_job_refresh,
+                adopt=config.hub_scope == "mine",
+            )
+            feed = FeedService(
+                store,
+                bookmark_interval=config.feed_bookmark_interval,
+                buffer=config.feed_stream_buffer,
+                poller=poller,
             )
             index = ArtifactIndex(db)
             blobs = BlobStore(config.cache_dir)

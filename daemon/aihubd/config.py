@@ -44,6 +44,8 @@ class DaemonConfig:
     token_file: Path | None = None
     poll_interval: float = 5.0
     max_poll_interval: float = 60.0
+    wait_poll_interval: float = 10.0  # the longest gap while a client waits (the official wait()'s)
+    hub_scope: str = "mine"  # "mine": follow every link job of the user; "tracked": only those tracked
     summaries_page_size: int = 50
     hub_requests_per_second: float = 10.0
     hub_request_burst: int = 20

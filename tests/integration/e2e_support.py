@@ -32,7 +32,19 @@ START_TIMEOUT = 60
 # One attempt per Hub request: fault tests see the Hub's trouble at once, not after the production
 # retry budget (7 attempts, ~70 s of backoff, as patient as the official client).
 FAST_FAIL = ["--hub-retry-attempts", "1"]
-HUB_DAEMON_FLAGS = ["--poll-interval", "3600", "--hub-rate", "1000", *FAST_FAIL]
+# Polling only when a test asks (refresh) or a new waiter nudges; waiters do not shorten the gap;
+# only the jobs a test submits or tracks (a module's tests share one emulator account).
+HUB_DAEMON_FLAGS = [
+    "--poll-interval",
+    "3600",
+    "--wait-poll-interval",
+    "3600",
+    "--hub-scope",
+    "tracked",
+    "--hub-rate",
+    "1000",
+    *FAST_FAIL,
+]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

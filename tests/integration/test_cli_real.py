@@ -21,7 +21,18 @@ from pathlib import Path
 import pytest
 import qai_hub as hub
 from child_procs import popen, run
-from e2e_support import TEST_TOKEN, Daemon, Emulator, clean_env, finish_job, hub_writes, make_dlc, refresh, stub
+from e2e_support import (
+    TEST_TOKEN,
+    Daemon,
+    Emulator,
+    clean_env,
+    finish_job,
+    hub_writes,
+    make_dlc,
+    refresh,
+    start_hub_daemon,
+    stub,
+)
 
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_client import Client, LinkJob
@@ -444,3 +455,81 @@ def test_exit_codes_tell_usage_from_unreachable(served, tmp_path):
     assert helped.returncode == 0
     for code in ExitCode:
         assert re.search(rf"^\s+{int(code)}\s+\S", helped.stdout, re.MULTILINE)
+
+
+# ---------------------------------------------------------------------------- watch on the job feed
+
+
+def test_watch_of_every_job_shows_one_submitted_after_it_started_and_waits_for_it(served, hub_emulator, lib, models):
+    """The reported bug: a job submitted one second after `watch` started was never shown, and
+    `watch` exited while it ran. On WatchJobs the new job appears and `watch` waits for it."""
+    tag = "feed-every-job"
+    first = _submit(lib, models, name=f"{tag} one")
+    proc = started(served, "watch", "--name", tag)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == f"{first}  CREATED  {tag} one\n"  # listed: the watch is live
+    second = _submit(lib, models, name=f"{tag} two")
+    assert proc.stdout.readline() == f"{second}  CREATED  {tag} two\n"
+    _step(hub_emulator, served, first, api.JOB_STATE_LINKING_MODELS)
+    assert proc.stdout.readline() == f"{first}  LINKING_MODELS  {tag} one\n"
+    _step(hub_emulator, served, first, api.JOB_STATE_DONE)
+    assert proc.stdout.readline() == f"{first}  SUCCESS  {tag} one\n"
+    assert proc.poll() is None  # the second job still runs
+    _step(hub_emulator, served, second, api.JOB_STATE_LINKING_MODELS)
+    assert proc.stdout.readline() == f"{second}  LINKING_MODELS  {tag} two\n"
+    _step(hub_emulator, served, second, api.JOB_STATE_DONE)
+    code, out, err = ended(proc)
+    assert code == 0, err
+    assert out == f"{second}  SUCCESS  {tag} two\n"
+
+    # `jobs` shows the finished ones too, with --state, --name, --since; --refresh asks the Hub first.
+    listed = ctl(served, "jobs", "--state", "SUCCESS", "--name", tag, "--since", "1h", "--refresh", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(j["job_id"] for j in json.loads(listed.stdout)["jobs"]) == sorted([first, second])
+    later = ctl(served, "jobs", "--name", tag, "--since", "2999-01-01")
+    assert later.returncode == 0 and "no jobs" in later.stderr
+    bad = ctl(served, "jobs", "--since", "yesterday-ish")
+    assert bad.returncode == ExitCode.USAGE
+    assert "'yesterday-ish' is neither a duration" in bad.stderr
+
+
+def test_watch_json_filters_by_state(served, hub_emulator, lib, models):
+    """--state: only jobs in that state are listed; one leaving it is shown once more."""
+    tag = "feed-state-filter"
+    running = _submit(lib, models, name=f"{tag} running")
+    _step(hub_emulator, served, running, api.JOB_STATE_LINKING_MODELS)
+    _submit(lib, models, name=f"{tag} created")  # CREATED: not watched
+    proc = started(served, "watch", "--state", "LINKING_MODELS", "--name", tag, "--json")
+    assert proc.stdout is not None
+    assert json.loads(proc.stdout.readline())["job_id"] == running
+    _step(hub_emulator, served, running, api.JOB_STATE_DONE)
+    code, out, err = ended(proc)
+    assert code == 0, err
+    assert [(e["job_id"], e["status"]) for e in map(json.loads, out.splitlines())] == [(running, "SUCCESS")]
+
+
+def test_watch_follow_keeps_running_and_says_reconnecting_across_a_restart(tmp_path, emulator, models):
+    daemon = start_hub_daemon(tmp_path, emulator)
+    proc: subprocess.Popen[str] | None = None
+    try:
+        with Client(daemon.socket) as client:
+            first = _submit(client, models, name="followed")
+        proc = started(daemon, "watch", "--follow")
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == f"{first}  CREATED  followed\n"
+        finish_job(emulator, daemon, first)
+        assert proc.stdout.readline() == f"{first}  LINKING_MODELS  followed\n"
+        assert proc.stdout.readline() == f"{first}  SUCCESS  followed\n"
+        assert proc.poll() is None  # --follow: every job finished, still watching
+        daemon.stop()
+        assert proc.stderr.readline().startswith("reconnecting…")
+        daemon = start_hub_daemon(tmp_path, emulator)
+        with Client(daemon.socket) as client:
+            second = _submit(client, models, name="after the restart")
+        assert proc.stdout.readline() == f"{second}  CREATED  after the restart\n"  # resumed, nothing repeated
+        assert proc.poll() is None
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.communicate(timeout=30)
+        daemon.stop()

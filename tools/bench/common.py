@@ -46,6 +46,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "node": {"concurrency": [1, 16, 64], "duration": 2.0, "warmup": 0.2, "rounds": 2},
         "resume": {"jobs": 20, "rate": 100.0, "before": 5.0, "after": 5.0},
         "upload": {"size": 1 << 30, "repeat": 2},
+        "notice": {"link_seconds": 90.0, "jobs": 10, "stagger": 7.3},
     },
     "quick": {
         "requests": {
@@ -65,6 +66,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "node": {"concurrency": [1, 16, 64], "duration": 1.0, "warmup": 0.2, "rounds": 2},
         "resume": {"jobs": 10, "rate": 100.0, "before": 2.0, "after": 2.0},
         "upload": {"size": 128 << 20, "repeat": 2},
+        "notice": {"link_seconds": 12.0, "jobs": 4, "stagger": 1.3},
     },
     "smoke": {
         "requests": {
@@ -84,6 +86,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "node": {"concurrency": [1, 4], "duration": 0.4, "warmup": 0.1, "rounds": 1},
         "resume": {"jobs": 3, "rate": 50.0, "before": 0.5, "after": 0.5},
         "upload": {"size": 4 << 20, "repeat": 1},
+        "notice": {"link_seconds": 4.0, "jobs": 1, "stagger": 1.0},
     },
 }
 

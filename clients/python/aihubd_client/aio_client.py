@@ -10,7 +10,7 @@ The calls are built in ``client_calls`` (shared with ``Client``); this class awa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -20,7 +20,7 @@ from aihubd_api.v1 import aihubd_pb2 as pb
 from .aio_job import AsyncLinkJob
 from .aio_transport import AsyncConnection
 from .client_calls import ClientCalls
-from .errors import HubUnavailableError
+from .errors import AihubdError, HubUnavailableError
 from .feed import FeedCursor, JobEvent, aiter_feed
 from .inputs import ModelArg
 from .submission import submit_requests
@@ -127,10 +127,11 @@ class AsyncClient(ClientCalls["AsyncLinkJob", "AsyncJobPage"]):
         store_id: str = "",
         relist: bool = True,
         bookmarks: bool = False,
+        on_lost: Callable[[AihubdError], None] | None = None,
     ) -> AsyncIterator[JobEvent[AsyncLinkJob]]:
         """The daemon's job feed, ``async for`` it (see ``Client.watch_jobs``)."""
         cursor = FeedCursor(job_ids, states, name_contains, since_revision, relist, self._reconnect, store_id)
-        return aiter_feed(self._connection, cursor, self._job, bookmarks)
+        return aiter_feed(self._connection, cursor, self._job, bookmarks, on_lost)
 
     async def daemon_info(self) -> DaemonInfo:
         """Version, Hub URL and reachability, account, job counts and cache size."""

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from rich.text import Text
 
 from .cli_complete import complete_device_names, complete_job_ids, completion_script
 from .cli_live import follow, is_terminal, stream_target_model, watch_jobs
+from .cli_since import SinceType
 from .client import Client
 from .destinations import check_output_directory
 from .errors import AihubdError
@@ -100,6 +102,7 @@ class _Group(click.Group):
             ctx.exit(exit_code_for(exc))
 
 
+_SINCE = SinceType()
 _json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 _timeout_option = click.option(
     "--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help=_TIMEOUT_HELP
@@ -235,25 +238,66 @@ def status(app: _App, job_id: str, as_json: bool, refresh: bool) -> None:
     help="Only jobs in this state: CREATED, LINKING_MODELS, SUCCESS or FAILED (repeatable).",
 )
 @click.option("--name", "name_contains", default="", help="Only jobs whose name contains this.")
+@click.option(
+    "--since",
+    type=_SINCE,
+    default=None,
+    metavar="WHEN",
+    help="Only jobs created since WHEN: a duration back from now (90s, 30m, 2h, 7d) or a date/time "
+    "(2026-12-01, 2026-12-01T09:30).",
+)
+@click.option("--refresh", is_flag=True, help="Ask the Hub first (one poll cycle), then list.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="At most this many.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
 @_json_option
 @click.pass_obj
-def jobs(app: _App, states: tuple[str, ...], name_contains: str, limit: int, offset: int, as_json: bool) -> None:
-    """List the jobs the daemon tracks, newest first, as a table.
+def jobs(
+    app: _App,
+    states: tuple[str, ...],
+    name_contains: str,
+    since: datetime | None,
+    refresh: bool,
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
+    """List the jobs the daemon knows, finished ones too, newest first, as a table.
 
-    With --json: an object with "jobs" (one object per job) and "total" (all that match).
+    With `aihubd serve --hub-scope mine` (the default) that is every link job of yours the daemon
+    has seen, wherever it was submitted. With --json: an object with "jobs" (one object per job)
+    and "total" (all that match).
     """
-    page = app.client().list_jobs([state.upper() for state in states], name_contains, limit=limit, offset=offset)
+    client = app.client()
+    if refresh:
+        client.refresh_jobs()
+    wanted = [state.upper() for state in states]
+    if since is None:
+        page = client.list_jobs(wanted, name_contains, limit=limit, offset=offset)
+        shown, total = page.jobs, page.total
+    else:
+        recent = _jobs_since(client, wanted, name_contains, since)
+        shown, total = recent[offset : offset + limit], len(recent)
     if as_json:
-        _echo_json({"jobs": [job_to_dict(job) for job in page.jobs], "total": page.total})
+        _echo_json({"jobs": [job_to_dict(job) for job in shown], "total": total})
         return
-    if page.jobs:
-        _stdout().print(jobs_table(page.jobs))
-    if page.total > offset + len(page.jobs):
-        _say(f"showing {len(page.jobs)} of {page.total} jobs; use --limit/--offset for more")
-    elif not page.jobs:
+    if shown:
+        _stdout().print(jobs_table(shown))
+    if total > offset + len(shown):
+        _say(f"showing {len(shown)} of {total} jobs; use --limit/--offset for more")
+    elif not shown:
         _say("no jobs")
+
+
+def _jobs_since(client: Client, states: list[str], name_contains: str, since: datetime) -> list[LinkJob]:
+    """Every matching job created at or after ``since`` (the daemon lists newest first)."""
+    found: list[LinkJob] = []
+    offset = 0
+    while True:
+        page = client.list_jobs(states, name_contains, limit=1000, offset=offset)
+        found.extend(job for job in page.jobs if job.date >= since)
+        offset += len(page.jobs)
+        if not page.jobs or page.jobs[-1].date < since or offset >= page.total:
+            return found
 
 
 cli.commands["list"] = click.Command(
@@ -284,24 +328,56 @@ def wait(app: _App, job_id: str, timeout: float | None, as_json: bool) -> None:
 @cli.command(epilog=exit_codes_help())
 @click.argument("job_ids", nargs=-1, metavar="[JOB]...", shell_complete=complete_job_ids)
 @click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([state.name for state in LINK_JOB_STATES], case_sensitive=False),
+    metavar="STATE",
+    help="Only jobs in this state: CREATED, LINKING_MODELS, SUCCESS or FAILED (repeatable); a "
+    "job leaving it is shown once more.",
+)
+@click.option("--name", "name_contains", default="", help="Only jobs whose name contains this.")
+@click.option("--follow", "-f", is_flag=True, help="Keep running after every job finished: show new jobs as they come.")
+@click.option(
     "--limit",
     type=click.IntRange(1, 1000),
     default=50,
     show_default=True,
-    help="Without JOB: watch this many of the newest tracked jobs.",
+    help="Show at most this many finished jobs from before the watch started (all running ones are shown).",
 )
 @_json_option
 @click.pass_obj
-def watch(app: _App, job_ids: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """Watch jobs (default: every tracked job) until all have finished, or Ctrl-C.
+def watch(
+    app: _App,
+    job_ids: tuple[str, ...],
+    states: tuple[str, ...],
+    name_contains: str,
+    follow: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Watch jobs live (default: every job the daemon follows, new ones as they appear).
 
-    On a terminal: a live table, redrawn on every change. Otherwise one line per job and
-    change (one JSON object per line with --json): a finished job's at once, an unfinished
-    job's once its wait is open. Rides out a daemon restart. Exit 1 if a job it waited for
-    failed.
+    Ends once none is running (with --follow: on Ctrl-C). On a terminal: a live table,
+    redrawn on every change. Otherwise one line per job and change, every state transition
+    kept (one JSON object per line with --json). Says "reconnecting…" while the daemon restarts,
+    and goes on where it was. Exit 1 if a job it saw running failed.
     """
     live = is_terminal(sys.stdout) and not as_json
-    failed = asyncio.run(watch_jobs(app.socket, job_ids, limit, _stdout(), live, as_json))
+    failed = asyncio.run(
+        watch_jobs(
+            app.socket,
+            job_ids,
+            limit,
+            _stdout(),
+            live,
+            as_json,
+            states=states,
+            name_contains=name_contains,
+            follow=follow,
+            err=_stderr(),
+        )
+    )
     if failed:
         click.get_current_context().exit(ExitCode.JOB_FAILED)
 

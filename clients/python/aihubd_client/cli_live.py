@@ -107,47 +107,89 @@ async def watch_jobs(
     out: Console,
     live: bool,
     as_json: bool,
+    *,
+    states: Sequence[str] = (),
+    name_contains: str = "",
+    follow: bool = False,
+    err: Console | None = None,
 ) -> bool:
-    """Show the jobs (these ids, or every tracked one) until all are finished.
+    """Show the jobs (these ids, or every job the daemon follows) from its job feed (WatchJobs).
 
+    The feed's listing fills the board (every job in flight, and the ``limit`` newest finished
+    ones); jobs that appear later join it, finished ones stay with their end state, untracked
+    ones leave it. Without ``follow`` it ends once no job on the board is in flight.
     ``live``: a table on ``out`` redrawn on each change. Otherwise one line (or JSON object) per
-    job and change: a finished job's line at once, an unfinished job's first line once its wait
-    stream is open (so a reader knows no later change can be missed). Returns True when a job
-    it waited for failed.
+    job of the listing, then one per change, each state transition kept. While the daemon
+    restarts it says "reconnecting…" on ``err``. Returns True when a job it saw running failed.
     """
+    board = WatchBoard([])
+    board.following = follow
+    running: set[str] = set()  # jobs seen in flight: their failure is the exit code
+    shown: dict[str, tuple[str, str]] = {}
+    outage = {"said": False}
+
+    def on_lost(error: BaseException) -> None:
+        if not outage["said"]:
+            outage["said"] = True
+            board.note = "reconnecting…"
+            (err or out).print("reconnecting… (the daemon is not answering; waiting for it to come back)")
+
+    def emit(job: AsyncLinkJob) -> None:
+        status = job.last_status
+        if not status.finished:
+            running.add(job.job_id)
+        if live or shown.get(job.job_id) == (status.code, status.message):
+            return
+        shown[job.job_id] = (status.code, status.message)
+        _emit_change(job, status, as_json)
+
     async with _ctrl_c_stops_waiting(), AsyncClient(socket) as client:
-        if job_ids:
-            jobs = [await client.get_job(job_id) for job_id in job_ids]
-        else:
-            jobs = await client.get_jobs(limit=limit)
-        board = WatchBoard(jobs)
-        pending = [job for job in jobs if not job.last_status.finished]
-        if not live:
-            for job in jobs:
-                if job.last_status.finished:
-                    _emit_change(job, job.last_status, as_json)
-        shown: dict[str, tuple[str, str]] = {}
-        changes: asyncio.Queue[tuple[AsyncLinkJob, JobStatus | BaseException]] = asyncio.Queue()
-        tasks = [asyncio.create_task(_follow_async(job, changes)) for job in pending]
+        for job_id in job_ids:  # a job the daemon does not follow yet is read (and followed) first
+            await client.get_job(job_id)
+        listing: list[AsyncLinkJob] = []
+        listed = False
         display = Live(board, console=out, refresh_per_second=4) if live else contextlib.nullcontext()
-        waiting = {job.job_id for job in pending}
-        try:
-            with display:
-                while waiting:
-                    job, event = await changes.get()
-                    if isinstance(event, BaseException):
-                        raise event
-                    board.update(job, event)
-                    if not live and shown.get(job.job_id) != (event.code, event.message):
-                        shown[job.job_id] = (event.code, event.message)
-                        _emit_change(job, event, as_json)
-                    if event.finished:
-                        waiting.discard(job.job_id)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-    return any(board.statuses[job.job_id].failure for job in pending)
+        with display:
+            feed = client.watch_jobs(job_ids, [s.upper() for s in states] or None, name_contains, on_lost=on_lost)
+            async for event in feed:
+                if outage["said"]:
+                    outage["said"], board.note = False, ""
+                if event.kind == "SNAPSHOT" and event.job is not None:
+                    if listed:  # the daemon's history no longer reached us: a fresh listing
+                        listing, listed = [], False
+                    listing.append(event.job)
+                    continue
+                if event.kind == "SNAPSHOT_END":
+                    listed = True
+                    for job in _newest(listing, limit):
+                        board.update(job, job.last_status)
+                        emit(job)
+                    listing = []
+                elif event.job is not None and event.kind == "UNTRACKED":
+                    board.remove(event.job.job_id)
+                    running.discard(event.job.job_id)
+                    if not live:
+                        _emit_untracked(event.job, as_json)
+                elif event.job is not None:  # APPEARED, CHANGED
+                    board.update(event.job, event.job.last_status)
+                    emit(event.job)
+                if listed and not follow and not board.running():
+                    break
+    return any(board.statuses[job_id].failure for job_id in running if job_id in board.statuses)
+
+
+def _newest(jobs: Sequence[AsyncLinkJob], limit: int) -> list[AsyncLinkJob]:
+    """Every job in flight and the ``limit`` newest finished ones, oldest first."""
+    finished = sorted((j for j in jobs if j.last_status.finished), key=lambda j: j.date, reverse=True)[:limit]
+    keep = {j.job_id for j in finished} | {j.job_id for j in jobs if not j.last_status.finished}
+    return sorted((j for j in jobs if j.job_id in keep), key=lambda j: j.date)
+
+
+def _emit_untracked(job: AsyncLinkJob, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"job_id": job.job_id, "name": job.name, "untracked": True}))
+    else:
+        click.echo(f"{job.job_id}  UNTRACKED  {job.name}")
 
 
 @contextlib.asynccontextmanager
@@ -180,18 +222,6 @@ async def _ctrl_c_stops_waiting() -> AsyncIterator[None]:
         raise
     finally:
         loop.remove_signal_handler(signal.SIGINT)
-
-
-async def _follow_async(
-    job: AsyncLinkJob, changes: asyncio.Queue[tuple[AsyncLinkJob, JobStatus | BaseException]]
-) -> None:
-    try:
-        async for status in job.iter_status():
-            changes.put_nowait((job, status))
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        changes.put_nowait((job, exc))
 
 
 def _emit_change(job: AsyncLinkJob, status: JobStatus, as_json: bool) -> None:

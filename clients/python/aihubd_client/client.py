@@ -6,7 +6,7 @@ The calls are built in ``client_calls`` (shared with ``AsyncClient``); this clas
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -194,6 +194,7 @@ class Client(ClientCalls["LinkJob", "JobPage"]):
         store_id: str = "",
         relist: bool = True,
         bookmarks: bool = False,
+        on_lost: Callable[[AihubdError], None] | None = None,
     ) -> Iterator[JobEvent[LinkJob]]:
         """The daemon's job feed: a listing, then one event per change, until closed.
 
@@ -201,10 +202,11 @@ class Client(ClientCalls["LinkJob", "JobPage"]):
         ``since_revision``: no listing, the changes after that revision (of the store
         ``store_id``, from the same event, if given; another store's raises). Rides out daemon
         restarts (``reconnect`` policy) without losing or repeating a change; see ``feed``.
-        ``bookmarks``: also yield the daemon's idle-progress events.
+        ``bookmarks``: also yield the daemon's idle-progress events. ``on_lost(error)`` is called
+        each time the watch waits for the daemon to come back.
         """
         cursor = FeedCursor(job_ids, states, name_contains, since_revision, relist, self._reconnect, store_id)
-        return iter_feed(self._connection, cursor, self._job, bookmarks)
+        return iter_feed(self._connection, cursor, self._job, bookmarks, on_lost)
 
     def daemon_info(self) -> DaemonInfo:
         """Version, Hub URL and reachability, account, job counts and cache size of the daemon."""

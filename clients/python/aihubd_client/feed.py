@@ -134,9 +134,14 @@ def _event(message: pb.JobEvent, kind: str, job: Callable[[pb.Job], J]) -> JobEv
 
 
 def iter_feed(
-    connection: Connection, cursor: FeedCursor, job: Callable[[pb.Job], J], bookmarks: bool
+    connection: Connection,
+    cursor: FeedCursor,
+    job: Callable[[pb.Job], J],
+    bookmarks: bool,
+    on_lost: Callable[[AihubdError], None] | None = None,
 ) -> Iterator[JobEvent[J]]:
-    """The blocking iterator behind ``Client.watch_jobs``."""
+    """The blocking iterator behind ``Client.watch_jobs``; ``on_lost`` hears of each wait for
+    the daemon to come back (e.g. to say "reconnecting…")."""
     while True:
         # A stream the daemon ends without a status: it is stopping (or gone).
         error: AihubdError = daemon_unavailable(connection.socket_path, "the watch stream ended")
@@ -148,13 +153,20 @@ def iter_feed(
                         yield _event(message, kind, job)
         except AihubdError as exc:
             error = exc
-        time.sleep(cursor.lost(error))
+        pause = cursor.lost(error)
+        if on_lost is not None and pause > 0:
+            on_lost(error)
+        time.sleep(pause)
 
 
 async def aiter_feed(
-    connection: AsyncConnection, cursor: FeedCursor, job: Callable[[pb.Job], J], bookmarks: bool
+    connection: AsyncConnection,
+    cursor: FeedCursor,
+    job: Callable[[pb.Job], J],
+    bookmarks: bool,
+    on_lost: Callable[[AihubdError], None] | None = None,
 ) -> AsyncIterator[JobEvent[J]]:
-    """The asyncio iterator behind ``AsyncClient.watch_jobs``."""
+    """The asyncio iterator behind ``AsyncClient.watch_jobs`` (``on_lost``: as ``iter_feed``)."""
     while True:
         # A stream the daemon ends without a status: it is stopping (or gone).
         error: AihubdError = daemon_unavailable(connection.socket_path, "the watch stream ended")
@@ -166,4 +178,7 @@ async def aiter_feed(
                         yield _event(message, kind, job)
         except AihubdError as exc:
             error = exc
-        await asyncio.sleep(cursor.lost(error))
+        pause = cursor.lost(error)
+        if on_lost is not None and pause > 0:
+            on_lost(error)
+        await asyncio.sleep(pause)

@@ -198,12 +198,27 @@ class WatchBoard:
     def __init__(self, jobs: Sequence[JobView]) -> None:
         self.jobs = list(jobs)
         self.statuses: dict[str, JobStatus] = {job.job_id: job.last_status for job in jobs}
+        self.following = False  # `watch --follow`: goes on after every job finished
+        self.note = ""  # e.g. "reconnecting…"
 
     def update(self, job: JobView, status: JobStatus) -> bool:
-        """Record a status; True when it differs from what the board showed."""
+        """Record a status (a job not on the board joins it, or replaces its older view);
+        True when it differs from what the board showed."""
         before = self.statuses.get(job.job_id)
+        if before is None:
+            self.jobs.append(job)
+        else:
+            self.jobs = [job if j.job_id == job.job_id else j for j in self.jobs]
         self.statuses[job.job_id] = status
         return before is None or (before.code, before.message) != (status.code, status.message)
+
+    def remove(self, job_id: str) -> None:
+        """An untracked job leaves the board."""
+        self.jobs = [j for j in self.jobs if j.job_id != job_id]
+        self.statuses.pop(job_id, None)
+
+    def running(self) -> int:
+        return sum(not status.finished for status in self.statuses.values())
 
     def __rich__(self) -> RenderableType:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
@@ -214,11 +229,14 @@ class WatchBoard:
             status = self.statuses[job.job_id]
             age = format_elapsed((now - job.date).total_seconds())
             table.add_row(job.job_id, Text(status.code, style=status_style(status)), age, job.name)
-        running = sum(not status.finished for status in self.statuses.values())
+        running = self.running()
         if running:
-            table.caption = f"{running} of {len(self.jobs)} still running  (Ctrl-C stops watching)"
+            caption = f"{running} of {len(self.jobs)} still running  (Ctrl-C stops watching)"
+        elif self.following:
+            caption = f"all {len(self.jobs)} finished; following  (Ctrl-C stops watching)"
         else:
-            table.caption = f"all {len(self.jobs)} finished"
+            caption = f"all {len(self.jobs)} finished"
+        table.caption = f"{self.note}  {caption}" if self.note else caption
         return table
 
 

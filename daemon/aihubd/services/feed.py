@@ -22,6 +22,7 @@ from ..errors import InvalidArgument, OutOfRange, ReaderTooSlow, RevisionCompact
 from ..model import Job, JobState
 from ..store.events import EventLog, JobChange
 from ..store.jobs import JobStore
+from ..tracking.poller import Poller
 from .jobs import ShuttingDown
 from .validation import check_job_id, check_name
 
@@ -120,8 +121,10 @@ class FeedService:
         *,
         bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL,
         buffer: int = DEFAULT_BUFFER,
+        poller: Poller | None = None,
     ) -> None:
         self._store = store
+        self._poller = poller  # a stream is a waiter: on its job ids, or on every job
         self._events: EventLog = store.events
         self._bookmark_interval = bookmark_interval
         self._buffer = buffer
@@ -172,7 +175,9 @@ class FeedService:
                 current,
                 compacted,
             )
-        with self._subscribe(watch_filter) as sub:
+        ids = watch_filter.job_ids or None
+        waiting = contextlib.nullcontext() if self._poller is None else self._poller.waiting(ids)
+        with self._subscribe(watch_filter) as sub, waiting:
             if since is None:
                 jobs, position = await self._store.snapshot()
                 for job in jobs:

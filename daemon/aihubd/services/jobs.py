@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -92,10 +93,11 @@ class JobService:
 
     async def watch(self, job_id: str) -> AsyncIterator[Job]:
         """The current view first, then each change, ending after a terminal state."""
-        if not (await self.get(job_id)).terminal:
-            self._poller.nudge()  # a new waiter wants fresh news (debounced in the poller)
+        finished = (await self.get(job_id)).terminal
+        # A waiter: the job is polled within the wait gap; registering nudges a cycle (debounced).
+        waiting = contextlib.nullcontext() if finished else self._poller.waiting([job_id])
         last: Job | None = None
-        with self._notifier.subscribe(job_id) as bell:
+        with waiting, self._notifier.subscribe(job_id) as bell:
             while True:
                 bell.clear()
                 job = self._store.cached(job_id) or await self.get(job_id)

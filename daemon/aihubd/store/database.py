@@ -116,6 +116,13 @@ MIGRATIONS: tuple[str, ...] = (
         recorded_at    REAL NOT NULL
     );
     """,
+    # 7: jobs a user untracked: a later Hub listing of their jobs must not adopt them again
+    """
+    CREATE TABLE untracked (
+        job_id       TEXT PRIMARY KEY,
+        untracked_at REAL NOT NULL
+    );
+    """,
 )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -166,6 +167,10 @@ class JobStore:
         async with self._db.transaction() as conn:
             before = await self._stored(conn, [job.job_id for job in jobs])
             await conn.executemany(_UPSERT, [_row(job) for job in jobs])
+            # Saved means tracked again (an explicit track or get): lift any tombstone.
+            await conn.executemany(
+                "DELETE FROM untracked WHERE job_id = ?", [(job.job_id,) for job in jobs if job.job_id not in before]
+            )
             await conn.executemany(
                 "INSERT INTO job_history (job_id, state, message, observed_at) VALUES (?, ?, ?, ?)", history
             )
@@ -252,10 +257,26 @@ class JobStore:
             rows = await cur.fetchall()
         return [self._cache.get(r[0]) or _job(r) for r in rows], total
 
+    async def untracked_among(self, job_ids: Iterable[str]) -> set[str]:
+        """Which of these jobs a user untracked (and nobody tracked again since)."""
+        ids = list(job_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self._db.conn.execute(f"SELECT job_id FROM untracked WHERE job_id IN ({marks})", chunk) as cur:
+                found.update(str(row[0]) for row in await cur.fetchall())
+        return found
+
     async def delete(self, job_id: str) -> bool:
-        """Forget a job and its history; returns whether it was tracked."""
+        """Forget a job and its history, for good: a tombstone keeps a later listing of the
+        user's jobs from adopting it again (tracking it explicitly lifts it); returns whether it
+        was tracked."""
         async with self._db.transaction() as conn:
             gone = (await self._stored(conn, [job_id])).get(job_id)
+            await conn.execute(
+                "INSERT OR REPLACE INTO untracked (job_id, untracked_at) VALUES (?, ?)", (job_id, time.time())
+            )
             cur = await conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             deleted = cur.rowcount > 0
             await conn.execute("DELETE FROM artifacts WHERE job_id = ?", (job_id,))

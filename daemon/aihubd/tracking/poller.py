@@ -6,7 +6,8 @@ count is not trusted) and fetches a full job only when its summary shows a chang
 listing cannot show it (finished since, or another creator's / project's job). A summary without
 ``last_updated_time`` can only show a state change, so such a job is also fetched in full once it
 has gone ``full_refresh`` seconds without one. Changes are written in one transaction, then the
-notifier rings. Terminal jobs cost nothing. Waiters never poll; a nudge (submission, new waiter)
+notifier rings. Terminal jobs cost nothing. Waiters never poll; they register (``waiting``) so
+the jobs they wait on are looked at within the cadence's ``wait`` gap, and a new waiter nudges:
 asks for one cycle soon, debounced.
 """
 
@@ -15,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,6 +33,8 @@ __all__ = ["CycleResult", "Poller"]
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = JobState.in_flight_states()
+DISCOVERY = "*listing*"  # the schedule's key for the listing itself (no job id looks like it)
+RECENT_EVERY = 60.0  # seconds between listings of the user's recent jobs in any state
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,9 @@ class Poller:
         concurrency: int = 8,
         nudge_gap: float = 0.5,
         full_refresh: float = 300.0,
+        adopt: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._hub = hub
         self._store = store
@@ -71,6 +77,13 @@ class Poller:
         self._full_refresh = full_refresh
         self._fetched_at: dict[str, float] = {}  # when each job was last read in full (clock time)
         self.cycles = 0
+        # --hub-scope mine: follow every link job of the user the listing shows, wherever it was
+        # submitted, and those that started and finished between two cycles (a listing of recent
+        # jobs in any state, at most every RECENT_EVERY s, of jobs created since we started).
+        self._adopt = adopt
+        self._adopt_since = wall_clock()
+        self._recent_at: float | None = None
+        self.adopted = 0
 
     @property
     def hub_trouble(self) -> bool:
@@ -95,6 +108,18 @@ class Poller:
     def forget(self, job_id: str) -> None:
         self._schedule.forget(job_id)
 
+    @contextmanager
+    def waiting(self, job_ids: Collection[str] | None) -> Iterator[None]:
+        """While inside, a client waits on these jobs (None: every job): they are looked at with
+        gaps of at most the cadence's ``wait``, starting with a nudged cycle."""
+        ids = None if job_ids is None else tuple(job_ids)
+        self._schedule.add_waiter(ids, self._clock())
+        self.nudge()
+        try:
+            yield
+        finally:
+            self._schedule.remove_waiter(ids)
+
     def nudge(self) -> None:
         """Ask for a cycle that starts after now. Debounced: any later cycle satisfies it."""
         self._wanted = self._started + 1
@@ -104,6 +129,8 @@ class Poller:
         """Poll jobs as they fall due, and on nudges, until cancelled."""
         for job in self._store.in_flight():
             self.follow(job, soon=False)
+        if self._adopt:
+            self._schedule.track(DISCOVERY, self._clock(), soon=True)
         nudged = False
         while True:
             try:
@@ -138,10 +165,13 @@ class Poller:
             now = self._clock()
             in_flight = self._store.in_flight()
             due = {j.job_id for j in in_flight if everything or self._schedule.is_due(j.job_id, now)}
-            if not due:
+            discover = self._adopt and (everything or self._schedule.is_due(DISCOVERY, now))
+            if not due and not discover:
                 return CycleResult(0, 0)
+            listing_ran = False
             try:
-                listed = await self._listing() if due - self._schedule.unlisted else {}
+                listed = await self._listing() if discover or due - self._schedule.unlisted else {}
+                listing_ran = bool(discover or due - self._schedule.unlisted)
             except (HubUnavailable, HubAuthError) as exc:
                 self._note_failure(exc)
                 log.debug("cycle %d: listing failed: %s", self._started, exc)
@@ -149,19 +179,25 @@ class Poller:
             except AihubdError as exc:  # an answer the listing cannot use: read the due jobs directly
                 log.warning("cycle %d: the job listing failed (%s); reading due jobs one by one", self._started, exc)
                 listed = {}
-            # The listing covers every job it shows, due or not: fetch those it shows changed, and
-            # those it cannot show only when they are due.
+            # The listing covers every job it shows, due or not: fetch those it shows changed, those
+            # it showed last time and no longer does (most likely finished: left the in-flight
+            # states), and those it cannot show only when they are due.
             to_fetch = [
                 j
                 for j in in_flight
                 if (j.job_id in listed and self._needs_fetch(j, listed[j.job_id], now))
                 or (j.job_id not in listed and j.job_id in due)
+                or (listing_ran and j.job_id not in listed and j.job_id in self._summaries)
             ]
             reads = await asyncio.gather(*map(self._read, to_fetch))
             fetched = dict(zip((j.job_id for j in to_fetch), reads, strict=True))
             self._fetched_at.update((job_id, now) for job_id, job in fetched.items() if job is not None)
             jobs = [j for j in in_flight if j.job_id in listed or j.job_id in fetched]
             changed, seen = self._reconcile(jobs, listed, fetched, now)
+            if discover:
+                adopted = await self._adoptions(listed, now)
+                changed.extend(adopted)
+                self._schedule.observed(DISCOVERY, now, changed=bool(adopted))
             await self._store.save(changed)  # the store first, then the bell
             self._store.mark_refreshed(seen, datetime.now(UTC))
             self._notifier.ring(job.job_id for job in changed)
@@ -194,6 +230,7 @@ class Poller:
                     continue
                 if summary is None and not new.terminal:
                     self._schedule.unlisted.add(old.job_id)  # the listing cannot see it: poll it directly
+                    self._summaries.pop(old.job_id, None)
                 is_change, terminal = not old.same_observation(new), new.terminal
                 if is_change:
                     changed.append(new)
@@ -211,6 +248,39 @@ class Poller:
             else:
                 self._schedule.observed(old.job_id, now, changed=is_change)
         return changed, seen
+
+    async def _adoptions(self, listed: dict[str, JobSummary], now: float) -> list[Job]:
+        """The user's jobs the daemon does not follow yet (and nobody untracked), read in full:
+        those in flight the listing shows, and, at most every RECENT_EVERY s, those created since
+        the daemon started that already finished (they started and ended between two cycles)."""
+        rows = dict(listed)
+        if self._recent_at is None or now - self._recent_at >= RECENT_EVERY:
+            self._recent_at = now
+            try:
+                recent = await self._hub.list_link_job_summaries((), 0, self._page_size)
+            except AihubdError as exc:
+                log.debug("the listing of recent jobs failed: %s", exc)
+                recent = []
+            for row in recent:
+                if row.creation_time is not None and row.creation_time >= self._adopt_since:
+                    rows.setdefault(row.job_id, row)
+        unknown = [job_id for job_id in rows if await self._store.get(job_id) is None]
+        if not unknown:
+            return []
+        hidden = await self._store.untracked_among(unknown)
+        wanted = [job_id for job_id in unknown if job_id not in hidden]
+        reads = await asyncio.gather(*(self._read_id(job_id) for job_id in wanted))
+        adopted = [job for job in reads if job is not None]
+        for job in adopted:
+            if not job.terminal:
+                self._fetched_at[job.job_id] = now
+                self._summaries[job.job_id] = rows[job.job_id]
+                self._schedule.track(job.job_id, now, soon=False)
+                self._schedule.observed(job.job_id, now, changed=True)
+        if adopted:
+            self.adopted += len(adopted)
+            log.info("following %d job(s) submitted elsewhere", len(adopted))
+        return adopted
 
     async def _listing(self) -> dict[str, JobSummary]:
         """Every in-flight link job of this account the listing shows, page by page while pages
@@ -235,15 +305,18 @@ class Poller:
         return now - last_read >= self._full_refresh
 
     async def _read(self, job: Job) -> Job | None:
+        return await self._read_id(job.job_id)
+
+    async def _read_id(self, job_id: str) -> Job | None:
         async with self._gate:
             try:
-                return await self._hub.get_job(job.job_id)
+                return await self._hub.get_job(job_id)
             except (HubUnavailable, HubAuthError) as exc:
                 self._note_failure(exc)
             except NotFound:
-                log.warning("job %s is no longer visible on the Hub; keeping its last known state", job.job_id)
+                log.warning("job %s is no longer visible on the Hub; keeping its last known state", job_id)
             except AihubdError as exc:
-                log.warning("polling job %s failed: %s", job.job_id, exc)
+                log.warning("polling job %s failed: %s", job_id, exc)
         return None
 
     def _announce_finished(self, changed: Iterable[Job]) -> None:

@@ -166,6 +166,37 @@ class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
                 self.on_hang()
             ended.wait()
 
+    def WatchJobs(self, request, context):
+        """A listing of the matching jobs, then each job's canned changes as CHANGED events (one
+        job's after another's), then (a hanging job among them) open until cancelled."""
+        self._enter("WatchJobs", request, context)
+        ended = threading.Event()
+        context.add_callback(ended.set)
+        context.add_callback(self.wait_ended.set)
+        needle = request.name_contains.lower()
+        watched = [
+            job
+            for job_id, job in self.jobs.items()
+            if (not request.job_ids or job_id in request.job_ids)
+            and (not request.states or job.message.state in request.states)
+            and needle in job.message.name.lower()
+        ]
+        revision = 1
+        for job in watched:
+            yield pb.JobEvent(kind=pb.JOB_EVENT_KIND_SNAPSHOT, revision=revision, job=job.message)
+        yield pb.JobEvent(kind=pb.JOB_EVENT_KIND_SNAPSHOT_END, revision=revision)
+        for job in watched:
+            for state, reason in job.changes:
+                job.message.state = state
+                job.message.message = reason
+                revision += 1
+                yield pb.JobEvent(kind=pb.JOB_EVENT_KIND_CHANGED, revision=revision, job=job.message, changed=["state"])
+            job.changes = []
+        if any(job.hang for job in watched):
+            if self.on_hang is not None:
+                self.on_hang()
+            ended.wait()
+
     def RefreshJobs(self, request, context):
         self._enter("RefreshJobs", request, context)
         return pb.RefreshJobsResponse(polled=len(self.jobs), changed=0)

@@ -44,7 +44,8 @@ def test_watch_prints_each_change_and_exits_1_when_a_job_failed(run):
     result = run("watch", "jsuccess", "jfailed", "jdone")
     assert result.exit_code == ExitCode.JOB_FAILED, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "jdone  SUCCESS  b.dlc"  # finished: at once; the others once their streams are open
+    # The feed's listing first (one line per job), then each change as it comes.
+    assert lines[:3] == ["jsuccess  CREATED  b.dlc", "jfailed  CREATED  b.dlc", "jdone  SUCCESS  b.dlc"]
     for job_id, codes in (
         ("jsuccess", ["CREATED", "LINKING_MODELS", "SUCCESS"]),
         ("jfailed", ["CREATED", "LINKING_MODELS", "FAILED"]),
@@ -60,8 +61,8 @@ def test_watch_json_lines_and_all_tracked_jobs(run, fake):
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(e["job_id"], e["status"]) for e in events] == [
-        ("jdone", "SUCCESS"),
         ("jsuccess", "CREATED"),
+        ("jdone", "SUCCESS"),
         ("jsuccess", "LINKING_MODELS"),
         ("jsuccess", "SUCCESS"),
     ]
