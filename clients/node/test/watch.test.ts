@@ -3,7 +3,11 @@
  * a compacted revision lists again (or throws with relist: false). And FeedCursor's resume rules. */
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 
@@ -221,6 +225,42 @@ test("a compacted revision lists again; relist: false throws RevisionCompactedEr
     client.watchJobs({}, { sinceRevision: since + 1_000_000, relist: false }).next(),
     RevisionUnknownError,
   );
+});
+
+const PANEL = fileURLToPath(new URL("../examples/jobs-panel.js", import.meta.url));
+
+test("examples/jobs-panel.js shows a job submitted from Python, then its state changes", async () => {
+  const panel = spawn(process.execPath, [PANEL, "--socket", stack.daemon.socket, "--name", "for the panel"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = once(panel, "exit");
+  let stderr = "";
+  panel.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
+  const lines = createInterface({ input: panel.stdout })[Symbol.asyncIterator]();
+  const timeout = AbortSignal.timeout(EVENT_TIMEOUT_MS);
+  const seen: string[] = [];
+  async function lineMatching(pattern: RegExp): Promise<string> {
+    for (;;) {
+      const next = await Promise.race([lines.next(), once(timeout, "abort").then(() => ({ done: true, value: "" }))]);
+      if (next.done) throw new Error(`no line matching ${pattern}; got:\n${seen.join("\n")}\nstderr: ${stderr}`);
+      seen.push(next.value);
+      if (pattern.test(next.value)) return next.value;
+    }
+  }
+  try {
+    assert.match(await lineMatching(/^--- /), /^--- 0 job\(s\) at revision \d+$/); // the listing: none yet
+    const code = SUBMIT_FROM_PYTHON.replace("watched from node", "for the panel");
+    const submitter = python(code, [stack.daemon.socket, DEVICE, ...stack.models], join(stack.dir, "py-panel.log"));
+    const jobId = await submitter.nextLine();
+    assert.equal(await submitter.exited, 0, submitter.readLog());
+    assert.match(await lineMatching(/^--- /), /^--- 1 job\(s\)/);
+    assert.equal(await lineMatching(new RegExp(jobId)), `${jobId}\tCREATED\tfor the panel`);
+    await stack.finish(client, jobId);
+    assert.equal(await lineMatching(new RegExp(`${jobId}\t(DONE|FAILED)`)), `${jobId}\tDONE\tfor the panel`);
+  } finally {
+    panel.kill("SIGINT");
+  }
+  assert.deepEqual(await exited, [0, null], stderr); // Ctrl-C ends it cleanly
 });
 
 describe("FeedCursor (no daemon)", () => {
