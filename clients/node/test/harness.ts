@@ -219,6 +219,19 @@ export class Stack {
   }
 }
 
+/** Resolve once the daemon reports `count` open WatchJobs streams (a cancel reaches it
+ * asynchronously: asked again until then, for at most `timeoutMs`); rejects with what it saw. */
+export async function watchStreamsReach(client: AihubdClient, count: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = -1;
+  while (Date.now() < deadline) {
+    seen = (await client.daemonInfo()).watchStreams;
+    if (seen === count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`the daemon reports ${seen} open watch streams, not ${count}`);
+}
+
 /** `python -c code args...` with aihubd_client importable, guarded; stdout as lines. */
 export function python(code: string, args: string[], log: string): Child {
   return guarded([PYTHON, "-c", code, ...args], log);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import { type AihubdClient, JobState, ResourceExhaustedError } from "../src/index.js";
-import { DEVICE, Stack } from "./harness.js";
+import { DEVICE, Stack, watchStreamsReach } from "./harness.js";
 
 const STREAMS = 2_000;
 const UNARY = 1_000;
@@ -84,7 +84,10 @@ test(`${STREAMS} watchJobs streams and ${UNARY} unary calls at once`, async () =
   // While all the streams are open, the daemon still serves, and once they are cancelled too.
   assert.equal(await client.health(), "SERVING");
   assert.equal((await client.getJob(job.jobId)).state, JobState.JOB_STATE_CREATED);
+  const watching = outcomes.slice(0, STREAMS).filter((o) => o === "answered").length;
+  assert.equal((await client.daemonInfo()).watchStreams, watching); // each answered stream is open on the daemon
   controller.abort();
+  await watchStreamsReach(client, 0, CALL_TIMEOUT_MS); // every cancel reached the daemon: nothing leaks
   const watch = client.watchJobs({ jobIds: [job.jobId] }, { sinceRevision: (await firstRevision(job.jobId)) ?? 0 });
   await stack.finish(client, job.jobId);
   const states: JobState[] = [];

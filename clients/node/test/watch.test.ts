@@ -26,7 +26,7 @@ import { ErrorInfo } from "../src/gen/google/rpc/error_details.js";
 import { JobEventKind } from "../src/gen/aihubd/v1/aihubd.js";
 import { Status } from "../src/gen/google/rpc/status.js";
 import { FeedCursor } from "../src/watch.js";
-import { DEVICE, python, Stack } from "./harness.js";
+import { DEVICE, python, Stack, watchStreamsReach } from "./harness.js";
 
 const HISTORY = 6; // --feed-history: small, so that the compaction test reaches past it
 const EVENT_TIMEOUT_MS = 60_000;
@@ -131,7 +131,8 @@ test("a job submitted from Python appears in the Node watch, then its changes", 
 
 test("a daemon restart mid-watch: every revision once, in order, with one listing", async () => {
   const job = await submit("renamed across a restart");
-  const watch = new Collector(client.watchJobs({}, { signal: AbortSignal.timeout(120_000) }));
+  const controller = new AbortController();
+  const watch = new Collector(client.watchJobs({}, { signal: controller.signal }));
   const end = await watch.waitFor((e) => e.kind === "SNAPSHOT_END");
   for (const name of ["r1", "r2"]) await client.setName(job.jobId, name);
   await watch.waitFor((e) => e.job?.name === "r2", end);
@@ -163,16 +164,26 @@ test("a daemon restart mid-watch: every revision once, in order, with one listin
     after.map((_e, i) => first + 1 + i),
   ); // consecutive: none lost, none twice
   assert.equal(watch.events.filter((e) => e.kind === "SNAPSHOT_END").length, 1);
+  controller.abort();
+  assert.equal(((await watch.done) as Error).name, "AbortError");
 });
 
-test("abort: the pending next() rejects with the signal's reason and the iterator is finished", async () => {
+test("abort: the pending next() rejects with the signal's reason, the iterator is finished, the daemon's stream is gone", async () => {
+  await watchStreamsReach(client, 0); // the earlier tests' streams are closed
   const controller = new AbortController();
   const watch = client.watchJobs({ nameContains: "no job has this name" }, { signal: controller.signal });
   assert.equal((await watch.next()).value?.kind, "SNAPSHOT_END");
+  assert.equal((await client.daemonInfo()).watchStreams, 1);
   const pending = watch.next(); // nothing will come: only the abort ends it
   controller.abort(new Error("panel closed"));
   await assert.rejects(pending, { message: "panel closed" });
   assert.deepEqual(await watch.next(), { done: true, value: undefined });
+  await watchStreamsReach(client, 0); // the cancel reached the daemon
+
+  const left = client.watchJobs({});
+  assert.equal((await left.next()).done, false);
+  await left.return(); // leaving the loop early cancels too
+  await watchStreamsReach(client, 0);
 
   const early = client.watchJobs({}, { signal: AbortSignal.abort(new Error("already")) });
   await assert.rejects(early.next(), { message: "already" });

@@ -63,6 +63,7 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
                 hub_auth_parked_since=_timestamp(s.hub_auth_parked_since),
                 hub_auth_next_probe=_timestamp(s.hub_auth_next_probe),
                 hub_paused_until=_timestamp(s.hub_paused_until),
+                watch_streams=s.watch_streams,
             )
 
     async def StopDaemon(self, request: api.StopDaemonRequest, context: Context) -> api.StopDaemonResponse:
