@@ -46,6 +46,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "node": {"concurrency": [1, 16, 64], "duration": 2.0, "warmup": 0.2, "rounds": 2},
         "resume": {"jobs": 20, "rate": 100.0, "before": 5.0, "after": 5.0},
         "upload": {"size": 1 << 30, "repeat": 2},
+        "watchers": {"watchers": 100, "changes": 500, "rate": 100.0, "timeout": 120.0},
     },
     "quick": {
         "requests": {
@@ -65,6 +66,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "node": {"concurrency": [1, 16, 64], "duration": 1.0, "warmup": 0.2, "rounds": 2},
         "resume": {"jobs": 10, "rate": 100.0, "before": 2.0, "after": 2.0},
         "upload": {"size": 128 << 20, "repeat": 2},
+        "watchers": {"watchers": 100, "changes": 200, "rate": 100.0, "timeout": 60.0},
     },
     "smoke": {
         "requests": {
@@ -84,6 +86,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "node": {"concurrency": [1, 4], "duration": 0.4, "warmup": 0.1, "rounds": 1},
         "resume": {"jobs": 3, "rate": 50.0, "before": 0.5, "after": 0.5},
         "upload": {"size": 4 << 20, "repeat": 1},
+        "watchers": {"watchers": 3, "changes": 5, "rate": 50.0, "timeout": 30.0},
     },
 }
 
