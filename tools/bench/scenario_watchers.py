@@ -116,7 +116,7 @@ def run(ctx: Ctx) -> None:
         )
     ctx.report.note(
         f"watchers: {p['watchers']} Node watchJobs streams (one AihubdClient) and {p['watchers']} Python "
-        f"AsyncClient.watch_jobs streams (one client) at once; {p['changes']} renames paced at {p['rate']:g}/s (one writer, each a Hub round trip: "
-        "it may fall short of that pace); latency "
-        "from sending each rename to each watcher receiving it."
+        f"AsyncClient.watch_jobs streams (one client) at once; {p['changes']} renames paced at {p['rate']:g}/s "
+        "(one writer, each a Hub round trip: it may fall short of that pace); latency from sending each rename "
+        "to each watcher receiving it."
     )
