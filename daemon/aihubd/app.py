@@ -232,7 +232,13 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             sharing = SharingService(hub, store)
 
             audit = BlobAudit(index, blobs, interval=config.blob_check_interval)
-            status = DaemonStatusService(hub, jobs, lambda: artifacts.cached_bytes, _facts(config, credentials))
+            status = DaemonStatusService(
+                hub,
+                jobs,
+                lambda: artifacts.cached_bytes,
+                _facts(config, credentials),
+                watch_streams=lambda: feed.streams,
+            )
             stack.push_async_callback(status.close)
             await status.start(wait=config.account_lookup_wait)
             hangup.hub, hangup.status = hub, status

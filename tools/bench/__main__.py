@@ -23,7 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
-SCENARIOS = ("requests", "notify", "reads", "delivery", "scale", "node", "resume", "upload", "notice")
+SCENARIOS = ("requests", "notify", "reads", "delivery", "scale", "node", "resume", "upload", "notice", "watchers")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -47,6 +47,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "resume": {"jobs": 20, "rate": 100.0, "before": 5.0, "after": 5.0},
         "upload": {"size": 1 << 30, "repeat": 2},
         "notice": {"link_seconds": 90.0, "jobs": 10, "stagger": 7.3},
+        "watchers": {"watchers": 100, "changes": 500, "rate": 100.0, "timeout": 120.0},
     },
     "quick": {
         "requests": {
@@ -67,6 +68,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "resume": {"jobs": 10, "rate": 100.0, "before": 2.0, "after": 2.0},
         "upload": {"size": 128 << 20, "repeat": 2},
         "notice": {"link_seconds": 12.0, "jobs": 4, "stagger": 1.3},
+        "watchers": {"watchers": 100, "changes": 200, "rate": 100.0, "timeout": 60.0},
     },
     "smoke": {
         "requests": {
@@ -87,6 +89,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "resume": {"jobs": 3, "rate": 50.0, "before": 0.5, "after": 0.5},
         "upload": {"size": 4 << 20, "repeat": 1},
         "notice": {"link_seconds": 4.0, "jobs": 1, "stagger": 1.0},
+        "watchers": {"watchers": 3, "changes": 5, "rate": 50.0, "timeout": 30.0},
     },
 }
 

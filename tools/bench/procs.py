@@ -280,6 +280,20 @@ def start_module(
     return proc
 
 
+def start_argv(name: str, argv: list[str], *, logdir: Path, cwd: Path | None = None) -> Proc:
+    """Run ``argv`` (e.g. a ``node`` script) as an interactive child: stdin piped, stdout kept for
+    ``wait_first_line``/``receive``, stderr to ``logdir/<name>.log``; stopped by ``stop_all``."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    log = logdir / f"{name}.log"
+    with log.open("ab") as err:
+        popen = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=child_env(), cwd=str(cwd or REPO)
+        )
+    proc = Proc(name=name, popen=popen, log=log, started_at=time.monotonic(), interactive=True)
+    _register(proc)
+    return proc
+
+
 # --------------------------------------------------------------------------- the Hub emulator
 
 

@@ -1,10 +1,6 @@
 /**
  * AihubdClient: the daemon's API over its Unix socket, as promises and async iterators. Every
  * method takes `{ signal, timeout }` (CallOptions): aborting cancels the call, never the job.
- *
- * A new server stream (WatchJobs, once the daemon has it) takes the shape of jobUpdates():
- * `serverStream` over the generated method, a `Reconnect` for daemon restarts, resuming from the
- * last event's revision (`since_revision`) instead of de-duplicating states.
  */
 
 import { existsSync } from "node:fs";
@@ -52,6 +48,7 @@ import {
 } from "./health.js";
 import { Reconnect, type ReconnectPolicy, sleep } from "./reconnect.js";
 import { defaultSocketPath } from "./socket-path.js";
+import { FeedCursor, type WatchEvent, type WatchJobsFilter, type WatchJobsOptions } from "./watch.js";
 
 export interface ClientOptions {
   /** The daemon's socket (default: defaultSocketPath(): $AIHUBD_SOCKET, else the user runtime dir's). */
@@ -211,6 +208,43 @@ export class AihubdClient {
       const pause = outage.lost();
       if (pause === undefined) throw daemonUnavailable(this.socketPath, "the daemon stopped during the wait");
       await this.pause(pause, deadline, jobId, options);
+    }
+  }
+
+  /**
+   * The daemon's job feed (WatchJobs) as an async iterator: without `sinceRevision` a listing
+   * first (SNAPSHOT per job, then SNAPSHOT_END), then one event per committed change (APPEARED,
+   * CHANGED, UNTRACKED), each with the store revision it brings you to. Resumes by itself from
+   * the last revision delivered when the daemon restarts (ReconnectPolicy) or cuts a slow reader:
+   * no change is lost or repeated. A SNAPSHOT after a SNAPSHOT_END starts a new listing (the
+   * daemon's history no longer reached the revision): replace your view at its SNAPSHOT_END.
+   * `signal`, or leaving the loop early, cancels the stream; the iteration never ends by itself.
+   */
+  async *watchJobs(
+    filter: WatchJobsFilter = {},
+    options: WatchJobsOptions = {},
+  ): AsyncGenerator<WatchEvent, void, undefined> {
+    const cursor = new FeedCursor(filter, options, this.reconnect);
+    for (;;) {
+      // A stream the daemon ends without a status: it is stopping (or gone).
+      let lost: unknown = daemonUnavailable(this.socketPath, "the watch stream ended");
+      try {
+        const { jobs } = this.open();
+        const stream = serverStream(
+          (r, m, o) => jobs.watchJobs(r, m, o),
+          cursor.request(),
+          { signal: options.signal },
+          this.translate,
+        );
+        for await (const message of stream) {
+          const event = cursor.take(message);
+          if (event !== undefined) yield event;
+        }
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        lost = error;
+      }
+      await sleep(cursor.lost(lost), options.signal);
     }
   }
 

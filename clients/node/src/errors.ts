@@ -9,11 +9,15 @@
  * ├── UserError                   fix the input
  * │   ├── InvalidArgumentError    INVALID_ARGUMENT
  * │   ├── NotFoundError           NOT_FOUND: no such job, model or artifact
- * │   └── FailedPreconditionError FAILED_PRECONDITION
- * │       └── HubCredentialsError NO_HUB_CREDENTIALS, HUB_TOKEN_REJECTED: fix the daemon's Hub token
+ * │   ├── FailedPreconditionError FAILED_PRECONDITION, HUB_PROTOCOL_TOO_OLD
+ * │   │   └── HubCredentialsError NO_HUB_CREDENTIALS, HUB_TOKEN_REJECTED: fix the daemon's Hub token
+ * │   └── RevisionOutOfRangeError OUT_OF_RANGE: a watch cannot resume from its revision; list again
+ * │       ├── RevisionCompactedError  REVISION_COMPACTED: older than the daemon's feed history
+ * │       └── RevisionUnknownError    REVISION_UNKNOWN: never reached, or another store's
  * ├── HubUnavailableError         HUB_UNAVAILABLE: the daemon cannot reach the Hub; retry after retryAfter ms
  * ├── PermissionDeniedError       HUB_PERMISSION_DENIED, PERMISSION_DENIED, UNAUTHENTICATED
  * ├── ResourceExhaustedError      LOCAL_RESOURCE_EXHAUSTED, or gRPC's RESOURCE_EXHAUSTED (limits)
+ * │   └── WatchTooSlowError       WATCH_TOO_SLOW: a watch fell too far behind; resume from its revision
  * ├── DeadlineError               the caller's `timeout` passed (name "TimeoutError")
  * └── InternalError               HUB_PROTOCOL_ERROR, INTERNAL, anything unexpected
  * ```
@@ -34,6 +38,8 @@ export interface ErrorFields {
   reason?: string;
   /** Milliseconds to wait before retrying (the daemon's RetryInfo), when retrying makes sense. */
   retryAfter?: number;
+  /** ErrorInfo.metadata from the daemon (e.g. "current_revision"); {} when none came. */
+  metadata?: Readonly<Record<string, string>>;
   cause?: unknown;
 }
 
@@ -41,6 +47,7 @@ export class AihubdError extends Error {
   readonly code: status | undefined;
   readonly reason: string;
   readonly retryAfter: number | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
 
   constructor(message: string, fields: ErrorFields = {}) {
     super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
@@ -48,6 +55,7 @@ export class AihubdError extends Error {
     this.code = fields.code;
     this.reason = fields.reason ?? "";
     this.retryAfter = fields.retryAfter;
+    this.metadata = fields.metadata ?? {};
   }
 }
 
@@ -70,6 +78,35 @@ export class PermissionDeniedError extends AihubdError {}
 export class ResourceExhaustedError extends AihubdError {}
 export class InternalError extends AihubdError {}
 
+/** A watch's `sinceRevision` cannot be resumed from: watch again without it (a new listing). */
+export class RevisionOutOfRangeError extends UserError {
+  /** The daemon's current revision, when it said (ErrorInfo metadata "current_revision"). */
+  get currentRevision(): number | undefined {
+    return revisionField(this.metadata, "current_revision");
+  }
+}
+/** The revision is older than the daemon keeps (`aihubd serve --feed-history`). */
+export class RevisionCompactedError extends RevisionOutOfRangeError {
+  /** The oldest revision the daemon can still resume after (metadata "compacted_revision"). */
+  get compactedRevision(): number | undefined {
+    return revisionField(this.metadata, "compacted_revision");
+  }
+}
+/** The revision is ahead of the daemon's store, or counts in another store (its state dir was replaced). */
+export class RevisionUnknownError extends RevisionOutOfRangeError {}
+/** The daemon ended a watch that fell too far behind (`--feed-stream-buffer`); resume from your revision. */
+export class WatchTooSlowError extends ResourceExhaustedError {
+  /** The revision to resume after (metadata "resume_revision"). */
+  get resumeRevision(): number | undefined {
+    return revisionField(this.metadata, "resume_revision");
+  }
+}
+
+function revisionField(metadata: Readonly<Record<string, string>>, key: string): number | undefined {
+  const value = metadata[key];
+  return value === undefined || !/^\d+$/.test(value) ? undefined : Number(value);
+}
+
 /** The caller's `timeout` passed before the answer came. */
 export class DeadlineError extends AihubdError {
   constructor(message: string, fields: ErrorFields = {}) {
@@ -87,6 +124,10 @@ export const REASON_ERRORS: Readonly<Record<string, ErrorClass>> = {
   HUB_PERMISSION_DENIED: PermissionDeniedError,
   FAILED_PRECONDITION: FailedPreconditionError,
   LOCAL_RESOURCE_EXHAUSTED: ResourceExhaustedError,
+  WATCH_TOO_SLOW: WatchTooSlowError,
+  REVISION_COMPACTED: RevisionCompactedError,
+  REVISION_UNKNOWN: RevisionUnknownError,
+  HUB_PROTOCOL_TOO_OLD: FailedPreconditionError,
   NO_HUB_CREDENTIALS: HubCredentialsError,
   HUB_TOKEN_REJECTED: HubCredentialsError,
   HUB_UNAVAILABLE: HubUnavailableError,
@@ -97,7 +138,7 @@ export const REASON_ERRORS: Readonly<Record<string, ErrorClass>> = {
 /** When no reason came: by status code. UNAVAILABLE without a reason is the socket, not the Hub. */
 const CODE_ERRORS: Partial<Record<status, ErrorClass>> = {
   [status.INVALID_ARGUMENT]: InvalidArgumentError,
-  [status.OUT_OF_RANGE]: InvalidArgumentError,
+  [status.OUT_OF_RANGE]: RevisionOutOfRangeError,
   [status.ALREADY_EXISTS]: UserError,
   [status.NOT_FOUND]: NotFoundError,
   [status.FAILED_PRECONDITION]: FailedPreconditionError,
@@ -119,9 +160,9 @@ export function daemonUnavailable(socketPath: string, why: string, fields: Error
 
 /** Translate a failed grpc-js call into this library's error. */
 export function fromServiceError(error: ServiceError, socketPath: string): AihubdError {
-  const { reason, retryAfter } = richDetails(error);
+  const { reason, retryAfter, metadata } = richDetails(error);
   const message = error.details || `the daemon answered ${status[error.code] ?? error.code} without a message`;
-  const fields: ErrorFields = { code: error.code, reason, retryAfter, cause: error };
+  const fields: ErrorFields = { code: error.code, reason, retryAfter, metadata, cause: error };
   if (reason === "DAEMON_SHUTTING_DOWN" || (!reason && error.code === status.UNAVAILABLE)) {
     return daemonUnavailable(socketPath, message, fields);
   }
@@ -129,9 +170,14 @@ export function fromServiceError(error: ServiceError, socketPath: string): Aihub
   return new kind(message, fields);
 }
 
-function richDetails(error: ServiceError): { reason: string; retryAfter: number | undefined } {
+function richDetails(error: ServiceError): {
+  reason: string;
+  retryAfter: number | undefined;
+  metadata: Record<string, string>;
+} {
   let reason = "";
   let retryAfter: number | undefined;
+  let metadata: Record<string, string> = {};
   for (const value of error.metadata?.get(STATUS_DETAILS_KEY) ?? []) {
     if (typeof value === "string") continue;
     let details: Status;
@@ -142,12 +188,14 @@ function richDetails(error: ServiceError): { reason: string; retryAfter: number 
     }
     for (const any of details.details) {
       if (any.typeUrl === ERROR_INFO_TYPE) {
-        reason = ErrorInfo.decode(any.value).reason;
+        const info = ErrorInfo.decode(any.value);
+        reason = info.reason;
+        metadata = info.metadata;
       } else if (any.typeUrl === RETRY_INFO_TYPE) {
         const delay = RetryInfo.decode(any.value).retryDelay;
         if (delay !== undefined) retryAfter = delay.seconds * 1000 + Math.round(delay.nanos / 1e6);
       }
     }
   }
-  return { reason, retryAfter };
+  return { reason, retryAfter, metadata };
 }

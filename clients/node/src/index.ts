@@ -25,7 +25,11 @@ export {
   PermissionDeniedError,
   REASON_ERRORS,
   ResourceExhaustedError,
+  RevisionCompactedError,
+  RevisionOutOfRangeError,
+  RevisionUnknownError,
   UserError,
+  WatchTooSlowError,
 } from "./errors.js";
 export {
   ArtifactType,
@@ -40,3 +44,10 @@ export {
 export { type ServingStatus } from "./health.js";
 export { DEFAULT_RECONNECT, type ReconnectPolicy } from "./reconnect.js";
 export { defaultSocketPath, SOCKET_ENV } from "./socket-path.js";
+export {
+  type FeedMarkEvent,
+  type JobChangeEvent,
+  type WatchEvent,
+  type WatchJobsFilter,
+  type WatchJobsOptions,
+} from "./watch.js";

@@ -130,7 +130,7 @@ export class Daemon {
   ) {}
 
   /** A real daemon on a temp socket whose Hub is `emulator` (poll interval 1 h: a change is seen only on refresh). */
-  static async start(dir: string, emulator: Emulator): Promise<Daemon> {
+  static async start(dir: string, emulator: Emulator, extraArgs: string[] = []): Promise<Daemon> {
     const socket = join(dir, "run", "aihubd.sock");
     const argv = [
       PYTHON,
@@ -147,6 +147,7 @@ export class Daemon {
       "3600",
       "--hub-rate",
       "1000",
+      ...extraArgs,
     ];
     return new Daemon(socket, await Daemon.spawn(argv, dir, socket), argv, dir);
   }
@@ -180,10 +181,11 @@ export class Stack {
     readonly brokenModels: [string, string],
   ) {}
 
-  static async start(): Promise<Stack> {
+  /** `daemonArgs`: more `aihubd serve` options (e.g. ["--feed-history", "20"]). */
+  static async start(daemonArgs: string[] = []): Promise<Stack> {
     const dir = mkdtempSync(join(tmpdir(), "aihubd-node-"));
     const emulator = await Emulator.start(dir);
-    const daemon = await Daemon.start(dir, emulator);
+    const daemon = await Daemon.start(dir, emulator, daemonArgs);
     const shared = Buffer.alloc(4096, 7);
     const a = join(dir, "graph_a.dlc");
     const b = join(dir, "graph_b.dlc");
@@ -215,6 +217,19 @@ export class Stack {
     await this.emulator.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Resolve once the daemon reports `count` open WatchJobs streams (a cancel reaches it
+ * asynchronously: asked again until then, for at most `timeoutMs`); rejects with what it saw. */
+export async function watchStreamsReach(client: AihubdClient, count: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = -1;
+  while (Date.now() < deadline) {
+    seen = (await client.daemonInfo()).watchStreams;
+    if (seen === count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`the daemon reports ${seen} open watch streams, not ${count}`);
 }
 
 /** `python -c code args...` with aihubd_client importable, guarded; stdout as lines. */

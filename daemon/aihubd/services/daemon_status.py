@@ -52,6 +52,7 @@ class DaemonStatus:
     hub_auth_parked_since: datetime | None = None
     hub_auth_next_probe: datetime | None = None
     hub_paused_until: datetime | None = None
+    watch_streams: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class DaemonStatusService:
         clock: Callable[[], float] = time.monotonic,
         *,
         wall_clock: Callable[[], float] = time.time,
+        watch_streams: Callable[[], int] = lambda: 0,
     ) -> None:
         self._facts = facts or DaemonFacts()
         self._clock = clock
@@ -83,6 +85,7 @@ class DaemonStatusService:
         self._hub = hub
         self._jobs = jobs
         self._cache_bytes = cache_bytes
+        self._watch_streams = watch_streams
         self._lookup: asyncio.Task[None] | None = None
 
     async def status(self) -> DaemonStatus:
@@ -113,6 +116,7 @@ class DaemonStatusService:
             hub_auth_parked_since=_at(now, traffic.auth_parked_for, ago=True),
             hub_auth_next_probe=_at(now, traffic.auth_next_probe_in),
             hub_paused_until=_at(now, traffic.paused_for),
+            watch_streams=self._watch_streams(),
         )
 
     async def start(self, wait: float) -> None:

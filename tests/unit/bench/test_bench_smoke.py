@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-SCENARIOS = ["requests", "notify", "reads", "delivery", "scale", "node", "resume", "upload", "notice"]
+SCENARIOS = ["requests", "notify", "reads", "delivery", "scale", "node", "resume", "upload", "notice", "watchers"]
 
 
 @pytest.fixture

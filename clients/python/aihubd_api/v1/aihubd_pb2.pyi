@@ -755,6 +755,7 @@ class DaemonInfo(google.protobuf.message.Message):
     HUB_AUTH_PARKED_SINCE_FIELD_NUMBER: builtins.int
     HUB_AUTH_NEXT_PROBE_FIELD_NUMBER: builtins.int
     HUB_PAUSED_UNTIL_FIELD_NUMBER: builtins.int
+    WATCH_STREAMS_FIELD_NUMBER: builtins.int
     version: builtins.str
     hub_url: builtins.str
     web_url: builtins.str
@@ -787,6 +788,8 @@ class DaemonInfo(google.protobuf.message.Message):
     """"ok", or "parked-for-auth" while a 401 stops Hub traffic; the daemon re-probes the Hub's
     users/auth/user with capped backoff (and at once when the credentials change).
     """
+    watch_streams: builtins.int
+    """How many WatchJobs streams are open now (a cancelled stream is gone from this count)."""
     @property
     def hub_auth_parked_since(self) -> google.protobuf.timestamp_pb2.Timestamp:
         """While parked: since when, and when the next re-probe is due."""
@@ -823,9 +826,10 @@ class DaemonInfo(google.protobuf.message.Message):
         hub_auth_parked_since: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         hub_auth_next_probe: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         hub_paused_until: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        watch_streams: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["hub_auth_next_probe", b"hub_auth_next_probe", "hub_auth_parked_since", b"hub_auth_parked_since", "hub_paused_until", b"hub_paused_until"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["account_email", b"account_email", "cache_bytes", b"cache_bytes", "emulator_token", b"emulator_token", "hub_auth_next_probe", b"hub_auth_next_probe", "hub_auth_parked_since", b"hub_auth_parked_since", "hub_auth_state", b"hub_auth_state", "hub_error", b"hub_error", "hub_kind", b"hub_kind", "hub_paused_until", b"hub_paused_until", "hub_protocol_version", b"hub_protocol_version", "hub_reachable", b"hub_reachable", "hub_url", b"hub_url", "in_flight_jobs", b"in_flight_jobs", "pid", b"pid", "socket_path", b"socket_path", "state_dir", b"state_dir", "token_source", b"token_source", "tracked_jobs", b"tracked_jobs", "uptime_seconds", b"uptime_seconds", "version", b"version", "web_url", b"web_url"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["account_email", b"account_email", "cache_bytes", b"cache_bytes", "emulator_token", b"emulator_token", "hub_auth_next_probe", b"hub_auth_next_probe", "hub_auth_parked_since", b"hub_auth_parked_since", "hub_auth_state", b"hub_auth_state", "hub_error", b"hub_error", "hub_kind", b"hub_kind", "hub_paused_until", b"hub_paused_until", "hub_protocol_version", b"hub_protocol_version", "hub_reachable", b"hub_reachable", "hub_url", b"hub_url", "in_flight_jobs", b"in_flight_jobs", "pid", b"pid", "socket_path", b"socket_path", "state_dir", b"state_dir", "token_source", b"token_source", "tracked_jobs", b"tracked_jobs", "uptime_seconds", b"uptime_seconds", "version", b"version", "watch_streams", b"watch_streams", "web_url", b"web_url"]) -> None: ...
 
 global___DaemonInfo = DaemonInfo
 

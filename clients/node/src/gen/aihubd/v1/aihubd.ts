@@ -487,7 +487,11 @@ export interface DaemonInfo {
    * Set while the Hub's Retry-After pauses all Hub traffic: when the pause ends (capped by
    * `aihubd serve --max-retry-after`).
    */
-  hubPausedUntil: Date | undefined;
+  hubPausedUntil:
+    | Date
+    | undefined;
+  /** How many WatchJobs streams are open now (a cancelled stream is gone from this count). */
+  watchStreams: number;
 }
 
 export interface StopDaemonRequest {
@@ -3504,6 +3508,7 @@ function createBaseDaemonInfo(): DaemonInfo {
     hubAuthParkedSince: undefined,
     hubAuthNextProbe: undefined,
     hubPausedUntil: undefined,
+    watchStreams: 0,
   };
 }
 
@@ -3571,6 +3576,9 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
     }
     if (message.hubPausedUntil !== undefined) {
       Timestamp.encode(toTimestamp(message.hubPausedUntil), writer.uint32(354).fork()).join();
+    }
+    if (message.watchStreams !== 0) {
+      writer.uint32(480).uint32(message.watchStreams);
     }
     return writer;
   },
@@ -3756,6 +3764,14 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
             message.hubPausedUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 60: {
+            if (tag !== 480) {
+              break;
+            }
+
+            message.watchStreams = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3867,6 +3883,11 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
         : isSet(object.hub_paused_until)
         ? fromJsonTimestamp(object.hub_paused_until)
         : undefined,
+      watchStreams: isSet(object.watchStreams)
+        ? globalThis.Number(object.watchStreams)
+        : isSet(object.watch_streams)
+        ? globalThis.Number(object.watch_streams)
+        : 0,
     };
   },
 
@@ -3935,6 +3956,9 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
     if (message.hubPausedUntil !== undefined) {
       obj.hubPausedUntil = message.hubPausedUntil.toISOString();
     }
+    if (message.watchStreams !== 0) {
+      obj.watchStreams = Math.round(message.watchStreams);
+    }
     return obj;
   },
 
@@ -3964,6 +3988,7 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
     message.hubAuthParkedSince = object.hubAuthParkedSince ?? undefined;
     message.hubAuthNextProbe = object.hubAuthNextProbe ?? undefined;
     message.hubPausedUntil = object.hubPausedUntil ?? undefined;
+    message.watchStreams = object.watchStreams ?? 0;
     return message;
   },
 };
