@@ -235,7 +235,9 @@ class Submitter:
                     and row.device_name == device.name
                     and row.creation_time is not None
                     and row.creation_time.timestamp() >= oldest
-                    and await self._store.get(row.job_id) is None
+                    # Another submission's job is not ours; a job only the poller adopted (it
+                    # follows all of the user's jobs) may well be the one our lost create made.
+                    and await self._journal.claimant(row.job_id) in (None, entry.request_id)
                 ):
                     job = await self._hub.get_job(row.job_id)
                     if [m.model_id for m in job.models] == model_ids and job.options == options.strip():

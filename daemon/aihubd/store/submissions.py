@@ -30,6 +30,14 @@ class SubmissionJournal:
             row = await cur.fetchone()
         return Submission(*row) if row else None
 
+    async def claimant(self, job_id: str) -> str | None:
+        """The request id of the submission that created ``job_id``, if one is journaled."""
+        async with self._db.conn.execute(
+            "SELECT request_id FROM submissions WHERE job_id = ? LIMIT 1", (job_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
     async def begin(self, request_id: str, fingerprint: str) -> Submission:
         """Record, before asking the Hub, that this request is about to create a job."""
         entry = Submission(request_id, fingerprint, time.time(), None)

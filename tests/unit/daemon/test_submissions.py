@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_hub import FakeHub
@@ -160,3 +161,27 @@ async def test_a_device_name_the_hub_resolves_to_several_devices_is_refused_list
     message = str(info.value)
     assert "matches 2 Hub devices" in message and "(OS 14)" in message and "(OS 15)" in message
     assert hub.calls["create_link_job"] == 0
+
+
+async def test_a_lost_create_the_poller_adopted_first_is_recovered_not_repeated(
+    db: Database, models: list[ModelSource]
+) -> None:
+    """With --hub-scope mine the poller may adopt the job a lost create made (it is in the
+    creator listing) before the submit looks for it: the job is the submission's all the same."""
+    hub = FakeHub()
+    store = JobStore(db)
+    poller = Poller(hub, store, Notifier(), Schedule(Cadence(base=3600, cap=3600)))
+    journal = SubmissionJournal(db)
+    submitter = Submitter(hub, store, poller, UploadService(hub, ArtifactIndex(db)), journal, sleep=_Sleeps())
+    create = hub.create_link_job
+
+    async def create_then_adopted(*args: Any, **kwargs: Any) -> str:
+        try:
+            return await create(*args, **kwargs)
+        finally:  # the answer is lost; meanwhile a poll cycle saved the new job
+            await store.save([await hub.get_job(next(reversed(hub.jobs)))])
+
+    hub.drop_after_create = True
+    hub.create_link_job = create_then_adopted  # type: ignore[method-assign]
+    job = await submitter.submit(models, DEVICE, name="x", request_id="req-adopted")
+    assert hub.calls["create_link_job"] == 1 and list(hub.jobs) == [job.job_id]
