@@ -17,8 +17,7 @@ from typing import Any
 
 from . import procs
 from .common import HUB_RATE, Ctx, median, percentile
-from .report import FAIL, PASS, Row, fmt_ms, fmt_rate
-from .scenario_reads import _tracked_job
+from .scenario_reads import _tracked_job, rate_vs_echo_row
 
 NAME = "node"
 TITLE = "6 node"
@@ -98,24 +97,10 @@ def run(ctx: Ctx) -> None:
 
     for c, r in results.items():
         d, e = r["daemon"], r["echo"]
-        ratio = d["calls_per_s"] / e["calls_per_s"] if e["calls_per_s"] else None
-        ok = ratio is not None and ratio >= TARGET_RATIO and d["errors"] == 0
         note = f"per round daemon {d['rounds_calls_per_s']} vs echo {e['rounds_calls_per_s']} calls/s"
         if d["errors"] or e["errors"]:
             note += f"; errors daemon {d['errors']} echo {e['errors']}: {(d['error_samples'] + e['error_samples'])[:1]}"
-        ctx.report.add(
-            Row(
-                TITLE,
-                f"Node client GetJob, {c} concurrent caller{'s' if c > 1 else ''}",
-                f"{fmt_rate(d['calls_per_s'])} · p50 {fmt_ms(d['p50_s'])} · p99 {fmt_ms(d['p99_s'])}",
-                baseline=f"echo {fmt_rate(e['calls_per_s'])} · p50 {fmt_ms(e['p50_s'])} · p99 {fmt_ms(e['p99_s'])}",
-                ratio=ratio,
-                target=f"≥ {TARGET_RATIO:.2f} of echo calls/s",
-                status=PASS if ok else FAIL,
-                note=note,
-                data={"concurrency": c, "daemon": d, "echo": e},
-            )
-        )
+        ctx.report.add(rate_vs_echo_row(TITLE, "Node client GetJob", c, d, e, TARGET_RATIO, note))
     ctx.report.note(
         "Node client: one AihubdClient (@grpc/grpc-js) per measurement process, C callers calling getJob back to "
         "back; the baseline is the same Node code against the grpc.aio echo's GetJob on its own Unix socket, "
