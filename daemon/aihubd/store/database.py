@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from ..errors import AihubdError
+from ..errors import AihubdError, ResourceExhausted
 
 __all__ = ["Database", "DatabaseUnusable"]
 
@@ -167,7 +167,8 @@ class Database:
     async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error. ``durable`` commits with
         ``synchronous=FULL``: for records the Hub cannot rebuild. Callers should shield it from
-        cancellation: a cancelled await does not stop SQLite, it only loses track of it."""
+        cancellation: a cancelled await does not stop SQLite, it only loses track of it. A full
+        disk (``SQLITE_FULL``) is ``ResourceExhausted`` naming the database, never an internal error."""
         async with self._write_lock:
             if durable:
                 await self.conn.execute("PRAGMA synchronous=FULL")
@@ -176,9 +177,13 @@ class Database:
                 try:
                     yield self.conn
                     await self.conn.execute("COMMIT")
-                except BaseException:
+                except BaseException as exc:
                     if self.conn.in_transaction:
                         await self.conn.execute("ROLLBACK")
+                    if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                        raise ResourceExhausted(
+                            f"no space left for the daemon's database {self.path}; free some space on that filesystem"
+                        ) from None
                     raise
             finally:
                 if durable:
