@@ -29,7 +29,7 @@ from pathlib import Path
 import grpc
 import pytest
 import qai_hub as hub
-from conftest import FILLER, fill, free_bytes
+from disk_support import FILLER, fill, free_bytes
 from e2e_support import TEST_TOKEN, Daemon, Emulator, clean_env, start_daemon, start_emulator, stop_process
 
 from aihubd_api.v1 import aihubd_pb2 as api
@@ -41,6 +41,7 @@ STATE_FS = 24 << 20
 DEST_FS = 8 << 20
 TEMP_PREFIX = ".aihubd-partial-"
 GONE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+_FINAL = (api.JOB_STATE_DONE, api.JOB_STATE_FAILED)
 FLAGS = ["--poll-interval", "0.2", "--max-poll-interval", "0.5", "--hub-retry-attempts", "1", "--no-prefetch"]
 
 
@@ -136,6 +137,15 @@ class Rig:
             assert not path.name.startswith(TEMP_PREFIX), f"a delivery temp file was left: {path}"
             assert sha256(path) == sha256(self.truth(path.name.split(".")[0])), f"a partial file at {path}"
 
+    def check_job(self, job_id: str) -> None:
+        """The daemon says what the Hub says about the job (after a refresh: no stale belief)."""
+        with self.stub() as stub:
+            stub.RefreshJobs(api.RefreshJobsRequest(), timeout=60)
+            state = stub.GetJob(api.GetJobRequest(job_id=job_id), timeout=60).state
+        status = self.official.get_job(job_id).get_status()
+        hub_state = (api.JOB_STATE_DONE if status.success else api.JOB_STATE_FAILED) if status.finished else None
+        assert state == hub_state or (hub_state is None and state not in _FINAL), (job_id, state, status)
+
     def truth(self, job_id: str) -> Path:
         """The job's target model as the Hub serves it (downloaded once, by the official client)."""
         if job_id not in self._truths:
@@ -199,22 +209,19 @@ def test_kill_during_upload_with_the_state_dir_full(rig: Rig) -> None:
 
     rig.start()  # with the disk still full
     rig.check_store()
-    with rig.stub() as stub:
-        try:
-            job = stub.SubmitLinkJob(request, timeout=120)
-        except grpc.RpcError as exc:  # no room to journal the request: refused, nothing created
-            assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, exc
-            assert "no space" in (exc.details() or ""), exc.details()
-            assert rig.hub_jobs_named("full-upload") == []
-            job = None
+    with rig.stub() as stub:  # no room to record the upload or journal the request: refused cleanly
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.SubmitLinkJob(request, timeout=120)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.value
+    assert "no space left for the daemon's database" in (refused.value.details() or ""), refused.value.details()
+    assert rig.hub_jobs_named("full-upload") == []
     rig.kill()  # and once more, still full
     rig.start()
     rig.check_store()
 
     filler.unlink()  # space is back
     with rig.stub() as stub:
-        if job is None:
-            job = stub.SubmitLinkJob(request, timeout=120)
+        job = stub.SubmitLinkJob(request, timeout=120)
         again = stub.SubmitLinkJob(request, timeout=120)  # a client retrying its request id
         assert again.job_id == job.job_id
         final = [m.state for m in stub.WaitJob(api.WaitJobRequest(job_id=job.job_id), timeout=120)][-1]
@@ -222,7 +229,13 @@ def test_kill_during_upload_with_the_state_dir_full(rig: Rig) -> None:
     assert [j.job_id for j in rig.hub_jobs_named("full-upload")] == [job.job_id]  # one Hub job
     truth = rig.official.get_job(job.job_id).get_status()
     assert truth.success and final == api.JOB_STATE_DONE
+    rig.kill()  # the job's state survives a kill as the Hub has it
+    rig.start()
+    rig.check_job(job.job_id)
     rig.stop()
+    fill(rig.state)  # a clean stop gave its lock file's block back: now a start has no room at all
+    with pytest.raises(RuntimeError, match="no space left on the filesystem holding the state dir"):
+        rig.start()  # it exits at once with one clear line (the log), never serving without room
 
 
 def _submit_done(rig: Rig, name: str) -> str:
@@ -276,6 +289,7 @@ def test_kill_during_delivery_with_the_state_dir_full(rig: Rig) -> None:
     rig.start()
     rig.check_store()
     rig.check_destinations()
+    rig.check_job(job_id)
 
     # 3. Space for the cache, none at the destination (a copy: another filesystem): refused whole.
     filler.unlink()
@@ -305,6 +319,7 @@ def test_kill_during_delivery_with_the_state_dir_full(rig: Rig) -> None:
     rig.start()  # the state dir still full
     rig.check_store()
     rig.check_destinations()
+    rig.check_job(job_id)
 
     # 5. Space is back: the delivery completes, whole, both ways.
     filler.unlink()
@@ -315,7 +330,15 @@ def test_kill_during_delivery_with_the_state_dir_full(rig: Rig) -> None:
             c.data for c in stub.ReadTargetModel(api.ReadTargetModelRequest(job_id=job_id), timeout=120)
         )
     assert sha256(delivered) == sha256(truth) and hashlib.sha256(streamed).hexdigest() == sha256(truth)
-    assert free_bytes(rig.state) > 0
     rig.check_store()
     rig.check_destinations()
-    rig.stop()
+
+    # 6. Killed, then a last sqlite3 reader closed the database (removing its WAL files), and the
+    # disk filled up: the next start cannot even open the database. It says so, and exits.
+    rig.kill()
+    with contextlib.closing(sqlite3.connect(rig.state / "aihubd.db")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    fill(rig.state)
+    assert free_bytes(rig.state) == 0
+    with pytest.raises(RuntimeError, match="no space left for the database"):
+        rig.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -134,15 +135,31 @@ MOVE_ASIDE = (
     "the Hub keeps every job (`aihubctl track JOB_ID` follows one again) and the cache refills from the Hub"
 )
 _DAMAGED = {"SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_FORMAT"}
+LOW_SPACE = 1 << 20
 
 
 class DatabaseUnusable(AihubdError):
     """The database cannot be opened, read, written or trusted; the message says what to do."""
 
 
+def _out_of_space(directory: Path) -> bool:
+    """Less than ``LOW_SPACE`` free there: SQLite then fails to grow its files, often as a mere
+    "disk I/O error" (the shared-memory file of WAL mode), which would point the wrong way."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < LOW_SPACE
+
+
 def _unusable(path: Path, exc: sqlite3.Error | OSError) -> DatabaseUnusable:
     detail = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
     name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_FULL" or getattr(exc, "errno", None) == errno.ENOSPC or _out_of_space(path.parent):
+        return DatabaseUnusable(
+            f"no space left for the database {path} ({detail}): the filesystem holding {path.parent} is full; "
+            "free some space there and start again"
+        )
     if name in _DAMAGED or "not a database" in detail or "malformed" in detail:
         return DatabaseUnusable(f"the database {path} is damaged ({detail}); {MOVE_ASIDE.format(path=path)}")
     if name == "SQLITE_BUSY" or "locked" in detail:
