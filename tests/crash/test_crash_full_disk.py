@@ -274,6 +274,7 @@ def test_kill_during_delivery_with_the_state_dir_full(rig: Rig) -> None:
         with pytest.raises(grpc.RpcError) as refused:
             _download(stub, job_id, out)
     assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.value
+    assert "no space left" in (refused.value.details() or "") and "artifact cache" in refused.value.details()
     assert not out.exists()
     rig.check_destinations()
 
@@ -298,6 +299,7 @@ def test_kill_during_delivery_with_the_state_dir_full(rig: Rig) -> None:
         with pytest.raises(grpc.RpcError) as refused:
             _download(stub, job_id, out)
     assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.value
+    assert f"no space left on the device holding {rig.dest}" in (refused.value.details() or "")
     rig.check_destinations()
     assert not out.exists()
 
