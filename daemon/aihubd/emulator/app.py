@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .blob_replies import stamp_etag
 from .blobs import BlobStore
 from .config import EmulatorConfig
 from .counters import Counters
@@ -81,6 +82,7 @@ class HubEmulator:
             middlewares=[log_requests, count_requests, inject_faults, error_replies, authenticate],
             client_max_size=_MAX_BODY_BYTES,
         )
+        app.on_response_prepare.append(stamp_etag)  # S3's ETag on blob file replies
         app[STATE] = self.state
         self._blob_store = app[BLOBS] = BlobStore(root / "blobs")
         app[SIGNER] = UrlSigner(self.state.secret, self.config.url_ttl_seconds, self.state.clock)

@@ -27,6 +27,7 @@ from s3transfer.subscribers import BaseSubscriber
 from ..errors import AihubdError, HubError, HubUnavailable
 from ..model import S3Grant
 from .blob_errors import TransferExpired
+from .body_checks import md5_of_head
 
 __all__ = ["PART_SIZE", "s3_download", "s3_upload", "scrub"]
 
@@ -178,13 +179,17 @@ async def s3_upload(
     await _in_thread(work, grant, path.name)
 
 
-async def s3_download(grant: S3Grant, dest: Path, *, progress: Callable[[int], None] | None = None) -> int:
-    """Download the grant's object to ``dest``; returns its size, checked against S3's."""
+async def s3_download(
+    grant: S3Grant, dest: Path, *, progress: Callable[[int], None] | None = None
+) -> tuple[int, str | None]:
+    """Download the grant's object to ``dest``; returns its size, checked against S3's, and the
+    MD5 hex its ETag states (None for a multipart or KMS-encrypted object), for the caller to check."""
     subscribers = _reporter(progress)
 
-    def work(cancel: _Cancel) -> int:
+    def work(cancel: _Cancel) -> tuple[int, str | None]:
         client = _client(grant)
-        expected = int(client.head_object(Bucket=grant.bucket, Key=grant.key)["ContentLength"])
+        head = client.head_object(Bucket=grant.bucket, Key=grant.key)
+        expected = int(head["ContentLength"])
         with TransferManager(client, config=_transfer_config()) as manager:
             future = manager.download(grant.bucket, grant.key, str(dest), subscribers=subscribers)
             cancel.attach(future)
@@ -192,6 +197,6 @@ async def s3_download(grant: S3Grant, dest: Path, *, progress: Callable[[int], N
         got = dest.stat().st_size
         if got != expected:
             raise HubUnavailable(f"S3 sent {got} of {expected} bytes")
-        return got
+        return got, md5_of_head(head)
 
     return await _in_thread(work, grant, dest.name)
