@@ -37,6 +37,7 @@ from ..errors import (
     PermissionDenied,
 )
 from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
+from ..pinned_file import PinnedFile
 from .auth_gate import AuthGate, AuthState
 from .budget import RequestBudget
 from .convert import device_from_pb, device_to_pb, job_from_pb, time_from_pb
@@ -278,7 +279,7 @@ class AiohttpHubClient:
         )
         return [device_from_pb(d) for d in devices.devices]
 
-    async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
+    async def upload_model(self, path: Path | PinnedFile, name: str, project_id: str = "") -> str:
         return await self._transfers.upload_model(path, name, project_id)
 
     async def create_link_job(

@@ -23,9 +23,11 @@ from botocore.client import Config
 from s3transfer.futures import TransferFuture
 from s3transfer.manager import TransferConfig, TransferManager
 from s3transfer.subscribers import BaseSubscriber
+from s3transfer.utils import OSUtils
 
 from ..errors import AihubdError, HubError, HubUnavailable
 from ..model import S3Grant
+from ..pinned_file import PinnedFile
 from .blob_errors import TransferExpired
 from .body_checks import md5_of_head
 
@@ -158,16 +160,29 @@ def _reporter(report: Callable[[int], None] | None) -> list[BaseSubscriber]:
     return [_Progress(from_thread)]
 
 
+class _PinnedOSUtils(OSUtils):
+    """s3transfer's file access, every part read from one pinned fd (never the path again)."""
+
+    def __init__(self, source: PinnedFile) -> None:
+        self._source = source
+
+    def get_file_size(self, filename: str) -> int:
+        return self._source.size
+
+    def open(self, filename: str, mode: str) -> Any:
+        return self._source.reader()
+
+
 async def s3_upload(
-    grant: S3Grant, path: Path, content_type: str, *, progress: Callable[[int], None] | None = None
+    grant: S3Grant, source: PinnedFile, content_type: str, *, progress: Callable[[int], None] | None = None
 ) -> None:
-    """Upload ``path`` to the grant's object (``ContentType`` set, as the official client does)."""
+    """Upload ``source`` to the grant's object (``ContentType`` set, as the official client does)."""
     subscribers = _reporter(progress)
 
     def work(cancel: _Cancel) -> None:
-        with TransferManager(_client(grant), config=_transfer_config()) as manager:
+        with TransferManager(_client(grant), config=_transfer_config(), osutil=_PinnedOSUtils(source)) as manager:
             future = manager.upload(
-                str(path),
+                str(source.path),
                 grant.bucket,
                 grant.key,
                 extra_args={"ContentType": content_type},
@@ -176,7 +191,7 @@ async def s3_upload(
             cancel.attach(future)
             future.result()
 
-    await _in_thread(work, grant, path.name)
+    await _in_thread(work, grant, source.name)
 
 
 async def s3_download(

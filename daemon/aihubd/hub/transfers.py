@@ -28,6 +28,7 @@ from qai_hub import public_api_pb2 as pb
 
 from ..errors import HubError, HubUnavailable, NotFound
 from ..model import ArtifactType, S3Grant, TargetFile
+from ..pinned_file import PinnedFile
 from ..threads import finish_in_thread
 from .blob_errors import TransferExpired, blob_transport, raise_for_blob_status, redact_url
 from .body_checks import md5_of_etag, refuse_html
@@ -117,7 +118,15 @@ class HubTransfers:
 
     # -- uploads ------------------------------------------------------------------------------
 
-    async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
+    async def upload_model(self, source: Path | PinnedFile, name: str, project_id: str = "") -> str:
+        """Upload a local file as a new Hub model; its id. Every byte sent is read through one open
+        file descriptor (a `PinnedFile`): a file renamed over the path meanwhile is not what is sent."""
+        if isinstance(source, PinnedFile):
+            return await self._upload(source, name, project_id)
+        with PinnedFile(source) as pinned:
+            return await self._upload(pinned, name, project_id)
+
+    async def _upload(self, source: PinnedFile, name: str, project_id: str) -> str:
         # Each upload step may be repeated: a model record created twice is an unused draft, a part
         # PUT twice is the same bytes, and completing the same upload id twice is the same result.
         t0 = time.monotonic()
@@ -133,7 +142,7 @@ class HubTransfers:
         if created.status:  # the Hub already has this content
             return created.id
         model_id = created.id
-        size = path.stat().st_size
+        size = source.size
         plan = await self._upload_plan(model_id, size)
         etags: list[str] = []
         refreshes = 0
@@ -141,7 +150,7 @@ class HubTransfers:
             try:
                 if isinstance(plan, S3Grant):
                     # botocore retries on its own (10 attempts), as for the official client.
-                    await s3_upload(plan, path, content_type_of(path), progress=self._reporter(path.name))
+                    await s3_upload(plan, source, content_type_of(source.path), progress=self._reporter(source.name))
                     done = await self._call(
                         "POST", ("models", model_id, "upload_complete"), pb.CreateUpdateResponse,
                         object_id=model_id, retry=True,
@@ -149,7 +158,7 @@ class HubTransfers:
                     how = "S3 credentials"
                 else:
                     while len(etags) < len(plan.urls):  # sequential, as the official client uploads
-                        put = functools.partial(self._put_part, plan, len(etags), path, size)
+                        put = functools.partial(self._put_part, plan, len(etags), source, size)
                         etags.append(await with_retries(put, self._retry))
                     done = await self._call(
                         "POST",
@@ -186,10 +195,10 @@ class HubTransfers:
             plan.check_covers(size)
         return plan
 
-    async def _put_part(self, plan: MultipartPlan, index: int, path: Path, size: int) -> str:
+    async def _put_part(self, plan: MultipartPlan, index: int, source: PinnedFile, size: int) -> str:
         url = plan.urls[index]
         offset, length = plan.part_range(index, size)
-        body = FileRegionPayload(path, offset, length, on_chunk=self._reporter(path.name))
+        body = FileRegionPayload(source, offset, length, on_chunk=self._reporter(source.name))
         with blob_transport("PUT", url):
             async with self._session.put(
                 url, data=body, allow_redirects=False, skip_auto_headers=("Content-Type",)
