@@ -68,4 +68,8 @@ class HubApi(Protocol):
     async def download(self, target: TargetFile, dest: Path) -> tuple[int, str]:
         """Write ``target`` to ``dest`` (by its URL or S3 credentials); returns (size, sha256 hex)."""
 
+    def hub_now(self) -> float | None:
+        """A lower bound of the Hub's own time now (epoch seconds, from the Date of its answers),
+        None before any dated answer. Never the daemon's wall clock."""
+
     async def close(self) -> None: ...
