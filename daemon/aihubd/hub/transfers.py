@@ -357,7 +357,8 @@ class _Sink:
     def write(self, chunk: bytes) -> None:
         self.out.write(chunk)
         self.hash.update(chunk)
-        self.md5.update(chunk)
+        if self.md5_expected is not None:  # only an ETag that is a digest is worth hashing for
+            self.md5.update(chunk)
         self.size += len(chunk)
         if self._progress is not None:
             self._progress(len(chunk))
