@@ -8,11 +8,13 @@ import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from .blob_replies import stamp_etag
 from .blobs import BlobStore
 from .config import EmulatorConfig
 from .counters import Counters
@@ -81,6 +83,8 @@ class HubEmulator:
             middlewares=[log_requests, count_requests, inject_faults, error_replies, authenticate],
             client_max_size=_MAX_BODY_BYTES,
         )
+        app.on_response_prepare.append(stamp_etag)  # S3's ETag on blob file replies
+        app.on_response_prepare.append(self._stamp_date)  # the Hub's Date is the Hub's clock
         app[STATE] = self.state
         self._blob_store = app[BLOBS] = BlobStore(root / "blobs")
         app[SIGNER] = UrlSigner(self.state.secret, self.config.url_ttl_seconds, self.state.clock)
@@ -95,6 +99,10 @@ class HubEmulator:
         add_blob_routes(app.router)
         add_admin_routes(app.router)
         return app
+
+    async def _stamp_date(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Every answer's ``Date`` from the emulator's clock (the one its jobs' times come from)."""
+        response.headers["Date"] = formatdate(self.state.clock(), usegmt=True)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Start serving; return the base URL ``http://HOST:PORT`` (port 0 → a free port)."""

@@ -6,7 +6,9 @@ Layout::
     blobs/uploads/<model_id>/<upload_id>/<part>  uploaded parts, until completion
     blobs/jobs/<job_id>/<artifact_type>.log      a job's log artifacts
 
-Every write goes to a temporary name first and is renamed into place.
+Every write goes to a temporary name first and is renamed into place. Each blob has S3's
+``ETag``: the MD5 of its bytes, or for a model assembled from multipart parts the MD5 of the
+parts' MD5s and ``-<parts>`` (kept in ``<file>.etag`` beside it), as S3 states them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._md5s: dict[tuple[Path, int, int], str] = {}  # (path, size, mtime_ns) -> MD5 hex
         for sub in ("models", "uploads", "jobs"):
             (root / sub).mkdir(parents=True, exist_ok=True)
 
@@ -62,16 +65,43 @@ class BlobStore:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".tmp")
         sha = hashlib.sha256()
+        part_md5s = b""
         size = 0
         with open(tmp, "wb") as out:
             for part in parts:
+                md5 = hashlib.md5(usedforsecurity=False)
                 with open(part, "rb") as source:
                     while block := source.read(_COPY_BLOCK):
                         out.write(block)
                         sha.update(block)
+                        md5.update(block)
                         size += len(block)
+                part_md5s += md5.digest()
+        multipart = f"{hashlib.md5(part_md5s, usedforsecurity=False).hexdigest()}-{len(parts)}"
+        self._etag_file(dest).write_text(multipart, encoding="ascii")
         os.replace(tmp, dest)
         return size, sha.hexdigest()
+
+    @staticmethod
+    def _etag_file(path: Path) -> Path:
+        return path.with_name(path.name + ".etag")
+
+    def etag(self, path: Path) -> str:
+        """S3's ETag of the blob at ``path`` (unquoted). Blocking: hashes a single-part blob."""
+        try:
+            return self._etag_file(path).read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            pass
+        st = path.stat()
+        key = (path, st.st_size, st.st_mtime_ns)
+        known = self._md5s.get(key)
+        if known is None:
+            md5 = hashlib.md5(usedforsecurity=False)
+            with open(path, "rb") as source:
+                while block := source.read(_COPY_BLOCK):
+                    md5.update(block)
+            known = self._md5s[key] = md5.hexdigest()
+        return known
 
     def write_text(self, path: Path, text: str) -> None:
         """Write ``text`` (UTF-8) to ``path`` atomically. Blocking."""

@@ -23,6 +23,9 @@ Kinds (`KINDS`):
   connection is closed. A body of 0 or 1 byte means nothing at all is sent (an
   empty blob file is served normally and not counted). Not for HEAD requests or
   blob PUTs.
+* ``"html-body"``, ``"chunked-cut"``, ``"short-body"``, ``"corrupt-body"`` (`BODY_KINDS`): blob
+  GETs only; a 200 ``text/html`` page instead of the blob (as a proxy or portal answers), or a
+  body that does not match what the reply states (see ``blob_replies``).
 * ``"drop-after-create"``: only for the create endpoints (`CREATE_ROUTES`): the
   create is performed for real, then the connection is closed without any reply
   (only when the create succeeded; an error reply goes out as usual).
@@ -59,6 +62,7 @@ from typing import IO, Any
 from aiohttp import web
 
 __all__ = [
+    "BODY_KINDS",
     "CREATE_ROUTES",
     "CUT_KEY",
     "DEFAULT_PATHS",
@@ -91,7 +95,8 @@ STATUS_KINDS: dict[str, tuple[int, bool]] = {
     "503-retry-after": (503, True),
     "426": (426, False),
 }
-KINDS: tuple[str, ...] = (*STATUS_KINDS, "slow", "reset-mid-body", "drop-after-create")
+BODY_KINDS: tuple[str, ...] = ("html-body", "chunked-cut", "short-body", "corrupt-body")
+KINDS: tuple[str, ...] = (*STATUS_KINDS, "slow", "reset-mid-body", "drop-after-create", *BODY_KINDS)
 DOWN = "down"
 REVOKED = "revoked-token"
 
@@ -254,6 +259,8 @@ def _applicable(kind: str, method: str, path: str, route: str) -> bool:
         return route in CREATE_ROUTES
     if kind == "reset-mid-body":
         return method != "HEAD" and not (path.startswith("/blobs/") and method != "GET")
+    if kind in BODY_KINDS:
+        return method == "GET" and path.startswith("/blobs/")
     return True
 
 

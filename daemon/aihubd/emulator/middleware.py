@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .blob_replies import BODY_KEY, HTML_PAGE
 from .counters import UNMATCHED
 from .errors import HubError, Unauthorized
-from .faults import CUT_KEY, DOWN, REVOKED, CutResponse, DropResponse, FaultDecision
+from .faults import BODY_KINDS, CUT_KEY, DOWN, REVOKED, CutResponse, DropResponse, FaultDecision
 from .web_util import COUNTERS, FAULTS, REQUEST_LOG, SIGNER, STATE, USER_KEY, json_error, xml_error
 
 __all__ = [
@@ -128,6 +129,12 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         if type(response) is web.Response and not response.prepared and isinstance(response.body, (bytes, bytearray)):
             return CutResponse(response, record)
         return response
+    if kind == "html-body":
+        record()
+        return web.Response(status=200, text=HTML_PAGE, content_type="text/html")
+    if kind in BODY_KINDS:
+        request[BODY_KEY] = (kind, record)  # the blob handler builds a BadBodyResponse
+        return await handler(request)
     if kind == "drop-after-create":
         response = await handler(request)
         if 200 <= response.status < 300:

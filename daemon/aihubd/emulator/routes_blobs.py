@@ -13,15 +13,18 @@ signed with is "wrong"). Errors are S3-style XML. A PUT without Content-Length
 (a chunked body) gets 411 ``MissingContentLength``, as from S3. GETs are served by
 ``FileResponse``, so ``Range`` requests work (206); a range that starts at or past
 the end gets 416 ``InvalidRange``; ``faults.file_response`` lets the fault layer cut
-a download in the middle.
+a download in the middle, and ``blob_replies`` serves its bad bodies. A blob GET carries S3's
+``ETag`` (MD5, or ``<md5 of part MD5s>-<parts>`` for a multipart upload).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from aiohttp import web
 
+from .blob_replies import BODY_KEY, ETAG_KEY, BadBodyResponse
 from .errors import NotFound
 from .faults import file_response
 from .signing import Refusal
@@ -104,7 +107,12 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
         return xml_error(
             416, "InvalidRange", "The requested range is not satisfiable", headers={"Content-Range": f"bytes */{size}"}
         )
-    return file_response(request, path, headers={"Content-Type": "application/octet-stream"})
+    request[ETAG_KEY] = await asyncio.to_thread(blobs.etag, path)
+    headers = {"Content-Type": "application/octet-stream"}
+    bad = request.get(BODY_KEY)
+    if bad is not None:
+        return BadBodyResponse(path, bad[0], bad[1], headers=headers)
+    return file_response(request, path, headers=headers)
 
 
 def add_blob_routes(router: web.UrlDispatcher) -> None:

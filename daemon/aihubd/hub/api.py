@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
+from ..pinned_file import PinnedFile
 
 __all__ = ["HubApi"]
 
@@ -17,8 +18,9 @@ class HubApi(Protocol):
     async def select_devices(self, name: str) -> list[Device]:
         """The devices the Hub selects for ``name``: normally one, none when it has no such device."""
 
-    async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
-        """Upload a local model file; returns the new Hub model id."""
+    async def upload_model(self, path: Path | PinnedFile, name: str, project_id: str = "") -> str:
+        """Upload a local model file (every byte read from the one open file a `PinnedFile`
+        holds, when given one); returns the new Hub model id."""
 
     async def create_link_job(
         self, model_ids: Sequence[str], device: Device, name: str, options: str, project_id: str = ""
@@ -65,5 +67,9 @@ class HubApi(Protocol):
 
     async def download(self, target: TargetFile, dest: Path) -> tuple[int, str]:
         """Write ``target`` to ``dest`` (by its URL or S3 credentials); returns (size, sha256 hex)."""
+
+    def hub_now(self) -> float | None:
+        """A lower bound of the Hub's own time now (epoch seconds, from the Date of its answers),
+        None before any dated answer. Never the daemon's wall clock."""
 
     async def close(self) -> None: ...

@@ -37,10 +37,12 @@ from ..errors import (
     PermissionDenied,
 )
 from ..model import ArtifactType, Device, Job, JobState, JobSummary, ModelInfo, TargetFile
+from ..pinned_file import PinnedFile
 from .auth_gate import AuthGate, AuthState
 from .budget import RequestBudget
 from .convert import device_from_pb, device_to_pb, job_from_pb, time_from_pb
 from .credentials import HubCredentials
+from .hub_clock import HubClock
 from .identity import PROTOCOL_VERSION, identity_headers
 from .retry import RetryPolicy, parse_retry_after, with_retries
 from .transfers import HubTransfers
@@ -106,6 +108,7 @@ class AiohttpHubClient:
             raise_for_status=False,
         )
         self._transfers = HubTransfers(self._call, self._session, self._retry)
+        self.hub_clock = HubClock()  # the Hub's time, from the Date of its answers
 
     async def close(self) -> None:
         await self._session.close()
@@ -166,6 +169,7 @@ class AiohttpHubClient:
         with _translate(method, url, object_id):
             async with self._session.request(method, url, data=data, params=params, headers=headers) as resp:
                 payload = await resp.read()
+                self.hub_clock.observe(resp.headers.get("Date"))
                 log.debug("%s %s -> %d in %.3fs", method, redact_url(url), resp.status, time.monotonic() - started)
                 try:
                     _raise_for_status(resp, payload, object_id)
@@ -263,6 +267,9 @@ class AiohttpHubClient:
         """The account's email if already known ("" otherwise); never asks the Hub."""
         return self._email
 
+    def hub_now(self) -> float | None:
+        return self.hub_clock.now()
+
     async def get_auth_user_email(self) -> str:
         """The account's email: asked once per set of credentials (a re-probe refreshes it)."""
         if not self._email:
@@ -278,7 +285,7 @@ class AiohttpHubClient:
         )
         return [device_from_pb(d) for d in devices.devices]
 
-    async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
+    async def upload_model(self, path: Path | PinnedFile, name: str, project_id: str = "") -> str:
         return await self._transfers.upload_model(path, name, project_id)
 
     async def create_link_job(

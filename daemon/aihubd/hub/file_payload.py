@@ -1,14 +1,15 @@
-"""A request body that streams one region of a file from disk, chunk by chunk, off the loop."""
+"""A request body that streams one region of a pinned file (one open fd), chunk by chunk, off the loop."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
+
+from ..pinned_file import PinnedFile
 
 __all__ = ["FileRegionPayload"]
 
@@ -16,14 +17,20 @@ CHUNK = 1 << 20
 
 
 class FileRegionPayload(Payload):
-    """``length`` bytes of ``path`` from ``offset``: a known size (so a Content-Length, never
+    """``length`` bytes of ``source`` from ``offset``: a known size (so a Content-Length, never
     chunked encoding, which pre-signed S3 PUTs refuse) and at most one chunk in memory."""
 
     def __init__(
-        self, path: Path, offset: int, length: int, *, on_chunk: Callable[[int], None] | None = None, **kwargs: Any
+        self,
+        source: PinnedFile,
+        offset: int,
+        length: int,
+        *,
+        on_chunk: Callable[[int], None] | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(path, **kwargs)
-        self._path = path
+        super().__init__(source.path, **kwargs)
+        self._source = source
         self._offset = offset
         self._size = length
         self._length = length
@@ -38,13 +45,13 @@ class FileRegionPayload(Payload):
     async def write_with_length(self, writer: AbstractStreamWriter, content_length: int | None) -> None:
         loop = asyncio.get_running_loop()
         left = self._length if content_length is None else min(self._length, content_length)
-        with self._path.open("rb", buffering=0) as f:
-            f.seek(self._offset)
-            while left > 0:
-                chunk = await loop.run_in_executor(None, f.read, min(CHUNK, left))
-                if not chunk:
-                    raise OSError(f"{self._path} shrank while being uploaded")
-                await writer.write(chunk)
-                left -= len(chunk)
-                if self._on_chunk is not None:
-                    self._on_chunk(len(chunk))
+        offset = self._offset
+        while left > 0:
+            chunk = await loop.run_in_executor(None, self._source.read_at, offset, min(CHUNK, left))
+            if not chunk:
+                raise OSError(f"{self._source.path} shrank while being uploaded")
+            await writer.write(chunk)
+            offset += len(chunk)
+            left -= len(chunk)
+            if self._on_chunk is not None:
+                self._on_chunk(len(chunk))

@@ -23,10 +23,13 @@ from botocore.client import Config
 from s3transfer.futures import TransferFuture
 from s3transfer.manager import TransferConfig, TransferManager
 from s3transfer.subscribers import BaseSubscriber
+from s3transfer.utils import OSUtils
 
 from ..errors import AihubdError, HubError, HubUnavailable
 from ..model import S3Grant
+from ..pinned_file import PinnedFile
 from .blob_errors import TransferExpired
+from .body_checks import md5_of_head
 
 __all__ = ["PART_SIZE", "s3_download", "s3_upload", "scrub"]
 
@@ -157,16 +160,29 @@ def _reporter(report: Callable[[int], None] | None) -> list[BaseSubscriber]:
     return [_Progress(from_thread)]
 
 
+class _PinnedOSUtils(OSUtils):
+    """s3transfer's file access, every part read from one pinned fd (never the path again)."""
+
+    def __init__(self, source: PinnedFile) -> None:
+        self._source = source
+
+    def get_file_size(self, filename: str) -> int:
+        return self._source.size
+
+    def open(self, filename: str, mode: str) -> Any:
+        return self._source.reader()
+
+
 async def s3_upload(
-    grant: S3Grant, path: Path, content_type: str, *, progress: Callable[[int], None] | None = None
+    grant: S3Grant, source: PinnedFile, content_type: str, *, progress: Callable[[int], None] | None = None
 ) -> None:
-    """Upload ``path`` to the grant's object (``ContentType`` set, as the official client does)."""
+    """Upload ``source`` to the grant's object (``ContentType`` set, as the official client does)."""
     subscribers = _reporter(progress)
 
     def work(cancel: _Cancel) -> None:
-        with TransferManager(_client(grant), config=_transfer_config()) as manager:
+        with TransferManager(_client(grant), config=_transfer_config(), osutil=_PinnedOSUtils(source)) as manager:
             future = manager.upload(
-                str(path),
+                str(source.path),
                 grant.bucket,
                 grant.key,
                 extra_args={"ContentType": content_type},
@@ -175,16 +191,20 @@ async def s3_upload(
             cancel.attach(future)
             future.result()
 
-    await _in_thread(work, grant, path.name)
+    await _in_thread(work, grant, source.name)
 
 
-async def s3_download(grant: S3Grant, dest: Path, *, progress: Callable[[int], None] | None = None) -> int:
-    """Download the grant's object to ``dest``; returns its size, checked against S3's."""
+async def s3_download(
+    grant: S3Grant, dest: Path, *, progress: Callable[[int], None] | None = None
+) -> tuple[int, str | None]:
+    """Download the grant's object to ``dest``; returns its size, checked against S3's, and the
+    MD5 hex its ETag states (None for a multipart or KMS-encrypted object), for the caller to check."""
     subscribers = _reporter(progress)
 
-    def work(cancel: _Cancel) -> int:
+    def work(cancel: _Cancel) -> tuple[int, str | None]:
         client = _client(grant)
-        expected = int(client.head_object(Bucket=grant.bucket, Key=grant.key)["ContentLength"])
+        head = client.head_object(Bucket=grant.bucket, Key=grant.key)
+        expected = int(head["ContentLength"])
         with TransferManager(client, config=_transfer_config()) as manager:
             future = manager.download(grant.bucket, grant.key, str(dest), subscribers=subscribers)
             cancel.attach(future)
@@ -192,6 +212,6 @@ async def s3_download(grant: S3Grant, dest: Path, *, progress: Callable[[int], N
         got = dest.stat().st_size
         if got != expected:
             raise HubUnavailable(f"S3 sent {got} of {expected} bytes")
-        return got
+        return got, md5_of_head(head)
 
     return await _in_thread(work, grant, dest.name)

@@ -28,8 +28,10 @@ from qai_hub import public_api_pb2 as pb
 
 from ..errors import HubError, HubUnavailable, NotFound
 from ..model import ArtifactType, S3Grant, TargetFile
+from ..pinned_file import PinnedFile
 from ..threads import finish_in_thread
 from .blob_errors import TransferExpired, blob_transport, raise_for_blob_status, redact_url
+from .body_checks import md5_of_etag, refuse_html
 from .file_payload import FileRegionPayload
 from .retry import RetryPolicy, with_retries
 from .s3_credentials import s3_download, s3_upload
@@ -77,12 +79,14 @@ def content_type_of(path: Path) -> str:
     return mimetypes.guess_type(str(path), strict=True)[0] or "application/octet-stream"
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _file_digests(path: Path) -> tuple[str, str]:
+    """SHA-256 and MD5 hex of the file at ``path`` (one read)."""
+    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+            sha.update(chunk)
+            md5.update(chunk)
+    return sha.hexdigest(), md5.hexdigest()
 
 
 class HubTransfers:
@@ -114,7 +118,15 @@ class HubTransfers:
 
     # -- uploads ------------------------------------------------------------------------------
 
-    async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
+    async def upload_model(self, source: Path | PinnedFile, name: str, project_id: str = "") -> str:
+        """Upload a local file as a new Hub model; its id. Every byte sent is read through one open
+        file descriptor (a `PinnedFile`): a file renamed over the path meanwhile is not what is sent."""
+        if isinstance(source, PinnedFile):
+            return await self._upload(source, name, project_id)
+        with PinnedFile(source) as pinned:
+            return await self._upload(pinned, name, project_id)
+
+    async def _upload(self, source: PinnedFile, name: str, project_id: str) -> str:
         # Each upload step may be repeated: a model record created twice is an unused draft, a part
         # PUT twice is the same bytes, and completing the same upload id twice is the same result.
         t0 = time.monotonic()
@@ -130,7 +142,7 @@ class HubTransfers:
         if created.status:  # the Hub already has this content
             return created.id
         model_id = created.id
-        size = path.stat().st_size
+        size = source.size
         plan = await self._upload_plan(model_id, size)
         etags: list[str] = []
         refreshes = 0
@@ -138,7 +150,7 @@ class HubTransfers:
             try:
                 if isinstance(plan, S3Grant):
                     # botocore retries on its own (10 attempts), as for the official client.
-                    await s3_upload(plan, path, content_type_of(path), progress=self._reporter(path.name))
+                    await s3_upload(plan, source, content_type_of(source.path), progress=self._reporter(source.name))
                     done = await self._call(
                         "POST", ("models", model_id, "upload_complete"), pb.CreateUpdateResponse,
                         object_id=model_id, retry=True,
@@ -146,7 +158,7 @@ class HubTransfers:
                     how = "S3 credentials"
                 else:
                     while len(etags) < len(plan.urls):  # sequential, as the official client uploads
-                        put = functools.partial(self._put_part, plan, len(etags), path, size)
+                        put = functools.partial(self._put_part, plan, len(etags), source, size)
                         etags.append(await with_retries(put, self._retry))
                     done = await self._call(
                         "POST",
@@ -183,10 +195,10 @@ class HubTransfers:
             plan.check_covers(size)
         return plan
 
-    async def _put_part(self, plan: MultipartPlan, index: int, path: Path, size: int) -> str:
+    async def _put_part(self, plan: MultipartPlan, index: int, source: PinnedFile, size: int) -> str:
         url = plan.urls[index]
         offset, length = plan.part_range(index, size)
-        body = FileRegionPayload(path, offset, length, on_chunk=self._reporter(path.name))
+        body = FileRegionPayload(source, offset, length, on_chunk=self._reporter(source.name))
         with blob_transport("PUT", url):
             async with self._session.put(
                 url, data=body, allow_redirects=False, skip_auto_headers=("Content-Type",)
@@ -273,33 +285,48 @@ class HubTransfers:
                 out.close()
 
     async def _download_s3(self, grant: S3Grant, dest: Path) -> tuple[int, str]:
-        size = await s3_download(grant, dest, progress=self._reporter(dest.name))  # botocore retries itself
-        return size, await finish_in_thread(_file_sha256, dest)
+        size, md5_expected = await s3_download(grant, dest, progress=self._reporter(dest.name))  # botocore retries
+        sha, md5 = await finish_in_thread(_file_digests, dest)
+        if md5_expected is not None and md5 != md5_expected:
+            raise HubUnavailable(f"S3 sent {size} bytes of {dest.name} that do not match their ETag (MD5)")
+        return size, sha
 
     async def _fetch_with_retries(self, url: str, sink: _Sink) -> None:
+        """The whole body into ``sink``, checked against what the blob store states (``body_checks``):
+        a body that does not match is thrown away and fetched again, up to the retry budget."""
         for attempt in range(self._retry.attempts):
             try:
-                await self._fetch_into(url, sink)
+                stated = await self._fetch_into(url, sink)
+                if not stated and sink.md5_expected is None and sink.size:
+                    # No size and no digest stated (a chunked reply): a range from the end is
+                    # answered 416 with the object's size, or with the bytes that did not come.
+                    stated = await self._fetch_into(url, sink)
+                    if not stated:
+                        raise HubUnavailable(f"{redact_url(url)} never stated its size; {sink.size} bytes so far")
+                sink.check_md5(redact_url(url))
                 return
             except HubUnavailable as exc:
                 if attempt + 1 >= self._retry.attempts:
                     raise
                 await asyncio.sleep(exc.retry_after if exc.retry_after is not None else self._retry.delay(attempt))
 
-    async def _fetch_into(self, url: str, sink: _Sink) -> None:
-        """One GET, ranged when part of the blob is already in ``sink``."""
+    async def _fetch_into(self, url: str, sink: _Sink) -> bool:
+        """One GET, ranged when part of the blob is already in ``sink``; whether the blob store
+        stated the object's size (the body is checked against it)."""
         headers = {"Range": f"bytes={sink.size}-"} if sink.size else {}
         with blob_transport("GET", url):
             async with self._session.get(url, headers=headers) as resp:
                 if resp.status == 416 and sink.size:
                     total = _range_total(resp)
                     if total == sink.size:  # everything had arrived before the connection broke
-                        return
+                        return True
                     sink.reset()
                     raise HubUnavailable(f"{redact_url(url)} is now {total} bytes, not the {sink.size} received")
                 raise_for_blob_status(resp, await resp.read() if resp.status >= 300 else b"")
+                refuse_html(resp.headers.get("Content-Type", ""), redact_url(url))
                 if sink.size and resp.status != 206:  # the server ignored the range: start over
                     sink.reset()
+                sink.expect_md5(md5_of_etag(resp.headers), redact_url(url))
                 total = _total_size(resp, sink.size)
                 try:
                     async for chunk in resp.content.iter_chunked(CHUNK):
@@ -308,6 +335,7 @@ class HubTransfers:
                     raise HubUnavailable(f"transfer of {redact_url(url)} broke at {sink.size} bytes") from None
         if total is not None and sink.size != total:
             raise HubUnavailable(f"transfer of {redact_url(url)} ended at {sink.size} of {total} bytes")
+        return total is not None
 
 
 def _same_parts(old: MultipartPlan, new: MultipartPlan) -> bool:
@@ -316,17 +344,21 @@ def _same_parts(old: MultipartPlan, new: MultipartPlan) -> bool:
 
 
 class _Sink:
-    """A file being downloaded into, with its running hash and size."""
+    """A file being downloaded into, with its running hashes (SHA-256 and S3's MD5) and size."""
 
     def __init__(self, out: BinaryIO, progress: Callable[[int], None] | None = None) -> None:
         self.out = out
         self.hash = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.md5_expected: str | None = None
         self.size = 0
         self._progress = progress
 
     def write(self, chunk: bytes) -> None:
         self.out.write(chunk)
         self.hash.update(chunk)
+        if self.md5_expected is not None:  # only an ETag that is a digest is worth hashing for
+            self.md5.update(chunk)
         self.size += len(chunk)
         if self._progress is not None:
             self._progress(len(chunk))
@@ -335,7 +367,24 @@ class _Sink:
         self.out.seek(0)
         self.out.truncate()
         self.hash = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.md5_expected = None
         self.size = 0
+
+    def expect_md5(self, md5: str | None, what: str) -> None:
+        """The MD5 a reply's ETag states; a resumed reply naming another object starts over."""
+        if not self.size:
+            self.md5_expected = md5
+        elif md5 is not None and md5 != self.md5_expected:
+            self.reset()
+            raise HubUnavailable(f"{what} changed during the transfer (another ETag)")
+
+    def check_md5(self, what: str) -> None:
+        """HubUnavailable (and nothing kept) if the bytes do not match the stated MD5."""
+        if self.md5_expected is not None and self.md5.hexdigest() != self.md5_expected:
+            size = self.size
+            self.reset()
+            raise HubUnavailable(f"{what} sent {size} bytes that do not match their ETag (MD5)")
 
 
 def _range_total(resp: aiohttp.ClientResponse) -> int | None:

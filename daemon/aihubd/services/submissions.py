@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 QNN_FRAMEWORK = "framework:qnn"
 RECOVERY_PAGE = 50
 DEVICE_TTL = 600.0  # the Hub's device catalog changes rarely
-CLOCK_SKEW = 120.0  # seconds of Hub/daemon clock difference tolerated when recovering
+CLOCK_SKEW = 120.0  # journals written before the Hub's time was kept: daemon/Hub difference tolerated
+HUB_CLOCK_SLACK = 5.0  # seconds: the Hub's Date and its creation times may come from different servers
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
@@ -124,7 +125,9 @@ class Submitter:
             found = await self._recover(earlier, job_name, device, model_ids, plan.options)
             if found is not None:
                 return await self._finish(earlier.request_id, found)
-        entry = earlier or await self._journal.begin(request_id or f"aihubd-{uuid.uuid4()}", plan.fingerprint())
+        entry = earlier or await self._journal.begin(
+            request_id or f"aihubd-{uuid.uuid4()}", plan.fingerprint(), hub_floor=self._hub.hub_now()
+        )
         job_id = await self._create(entry, model_ids, device, job_name, plan)
         job = await self._finish(entry.request_id, job_id)
         log.info("submitted link job %s (%d models, %s)", job_id, len(model_ids), device.name)
@@ -224,8 +227,11 @@ class Submitter:
         self, entry: Submission, name: str, device: Device, model_ids: list[str], options: str
     ) -> str | None:
         """The id of a Hub job this request created whose answer was lost, if any. The listing is
-        newest first: pages are read until the jobs are older than the request."""
-        oldest = entry.started_at - CLOCK_SKEW
+        newest first: pages are read until the jobs are older than the request, by the Hub's clock."""
+        # Without the Hub's time (a journal entry from before it was kept, or a Hub sending no
+        # Date), the daemon's clock with a tolerance is all there is.
+        hub_floor = entry.hub_floor
+        oldest = hub_floor - HUB_CLOCK_SLACK if hub_floor is not None else entry.started_at - CLOCK_SKEW
         offset = 0
         while True:
             rows = await self._hub.list_link_job_summaries((), offset, RECOVERY_PAGE)

@@ -124,6 +124,11 @@ MIGRATIONS: tuple[str, ...] = (
         untracked_at REAL NOT NULL
     );
     """,
+    # 8: the Hub's own time (from its Date headers) before a submission's create, so recovering a
+    #    lost create is bounded by the Hub's clock, never the daemon's
+    """
+    ALTER TABLE submissions ADD COLUMN hub_floor REAL;
+    """,
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -66,6 +67,9 @@ class FakeHub:
         if name in self.devices:
             return list(self.devices[name])
         return [QRD] if name == QRD.name else []
+
+    def hub_now(self) -> float | None:
+        return time.time()  # the clock its jobs' creation times come from
 
     async def upload_model(self, path: Path, name: str, project_id: str = "") -> str:
         self.calls["upload_model"] += 1

@@ -64,6 +64,10 @@ def test_defaults_and_json_round_trip() -> None:
         "slow",
         "reset-mid-body",
         "drop-after-create",
+        "html-body",
+        "chunked-cut",
+        "short-body",
+        "corrupt-body",
     }
 
 
