@@ -126,8 +126,13 @@ class JobService:
         return await self._poller.poll_now()
 
     def stale(self, job: Job) -> bool:
-        """True when the Hub could not be asked about this (unfinished) job lately."""
+        """True when the Hub could not be asked about this (unfinished) job lately: since a poll
+        cycle failed (the Hub in trouble, or the store could not commit), until one succeeds."""
         return not job.terminal and self._poller.hub_trouble
+
+    def trouble(self) -> tuple[str, bool] | None:
+        """Why polling is in trouble and whether the Hub is the cause; None while cycles succeed."""
+        return self._poller.trouble
 
     async def counts(self) -> tuple[int, int]:
         """(jobs tracked, jobs in flight)."""
