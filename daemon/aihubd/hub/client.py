@@ -211,14 +211,14 @@ class AiohttpHubClient:
         """``session.request`` following at most ``MAX_REDIRECTS`` redirects, each hop taken
         from the request budget (it is a request too), also when there were too many."""
         request = self._session.request(
-            method, url, data=data, params=params, headers=headers, max_redirects=MAX_REDIRECTS
-        )
+            method, url, data=data, params=params, headers=headers, max_redirects=MAX_REDIRECTS + 1
+        )  # aiohttp gives up when the hop count reaches max_redirects
         try:
             async with request as resp:
                 await self._charge_hops(len(resp.history))
                 yield resp
         except aiohttp.TooManyRedirects as exc:
-            await self._charge_hops(len(exc.history))
+            await self._charge_hops(len(exc.history) - 1)  # every answer was a redirect; the first was admitted
             raise
 
     async def _charge_hops(self, hops: int) -> None:

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,6 +70,7 @@ class Poller:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         backoff: RetryPolicy = CYCLE_BACKOFF,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._hub = hub
         self._store = store
@@ -85,6 +86,7 @@ class Poller:
         self._trouble_is_hub = False  # ...and whether the Hub (not the store) was the cause
         self._cycle_troubles: list[AihubdError] = []  # the Hub failures of this cycle's reads
         self._backoff = Backoff(backoff, clock)
+        self._sleep = sleep  # the run loop's pauses (a fake one, on the fake clock, in tests)
         self._started = 0  # cycles started so far
         self._wanted = 0  # a nudge wants a cycle numbered at least this
         self._finished_listeners: list[Callable[[Job], None]] = []
@@ -159,10 +161,10 @@ class Poller:
         while True:
             await self._cycle(everything=nudged, skip_if_satisfied=nudged)  # survives what a cycle does
             if nudged:
-                await asyncio.sleep(self._nudge_gap)  # debounce bursts of nudges (e.g. many new waiters)
+                await self._sleep(self._nudge_gap)  # debounce bursts of nudges (e.g. many new waiters)
             pause = self._backoff.remaining()
             if pause > 0:  # in trouble: neither due jobs nor nudges start a cycle before the backoff ends
-                await asyncio.sleep(pause)
+                await self._sleep(pause)
             next_due = self._schedule.next_due()
             delay = None if next_due is None else max(0.0, next_due - self._clock())
             try:
