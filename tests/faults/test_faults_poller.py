@@ -223,6 +223,9 @@ async def test_a_misbehaving_hub_pauses_polling_with_backoff_stale_health_and_tw
         # Backoff, on the clock: 2, 4, 8, 16 s (+ up to 25 %) between the failing cycles, one
         # listing each, not the full budget.
         waits = rig.clock.slept[:4]
+        assert len(waits) == 4, (
+            f"the loop backed off {len(waits)} times in {rig.poller.started_cycles - started} cycles"
+        )
         assert all(b <= w <= b * 1.25 for w, b in zip(waits, (2, 4, 8, 16), strict=True)), waits
         listings = rig.proxy.requests_to("/api/v1/job_summaries/")
         assert listings <= rig.poller.started_cycles - started + 1
@@ -255,10 +258,11 @@ async def test_a_huge_api_answer_is_refused_with_bounded_memory(rig: Rig, tmp_pa
     rig.proxy.faults[f"/api/v1/jobs/{job_id}/"] = Fault("huge", size=size, declare_length=declare_length)
     tracemalloc.start()
     try:
-        with pytest.raises(HubUnavailable, match="larger than 8 MiB"):
+        with pytest.raises(HubUnavailable) as info:
             await rig.hub.get_job(job_id)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 3 * MAX_API_BODY, f"{peak / 2**20:.1f} MiB held while reading a {size >> 20} MiB answer"
+    assert "larger than 8 MiB" in str(info.value) and status_for(info.value) == grpc.StatusCode.UNAVAILABLE
     assert rig.proxy.huge_sent < size  # the daemon hung up instead of reading it all

@@ -86,6 +86,7 @@ class Poller:
         self._trouble_is_hub = False  # ...and whether the Hub (not the store) was the cause
         self._cycle_troubles: list[AihubdError] = []  # the Hub failures of this cycle's reads
         self._backoff = Backoff(backoff, clock)
+        self._listing_trouble: str | None = None  # why the listing is unusable (logged once), if it is
         self._sleep = sleep  # the run loop's pauses (a fake one, on the fake clock, in tests)
         self._started = 0  # cycles started so far
         self._wanted = 0  # a nudge wants a cycle numbered at least this
@@ -214,8 +215,13 @@ class Poller:
         except (HubUnavailable, HubAuthError):
             raise  # trouble: nothing else is asked this cycle
         except AihubdError as exc:  # an answer the listing cannot use: read the due jobs directly
-            log.warning("cycle %d: the job listing failed (%s); reading due jobs one by one", self._started, exc)
+            if self._listing_trouble != str(exc):  # said once, not every cycle
+                log.warning("the job listing failed (%s); reading due jobs one by one", exc)
+            self._listing_trouble = str(exc)
             listed = {}
+        else:
+            if listing_ran:
+                self._listing_trouble = None
         # The listing covers every job it shows, due or not: fetch those it shows changed, those
         # it showed last time and no longer does (most likely finished: left the in-flight
         # states), and those it cannot show only when they are due.
