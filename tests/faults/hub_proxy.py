@@ -4,6 +4,8 @@ emulator), except those whose path starts with a prefix told to misbehave, which
 * ``"html"``: 200 ``text/html`` (a captive portal, a load balancer's error page);
 * ``"garbage"``: 200 ``application/x-protobuf`` whose bytes are no protobuf message;
 * ``"redirect-loop"``: 302 back to the same URL, forever;
+* ``"bad-redirect"``: 302 to a URL that is not HTTP;
+* ``"cut"``: 200 protobuf announcing 4 KiB, the connection closed after 100 bytes;
 * ``"huge"``: 200 protobuf, ``size`` bytes streamed chunk by chunk (never held in memory),
   chunked unless ``declare_length``.
 
@@ -27,7 +29,7 @@ _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "ke
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "html" | "garbage" | "redirect-loop" | "huge"
+    kind: str  # "html" | "garbage" | "redirect-loop" | "bad-redirect" | "cut" | "huge"
     size: int = 0  # "huge": how many bytes to send
     declare_length: bool = False  # "huge": send a Content-Length header (else chunked)
 
@@ -78,9 +80,22 @@ class HubProxy:
             )
         if fault.kind == "redirect-loop":
             raise web.HTTPFound(location=str(request.rel_url))
+        if fault.kind == "bad-redirect":
+            raise web.HTTPFound(location="ftp://hub.invalid/api/v1/")
+        if fault.kind == "cut":
+            return await self._cut(request)
         if fault.kind == "huge":
             return await self._huge(request, fault)
         raise AssertionError(f"unknown fault kind {fault.kind!r}")
+
+    async def _cut(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/x-protobuf"})
+        response.content_length = 4096
+        await response.prepare(request)
+        await response.write(b"\x0a" * 100)
+        assert request.transport is not None
+        request.transport.close()
+        return response
 
     async def _huge(self, request: web.Request, fault: Fault) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/x-protobuf"})
