@@ -116,6 +116,10 @@ class AiohttpHubClient:
     async def close(self) -> None:
         await self._session.close()
 
+    def failing(self) -> bool:
+        """Whether the last Hub API exchange failed (unreachable, 401, an unusable answer)."""
+        return self.health is not None and not self.health.reachable
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _url(self, *segments: str) -> str:
@@ -140,17 +144,17 @@ class AiohttpHubClient:
         only for calls that are safe to repeat."""
 
         async def once() -> M:
-            await self._admit()
-            return await self._send(method, segments, reply, body=body, params=params, object_id=object_id)
+            try:
+                await self._admit()
+                return await self._send(method, segments, reply, body=body, params=params, object_id=object_id)
+            except HubError as exc:  # unreachable, 401, 426, an unusable answer: also when retried
+                self.health = HubHealth(reachable=False, error=str(exc))
+                raise
 
-        try:
-            if retry if retry is not None else method in ("GET", "DELETE"):
-                result = await with_retries(once, self._retry, sleep=self._budget.sleep)
-            else:
-                result = await once()
-        except HubError as exc:  # unreachable, 401, 426, or an answer the daemon cannot use
-            self.health = HubHealth(reachable=False, error=str(exc))
-            raise
+        if retry if retry is not None else method in ("GET", "DELETE"):
+            result = await with_retries(once, self._retry, sleep=self._budget.sleep)
+        else:
+            result = await once()
         self.health = HubHealth(reachable=True)
         return result
 
