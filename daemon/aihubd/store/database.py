@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from ..errors import AihubdError
+from ..errors import AihubdError, ResourceExhausted
 
 __all__ = ["Database", "DatabaseUnusable"]
 
@@ -134,15 +135,31 @@ MOVE_ASIDE = (
     "the Hub keeps every job (`aihubctl track JOB_ID` follows one again) and the cache refills from the Hub"
 )
 _DAMAGED = {"SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_FORMAT"}
+LOW_SPACE = 1 << 20
 
 
 class DatabaseUnusable(AihubdError):
     """The database cannot be opened, read, written or trusted; the message says what to do."""
 
 
+def _out_of_space(directory: Path) -> bool:
+    """Less than ``LOW_SPACE`` free there: SQLite then fails to grow its files, often as a mere
+    "disk I/O error" (the shared-memory file of WAL mode), which would point the wrong way."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < LOW_SPACE
+
+
 def _unusable(path: Path, exc: sqlite3.Error | OSError) -> DatabaseUnusable:
     detail = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
     name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_FULL" or getattr(exc, "errno", None) == errno.ENOSPC or _out_of_space(path.parent):
+        return DatabaseUnusable(
+            f"no space left for the database {path} ({detail}): the filesystem holding {path.parent} is full; "
+            "free some space there and start again"
+        )
     if name in _DAMAGED or "not a database" in detail or "malformed" in detail:
         return DatabaseUnusable(f"the database {path} is damaged ({detail}); {MOVE_ASIDE.format(path=path)}")
     if name == "SQLITE_BUSY" or "locked" in detail:
@@ -167,7 +184,8 @@ class Database:
     async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error. ``durable`` commits with
         ``synchronous=FULL``: for records the Hub cannot rebuild. Callers should shield it from
-        cancellation: a cancelled await does not stop SQLite, it only loses track of it."""
+        cancellation: a cancelled await does not stop SQLite, it only loses track of it. A full
+        disk (``SQLITE_FULL``) is ``ResourceExhausted`` naming the database, never an internal error."""
         async with self._write_lock:
             if durable:
                 await self.conn.execute("PRAGMA synchronous=FULL")
@@ -176,9 +194,13 @@ class Database:
                 try:
                     yield self.conn
                     await self.conn.execute("COMMIT")
-                except BaseException:
+                except BaseException as exc:
                     if self.conn.in_transaction:
                         await self.conn.execute("ROLLBACK")
+                    if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                        raise ResourceExhausted(
+                            f"no space left for the daemon's database {self.path}; free some space on that filesystem"
+                        ) from None
                     raise
             finally:
                 if durable:

@@ -50,12 +50,7 @@ class DeliveryJournal:
                     (os.fsencode(temp), time.time()),
                 )
 
-        try:
-            await asyncio.shield(write())
-        except sqlite3.Error as exc:
-            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-                raise ResourceExhausted(f"no space left for the daemon's database {self._db.path}") from None
-            raise
+        await asyncio.shield(write())  # a full disk is ResourceExhausted (Database.transaction)
 
     async def clear(self, temp: Path) -> None:
         """Forget ``temp`` (renamed into place or removed). Not durable, and a failure is only
@@ -67,7 +62,7 @@ class DeliveryJournal:
 
         try:
             await asyncio.shield(write())
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ResourceExhausted) as exc:
             log.warning("could not clear the delivery journal entry for %s: %s", temp, exc)
 
     async def pending_paths(self) -> list[Path]:

@@ -10,6 +10,7 @@ is never deleted (deleting it would let two daemons lock two different files).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -31,6 +32,11 @@ class DirectoryUnusable(AihubdError):
 
 
 def _unusable(what: str, directory: Path, exc: OSError) -> DirectoryUnusable:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DirectoryUnusable(
+            f"no space left on the filesystem holding the {what} {directory}; free some space there "
+            "(the daemon needs a little for its lock, database and cache) and start again"
+        )
     return DirectoryUnusable(
         f"cannot use the {what} {directory}: {exc.strerror or exc}; make it a directory you (uid {os.getuid()}) "
         "can write, on a filesystem that is not read-only, or choose another one"

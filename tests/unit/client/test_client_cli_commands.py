@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from client_fakes import CHUNKS, FAILURE_REASON, TARGET_FILENAME
 
-import aihubd_client.cli as cli_module
+import aihubd_client.cli_app as cli_app
 from aihubd_client.cli import cli
 from aihubd_client.exit_codes import ExitCode
 
@@ -69,7 +69,7 @@ def test_watch_json_lines_and_all_tracked_jobs(run, fake):
 
 
 def test_watch_on_a_terminal_draws_a_table(run, monkeypatch):
-    monkeypatch.setattr(cli_module, "is_terminal", lambda stream: True)
+    monkeypatch.setattr(cli_app, "is_terminal", lambda stream: True)
     result = run("watch", "jsuccess")
     assert result.exit_code == 0, result.output
     assert re.search(r"JOB\s+STATUS\s+AGE\s+NAME", result.stdout)
@@ -78,7 +78,7 @@ def test_watch_on_a_terminal_draws_a_table(run, monkeypatch):
 
 
 def test_wait_on_a_terminal_shows_a_status_line(run, monkeypatch):
-    monkeypatch.setattr(cli_module, "is_terminal", lambda stream: True)
+    monkeypatch.setattr(cli_app, "is_terminal", lambda stream: True)
     result = run("wait", "jsuccess")
     assert result.exit_code == 0 and result.stdout == "SUCCESS\n"
     assert re.search(r"SUCCESS\s+\d+\.\ds\s+job jsuccess", result.stderr)
@@ -177,7 +177,7 @@ def test_watch_without_a_daemon_exits_3(tmp_path):
 def test_on_a_terminal_the_target_model_is_still_the_daemons_delivery(run, fake, workdir, monkeypatch, command):
     """link --wait --download and download deliver alike (the daemon's hardlink or copy); only
     --progress streams a private copy."""
-    monkeypatch.setattr(cli_module, "is_terminal", lambda stream: True)
+    monkeypatch.setattr(cli_app, "is_terminal", lambda stream: True)
     result = run(*command)
     assert result.exit_code == 0, result.output
     assert fake.requests_of("DownloadTargetModel") and not fake.requests_of("ReadTargetModel")
