@@ -29,7 +29,9 @@ from aihubd.hub.credentials import HubCredentials
 from aihubd.hub.retry import RetryPolicy
 from aihubd.model import JobState
 from aihubd.rpc.errors import status_for
+from aihubd.rpc.watch_servicer import event_to_proto
 from aihubd.services.daemon_status import DaemonStatusService
+from aihubd.services.feed import FeedEvent, FeedKind
 from aihubd.services.jobs import JobService
 from aihubd.store.database import Database
 from aihubd.store.jobs import JobStore
@@ -220,6 +222,7 @@ async def test_a_misbehaving_hub_pauses_polling_with_backoff_stale_health_and_tw
         assert job is not None and rig.jobs.stale(job)
         info = await status.status()
         assert not info.hub_reachable and "not protobuf" in info.hub_error
+        assert event_to_proto(FeedEvent(FeedKind.CHANGED, 1, job), "", "s", rig.jobs.stale).job.stale  # the feed
         # Backoff, on the clock: 2, 4, 8, 16 s (+ up to 25 %) between the failing cycles, one
         # listing each, not the full budget.
         waits = rig.clock.slept[:4]
@@ -239,6 +242,7 @@ async def test_a_misbehaving_hub_pauses_polling_with_backoff_stale_health_and_tw
     job = rig.store.cached(job_id)
     assert job is not None and job.state == JobState.LINKING_MODELS and not rig.jobs.stale(job)
     assert (await status.status()).hub_reachable
+    assert not event_to_proto(FeedEvent(FeedKind.CHANGED, 2, job), "", "s", rig.jobs.stale).job.stale
     await status.close()
     messages = [r for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith("aihubd.tracking")]
     paused = [r for r in messages if "polling paused by Hub trouble" in r.getMessage()]

@@ -160,12 +160,12 @@ class Poller:
             self._schedule.track(DISCOVERY, self._clock(), soon=True)
         nudged = False
         while True:
-            await self._cycle(everything=nudged, skip_if_satisfied=nudged)  # survives what a cycle does
-            if nudged:
-                await self._sleep(self._nudge_gap)  # debounce bursts of nudges (e.g. many new waiters)
             pause = self._backoff.remaining()
             if pause > 0:  # in trouble: neither due jobs nor nudges start a cycle before the backoff ends
                 await self._sleep(pause)
+            await self._cycle(everything=nudged, skip_if_satisfied=nudged)  # survives what a cycle does
+            if nudged:
+                await self._sleep(self._nudge_gap)  # debounce bursts of nudges (e.g. many new waiters)
             next_due = self._schedule.next_due()
             delay = None if next_due is None else max(0.0, next_due - self._clock())
             try:
