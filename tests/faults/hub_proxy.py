@@ -6,6 +6,7 @@ emulator), except those whose path starts with a prefix told to misbehave, which
 * ``"redirect-loop"``: 302 back to the same URL, forever;
 * ``"bad-redirect"``: 302 to a URL that is not HTTP;
 * ``"cut"``: 200 protobuf announcing 4 KiB, the connection closed after 100 bytes;
+* ``"teapot"``: 418, a status no Hub answers;
 * ``"huge"``: 200 protobuf, ``size`` bytes streamed chunk by chunk (never held in memory),
   chunked unless ``declare_length``.
 
@@ -29,7 +30,7 @@ _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "ke
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "html" | "garbage" | "redirect-loop" | "bad-redirect" | "cut" | "huge"
+    kind: str  # "html" | "garbage" | "redirect-loop" | "bad-redirect" | "cut" | "teapot" | "huge"
     size: int = 0  # "huge": how many bytes to send
     declare_length: bool = False  # "huge": send a Content-Length header (else chunked)
 
@@ -82,6 +83,8 @@ class HubProxy:
             raise web.HTTPFound(location=str(request.rel_url))
         if fault.kind == "bad-redirect":
             raise web.HTTPFound(location="ftp://hub.invalid/api/v1/")
+        if fault.kind == "teapot":
+            return web.Response(status=418, text="I'm a teapot")
         if fault.kind == "cut":
             return await self._cut(request)
         if fault.kind == "huge":

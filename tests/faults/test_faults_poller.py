@@ -186,7 +186,7 @@ async def test_the_scheduled_cycle_commits_a_change_a_failed_write_missed(rig: R
 # -- item 2: an unusable Hub answer is Hub trouble -----------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["html", "garbage", "redirect-loop", "bad-redirect", "cut"])
+@pytest.mark.parametrize("kind", ["html", "garbage", "redirect-loop", "bad-redirect", "cut", "teapot"])
 async def test_an_unusable_answer_is_hub_trouble_never_internal(rig: Rig, tmp_path: Path, kind: str) -> None:
     job_id = await _submitted(rig, tmp_path)
     path = f"/api/v1/jobs/{job_id}/"

@@ -523,7 +523,8 @@ def _raise_for_status(resp: aiohttp.ClientResponse, payload: bytes, object_id: s
         raise InvalidArgument(f"the Hub refused the request: {detail or status}")
     if 300 <= status < 400:  # a redirect aiohttp could not follow (no usable Location)
         raise HubUnavailable(f"the Hub answered {status} on {where} without a usable redirect; try again later", status)
-    raise HubError(f"the Hub answered {status} on {where}: {detail}", status)
+    # Any other status is no answer the Hub gives: Hub trouble (UNAVAILABLE with the reason), not INTERNAL.
+    raise HubUnavailable(f"the Hub answered {status} on {where}: {detail}; try again later", status)
 
 
 @contextlib.contextmanager
