@@ -262,7 +262,7 @@ class Poller:
     def _failed(self, exc: BaseException) -> None:
         """A cycle failed: back off; the first failure after a success is logged (once)."""
         wait = self._backoff.failed()
-        reason = _reason(exc, self._store)
+        reason = _reason(exc)
         hub = isinstance(exc, HubError)
         if self._trouble is None:
             bug = not isinstance(exc, (AihubdError, sqlite3.Error, OSError))  # a bug gets its one traceback
@@ -279,7 +279,7 @@ class Poller:
 
     def _succeeded(self) -> None:
         if self._trouble is not None:
-            log.info("polling resumed after %d failed cycle(s): the Hub answers again", self._backoff.failures)
+            log.info("polling resumed after %d failed cycle(s)", self._backoff.failures)
         self._trouble = None
         self._backoff.succeeded()
 
@@ -413,7 +413,7 @@ class Poller:
                         log.exception("a job-finished listener failed")
 
 
-def _reason(exc: BaseException, store: JobStore) -> str:
+def _reason(exc: BaseException) -> str:
     """What went wrong, for a person: the Hub's trouble as the adapter says it, a store failure
     naming the database."""
     if isinstance(exc, AihubdError):
