@@ -5,10 +5,10 @@ its ``Authorization: token ...`` and ``Content-Type`` headers; query keys and va
 official client's for the same operation. Every HTTP failure is translated to an
 ``aihubd.errors`` kind in ``_raise_for_status`` / ``_translate`` (one place): every aiohttp
 exception, and an answer the daemon cannot use (not protobuf, unreadable, larger than
-``MAX_API_BODY``, read incrementally and never held past it, or more than ``MAX_REDIRECTS``
-redirects, each hop taken from the request budget) is Hub trouble, ``HubUnavailable``. Reads, renames and
-the model-record create are retried here, as the official client retries them; a 401 parks all
-traffic in the ``AuthGate`` until a re-probe of ``users/auth/user`` answers.
+``MAX_API_BODY`` — read incrementally, never held past it — or more than ``MAX_REDIRECTS``
+redirects, each hop taken from the request budget), is Hub trouble: ``HubUnavailable``. Reads,
+renames and the model-record create are retried here, as the official client retries them; a
+401 parks all traffic in the ``AuthGate`` until a re-probe of ``users/auth/user`` answers.
 """
 
 from __future__ import annotations
