@@ -270,3 +270,25 @@ async def test_a_huge_api_answer_is_refused_with_bounded_memory(rig: Rig, tmp_pa
     assert peak < 3 * MAX_API_BODY, f"{peak / 2**20:.1f} MiB held while reading a {size >> 20} MiB answer"
     assert "larger than 8 MiB" in str(info.value) and status_for(info.value) == grpc.StatusCode.UNAVAILABLE
     assert rig.proxy.huge_sent < size  # the daemon hung up instead of reading it all
+
+
+async def test_a_nudge_does_not_cut_a_backoff_short(rig: Rig, tmp_path: Path) -> None:
+    """A RefreshJobs whose cycle failed starts a backoff; a waiter's nudge then waits it out
+    before the loop's next cycle, instead of asking the troubled Hub at once."""
+    await _submitted(rig, tmp_path)
+    loop = asyncio.create_task(rig.poller.run())
+    try:
+        await _until(lambda: rig.poller.started_cycles >= 2, "the loop's first look (nothing due)")
+        rig.proxy.faults["/api/v1/job_summaries/"] = Fault("html")
+        await rig.jobs.refresh()  # fails: trouble, a backoff of 2-2.5 s on the clock
+        assert rig.poller.hub_trouble and rig.poller.backoff_remaining() >= 2
+        listings = rig.proxy.requests_to("/api/v1/job_summaries/")
+        started = rig.poller.started_cycles
+        rig.poller.nudge()
+        await _until(lambda: rig.poller.started_cycles > started, "the nudged cycle")
+        assert rig.clock.slept and rig.clock.slept[0] >= 2, rig.clock.slept  # the backoff came first
+        assert rig.proxy.requests_to("/api/v1/job_summaries/") <= listings + 1
+    finally:
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
