@@ -203,7 +203,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             )
             index = ArtifactIndex(db)
             blobs = BlobStore(config.cache_dir)
-            jobs = JobService(hub, store, notifier, poller)
+            jobs = JobService(hub, store, notifier, poller, hub_failing=hub.failing)
             uploads = UploadService(hub, index)
             devices = DeviceCatalog(hub)
             submitter = Submitter(

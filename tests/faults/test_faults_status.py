@@ -36,6 +36,9 @@ class Jobs:
     async def counts(self) -> tuple[int, int]:
         return 3, 1
 
+    def trouble(self) -> tuple[str, bool] | None:
+        return None  # the poller is not in trouble
+
 
 async def test_status_answers_at_once_while_the_hub_hangs() -> None:
     hub = HangingHub()

@@ -3,9 +3,12 @@
 Every request carries the official client's identity headers (``identity.py``) and, on the API,
 its ``Authorization: token ...`` and ``Content-Type`` headers; query keys and values are the
 official client's for the same operation. Every HTTP failure is translated to an
-``aihubd.errors`` kind in ``_raise_for_status`` / ``_translate`` (one place). Reads, renames and
-the model-record create are retried here, as the official client retries them; a 401 parks all
-traffic in the ``AuthGate`` until a re-probe of ``users/auth/user`` answers.
+``aihubd.errors`` kind in ``_raise_for_status`` / ``_translate`` (one place): every aiohttp
+exception, and an answer the daemon cannot use (not protobuf, unreadable, larger than
+``MAX_API_BODY`` — read incrementally, never held past it — or more than ``MAX_REDIRECTS``
+redirects, each hop taken from the request budget), is Hub trouble: ``HubUnavailable``. Reads,
+renames and the model-record create are retried here, as the official client retries them; a
+401 parks all traffic in the ``AuthGate`` until a re-probe of ``users/auth/user`` answers.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +57,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
 PROTOBUF = "application/x-protobuf"
 CREDENTIAL_RECHECK_SECONDS = 2.0
+MAX_API_BODY = 8 * 1024 * 1024  # the largest API answer read, in bytes: a larger one is a protocol error
+MAX_REDIRECTS = 3  # redirect hops followed per API request (each one costs a budget token)
+READ_CHUNK = 64 * 1024
 
 
 def redact_url(url: str) -> str:
@@ -113,6 +119,10 @@ class AiohttpHubClient:
     async def close(self) -> None:
         await self._session.close()
 
+    def failing(self) -> bool:
+        """Whether the last Hub API exchange failed (unreachable, 401, an unusable answer)."""
+        return self.health is not None and not self.health.reachable
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _url(self, *segments: str) -> str:
@@ -137,17 +147,17 @@ class AiohttpHubClient:
         only for calls that are safe to repeat."""
 
         async def once() -> M:
-            await self._admit()
-            return await self._send(method, segments, reply, body=body, params=params, object_id=object_id)
+            try:
+                await self._admit()
+                return await self._send(method, segments, reply, body=body, params=params, object_id=object_id)
+            except HubError as exc:  # unreachable, 401, 426, an unusable answer: also when retried
+                self.health = HubHealth(reachable=False, error=str(exc))
+                raise
 
-        try:
-            if retry if retry is not None else method in ("GET", "DELETE"):
-                result = await with_retries(once, self._retry, sleep=self._budget.sleep)
-            else:
-                result = await once()
-        except (HubAuthError, HubUnavailable, HubProtocolTooOld) as exc:
-            self.health = HubHealth(reachable=False, error=str(exc))
-            raise
+        if retry if retry is not None else method in ("GET", "DELETE"):
+            result = await with_retries(once, self._retry, sleep=self._budget.sleep)
+        else:
+            result = await once()
         self.health = HubHealth(reachable=True)
         return result
 
@@ -167,8 +177,8 @@ class AiohttpHubClient:
         data = body.SerializeToString() if body is not None else None
         headers = {**self._creds.auth_headers(), "Content-Type": PROTOBUF}
         with _translate(method, url, object_id):
-            async with self._session.request(method, url, data=data, params=params, headers=headers) as resp:
-                payload = await resp.read()
+            async with self._request(method, url, data=data, params=params, headers=headers) as resp:
+                payload = await _read_capped(resp, method, url)
                 self.hub_clock.observe(resp.headers.get("Date"))
                 log.debug("%s %s -> %d in %.3fs", method, redact_url(url), resp.status, time.monotonic() - started)
                 try:
@@ -181,17 +191,47 @@ class AiohttpHubClient:
                         self._budget.retry_after(exc.retry_after)
                     raise
                 if resp.headers.get("Content-Type") != PROTOBUF:
-                    raise HubError(
+                    raise HubUnavailable(
                         f"the Hub answered {method} {redact_url(url)} with "
-                        f"{resp.headers.get('Content-Type')!r}, not protobuf",
+                        f"{resp.headers.get('Content-Type')!r}, not protobuf; try again later",
                         resp.status,
                     )
                 message = reply()
                 try:
                     message.ParseFromString(payload)
                 except DecodeError:
-                    raise HubError(f"the Hub sent an unreadable {reply.__name__}", resp.status) from None
+                    raise HubUnavailable(
+                        f"the Hub sent an unreadable {reply.__name__} for {method} {redact_url(url)}; try again later",
+                        resp.status,
+                    ) from None
                 return message
+
+    @contextlib.asynccontextmanager
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None,
+        params: dict[str, str] | list[tuple[str, str]] | None,
+        headers: dict[str, str],
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """``session.request`` following at most ``MAX_REDIRECTS`` redirects, each hop taken
+        from the request budget (it is a request too), also when there were too many."""
+        request = self._session.request(
+            method, url, data=data, params=params, headers=headers, max_redirects=MAX_REDIRECTS + 1
+        )  # aiohttp gives up when the hop count reaches max_redirects
+        try:
+            async with request as resp:
+                await self._charge_hops(len(resp.history))
+                yield resp
+        except aiohttp.TooManyRedirects as exc:
+            await self._charge_hops(len(exc.history) - 1)  # every answer was a redirect; the first was admitted
+            raise
+
+    async def _charge_hops(self, hops: int) -> None:
+        for _ in range(hops):
+            await self._budget.acquire()
 
     async def _admit(self) -> None:
         """Take a token from the shared budget. While a 401 parks traffic, fail fast — unless a
@@ -437,6 +477,25 @@ def _detail(payload: bytes) -> str:
     return text[:500]
 
 
+async def _read_capped(resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
+    """The body, read chunk by chunk and given up (connection closed) past ``MAX_API_BODY``."""
+    body = bytearray()
+    declared = resp.content_length
+    if declared is None or declared <= MAX_API_BODY:
+        async for chunk in resp.content.iter_chunked(READ_CHUNK):
+            body += chunk
+            if len(body) > MAX_API_BODY:
+                break
+    if len(body) > MAX_API_BODY or (declared is not None and declared > MAX_API_BODY):
+        resp.close()
+        raise HubUnavailable(
+            f"the Hub's answer to {method} {redact_url(url)} is larger than {MAX_API_BODY // 2**20} MiB "
+            "(no API answer is): a protocol error; try again later",
+            resp.status,
+        )
+    return bytes(body)
+
+
 def _raise_for_status(resp: aiohttp.ClientResponse, payload: bytes, object_id: str) -> None:
     status = resp.status
     if 200 <= status < 300:
@@ -469,13 +528,23 @@ def _raise_for_status(resp: aiohttp.ClientResponse, payload: bytes, object_id: s
         )
     if status in (400, 409, 413, 422):
         raise InvalidArgument(f"the Hub refused the request: {detail or status}")
-    raise HubError(f"the Hub answered {status} on {where}: {detail}", status)
+    if 300 <= status < 400:  # a redirect aiohttp could not follow (no usable Location)
+        raise HubUnavailable(f"the Hub answered {status} on {where} without a usable redirect; try again later", status)
+    # Any other status is no answer the Hub gives: Hub trouble (UNAVAILABLE with the reason), not INTERNAL.
+    raise HubUnavailable(f"the Hub answered {status} on {where}: {detail}; try again later", status)
 
 
 @contextlib.contextmanager
 def _translate(method: str, url: str, object_id: str = "") -> Iterator[None]:
-    """Turn transport failures into HubUnavailable, with the URL's secrets left out."""
+    """Turn every aiohttp failure (and a timeout) into HubUnavailable, with the URL's secrets left out."""
+    where = f"{method} {redact_url(url)}"
     try:
         yield
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-        raise HubUnavailable(f"cannot reach the Hub ({method} {redact_url(url)}: {exc.__class__.__name__})") from None
+    except aiohttp.TooManyRedirects:
+        raise HubUnavailable(f"the Hub redirected {where} more than {MAX_REDIRECTS} times; try again later") from None
+    except aiohttp.ClientPayloadError as exc:
+        raise HubUnavailable(f"the Hub cut its answer to {where} short ({exc.__class__.__name__})") from None
+    except aiohttp.InvalidURL as exc:  # e.g. a redirect to a URL that is none
+        raise HubUnavailable(f"an invalid URL on the way to {where} ({exc.__class__.__name__})") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise HubUnavailable(f"cannot reach the Hub ({where}: {exc.__class__.__name__})") from None

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from ..errors import HubUnavailable
 
-__all__ = ["RetryPolicy", "parse_retry_after", "with_retries"]
+__all__ = ["Backoff", "RetryPolicy", "parse_retry_after", "with_retries"]
 
 T = TypeVar("T")
 
@@ -41,6 +41,35 @@ class RetryPolicy:
     def patience(self) -> float:
         """The least total wait before giving up (no Retry-After)."""
         return sum(min(self.cap, self.base * 2.0**a) for a in range(self.attempts - 1))
+
+
+class Backoff:
+    """When a repeated operation (the poll cycle) may be tried again after consecutive failures:
+    ``policy.delay`` of the failure count, on an injected clock; a success resets it."""
+
+    def __init__(
+        self, policy: RetryPolicy, clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None
+    ) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._rng = rng
+        self.failures = 0
+        self._until: float | None = None
+
+    def failed(self) -> float:
+        """Count a failure; returns the wait before the next try."""
+        wait = self._policy.delay(min(self.failures, 32), self._rng)
+        self.failures += 1
+        self._until = self._clock() + wait
+        return wait
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self._until = None
+
+    def remaining(self) -> float:
+        """Seconds left before the next try may start (0 when it may start now)."""
+        return 0.0 if self._until is None else max(0.0, self._until - self._clock())
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

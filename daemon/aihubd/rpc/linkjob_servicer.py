@@ -113,7 +113,8 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
             jobs, total = await self._jobs.list(
                 [JobState.of(s) for s in request.states], request.name_contains, request.limit, request.offset
             )
-            return api.ListJobsResponse(jobs=[job_to_proto(j, self._web_url) for j in jobs], total=total)
+            messages = [job_to_proto(j, self._web_url, stale=self._jobs.stale(j)) for j in jobs]
+            return api.ListJobsResponse(jobs=messages, total=total)
 
     async def TrackJob(self, request: api.TrackJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "TrackJob"):
@@ -158,5 +159,5 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
             return job_to_proto(job, self._web_url, stale=tracked and self._jobs.stale(job))
 
     async def WatchJobs(self, request: api.WatchJobsRequest, context: Context) -> AsyncIterator[api.JobEvent]:
-        async for event in watch_jobs(self._feed, request, context, self._web_url):
+        async for event in watch_jobs(self._feed, request, context, self._web_url, self._jobs.stale):
             yield event

@@ -89,19 +89,21 @@ class DaemonStatusService:
         self._lookup: asyncio.Task[None] | None = None
 
     async def status(self) -> DaemonStatus:
-        """The daemon's view now; reachability is the last Hub call's outcome. Starts a background
+        """The daemon's view now; reachability is the last Hub call's outcome, and not reachable
+        while the poller is in Hub trouble (its reason is the error). Starts a background
         look-up of the account when it is not known yet (not while Hub traffic is held)."""
         traffic = self._hub.traffic()
         email = self._hub.known_email  # the hub client keeps it per set of credentials
         if not email and traffic.paused_for is None and not traffic.auth.parked:
             self._look_up_account()
         health = self._hub.health
+        trouble = self._jobs.trouble()  # the poller's last cycle failed: say why
         tracked, in_flight = await self._jobs.counts()
         now = self._wall_clock()
         return DaemonStatus(
             version=__version__,
-            hub_reachable=bool(health and health.reachable),
-            hub_error=health.error if health else "",
+            hub_reachable=bool(health and health.reachable) and not (trouble is not None and trouble[1]),
+            hub_error=f"polling paused: {trouble[0]}" if trouble is not None else (health.error if health else ""),
             account_email=email,
             tracked_jobs=tracked,
             in_flight_jobs=in_flight,

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from ..errors import InvalidArgument
 from ..hub.api import HubApi
@@ -30,9 +30,17 @@ class ShuttingDown(Exception):
 
 class JobService:
     def __init__(
-        self, hub: HubApi, store: JobStore, notifier: Notifier, poller: Poller, *, keepalive: float = 30.0
+        self,
+        hub: HubApi,
+        store: JobStore,
+        notifier: Notifier,
+        poller: Poller,
+        *,
+        keepalive: float = 30.0,
+        hub_failing: Callable[[], bool] = lambda: False,
     ) -> None:
         self._hub = hub
+        self._hub_failing = hub_failing  # the last Hub exchange failed (a call may still be retrying)
         self._store = store
         self._notifier = notifier
         self._poller = poller
@@ -126,8 +134,14 @@ class JobService:
         return await self._poller.poll_now()
 
     def stale(self, job: Job) -> bool:
-        """True when the Hub could not be asked about this (unfinished) job lately."""
-        return not job.terminal and self._poller.hub_trouble
+        """True when the Hub could not be asked about this (unfinished) job lately: since a poll
+        cycle failed (the Hub in trouble, or the store could not commit), until one succeeds, and
+        while the last Hub exchange failed (even if its call is still retrying)."""
+        return not job.terminal and (self._poller.hub_trouble or self._hub_failing())
+
+    def trouble(self) -> tuple[str, bool] | None:
+        """Why polling is in trouble and whether the Hub is the cause; None while cycles succeed."""
+        return self._poller.trouble
 
     async def counts(self) -> tuple[int, int]:
         """(jobs tracked, jobs in flight)."""

@@ -141,6 +141,7 @@ MOVE_ASIDE = (
 )
 _DAMAGED = {"SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_FORMAT"}
 LOW_SPACE = 1 << 20
+BUSY_TIMEOUT_MS = 5000  # how long a write waits for a lock another process holds
 
 
 class DatabaseUnusable(AihubdError):
@@ -190,12 +191,21 @@ class Database:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error. ``durable`` commits with
         ``synchronous=FULL``: for records the Hub cannot rebuild. Callers should shield it from
         cancellation: a cancelled await does not stop SQLite, it only loses track of it. A full
-        disk (``SQLITE_FULL``) is ``ResourceExhausted`` naming the database, never an internal error."""
+        disk (``SQLITE_FULL``) is ``ResourceExhausted`` naming the database, never an internal error;
+        so is a write lock another process holds past the busy timeout (``SQLITE_BUSY``)."""
         async with self._write_lock:
             if durable:
                 await self.conn.execute("PRAGMA synchronous=FULL")
             try:
-                await self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    await self.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
+                    if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                        raise ResourceExhausted(
+                            f"the daemon's database {self.path} is locked by another process (waited "
+                            f"{BUSY_TIMEOUT_MS / 1000:.0f} s); try again, and if it lasts, stop what holds it open"
+                        ) from None
+                    raise
                 try:
                     yield self.conn
                     await self.conn.execute("COMMIT")
@@ -233,7 +243,7 @@ class Database:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
+            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             problems = await db._check("quick_check")
             if problems:
                 raise DatabaseUnusable(

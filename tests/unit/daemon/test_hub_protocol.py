@@ -325,3 +325,6 @@ async def test_a_device_name_the_hub_resolves_to_several_devices_comes_back_whol
 class _Counts:
     async def counts(self) -> tuple[int, int]:
         return 0, 0
+
+    def trouble(self) -> tuple[str, bool] | None:
+        return None  # the poller is not in trouble
