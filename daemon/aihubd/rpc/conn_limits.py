@@ -1,0 +1,139 @@
+"""Bounds on what clients can hold open: file descriptors, connections, streams.
+
+An idle-connection flood must not lock everyone out, and open streams must not eat the daemon's
+memory and descriptors. At start the soft ``RLIMIT_NOFILE`` is raised to the hard limit; gRPC
+accepts at most the fd limit minus a reserve of connections (the reserve keeps descriptors for
+blobs, the store and the Hub); a connection that never speaks HTTP/2 is dropped after a short
+handshake timeout; each connection may open a bounded number of HTTP/2 streams, and
+``StreamLimit`` ends a server stream past the per-peer cap with RESOURCE_EXHAUSTED. gRPC names no
+connection on a Unix socket (every peer there is ``unix:``), so on the socket the cap counts all of
+its clients together; on the loopback TCP port the peer is one connection.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import resource
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeAlias, cast
+
+import grpc
+
+from ..errors import TooManyStreams
+from .errors import rpc_errors
+
+__all__ = [
+    "StreamLimit",
+    "connection_cap",
+    "raise_fd_limit",
+    "server_options",
+]
+
+log = logging.getLogger(__name__)
+
+FD_RESERVE_MIN = 64  # descriptors never given to connections, whatever the limit
+STREAM_HEADROOM = 100  # HTTP/2 streams beyond the stream cap, for unary calls beside full streams
+_MAX_RAISE = 1 << 20  # an "unlimited" hard limit is raised to this (Linux nr_open's default)
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit (logged); returns the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = _MAX_RAISE if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            log.info("file descriptor limit raised from %d to the hard limit %d", soft, target)
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("file descriptor limit stays at %d (cannot raise it to %d: %s)", soft, target, exc)
+    else:
+        log.info("file descriptor limit: %d (the hard limit)", soft)
+    return int(soft) if soft != resource.RLIM_INFINITY else _MAX_RAISE
+
+
+def connection_cap(fd_limit: int) -> int:
+    """Incoming connections gRPC may hold: the fd limit minus a reserve (a quarter, at least 64)."""
+    return max(8, fd_limit - max(FD_RESERVE_MIN, fd_limit // 4))
+
+
+def server_options(fd_limit: int, *, max_streams: int, handshake_timeout: float) -> list[tuple[str, int]]:
+    """gRPC server arguments bounding connections (count, handshake time) and streams per connection."""
+    return [
+        ("grpc.max_allowed_incoming_connections", connection_cap(fd_limit)),
+        ("grpc.server_handshake_timeout_ms", max(1, int(handshake_timeout * 1000))),
+        ("grpc.max_concurrent_streams", max_streams + STREAM_HEADROOM),
+    ]
+
+
+Behaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Any]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+
+class StreamLimit(grpc.aio.ServerInterceptor):
+    """At most ``cap`` open server-streaming calls per peer; the next one ends RESOURCE_EXHAUSTED."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._open: Counter[str] = Counter()
+
+    @property
+    def open_streams(self) -> int:
+        return sum(self._open.values())
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_stream is None:
+            return handler
+        method = handler_call_details.method
+        wrapped = self._wrap(cast(Behaviour, handler.unary_stream), method)
+        return grpc.unary_stream_rpc_method_handler(
+            wrapped, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+        )
+
+    async def _enter(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> str:
+        peer = context.peer()
+        if self._open[peer] >= self.cap:
+            async with rpc_errors(context, method):
+                where = "the Unix socket's clients together" if peer.startswith("unix:") else f"connection {peer}"
+                raise TooManyStreams(
+                    f"too many open streams: {where} hold {self._open[peer]}, the limit (--max-streams); "
+                    f"close streams you no longer read (waits, watches, reads) before opening {method}"
+                )
+        self._open[peer] += 1
+        return peer
+
+    def _leave(self, peer: str) -> None:
+        self._open[peer] -= 1
+        if self._open[peer] <= 0:
+            del self._open[peer]
+
+    def _wrap(self, behaviour: Behaviour, method: str) -> Behaviour:
+        if not (inspect.isasyncgenfunction(behaviour) or inspect.iscoroutinefunction(behaviour)):
+            return behaviour  # a synchronous handler (none in this daemon): not counted
+        if inspect.isasyncgenfunction(behaviour):
+
+            async def generator(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+                peer = await self._enter(context, method)
+                try:
+                    async for message in behaviour(request, context):
+                        yield message
+                finally:
+                    self._leave(peer)
+
+            return generator
+
+        async def writer(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+            peer = await self._enter(context, method)
+            try:
+                await behaviour(request, context)
+            finally:
+                self._leave(peer)
+
+        return writer
