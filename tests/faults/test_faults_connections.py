@@ -114,24 +114,45 @@ def _read_all(stub: api_grpc.LinkJobServiceStub, job_id: str) -> bytes:
 # -- item 8 --------------------------------------------------------------------------------------
 
 
-def test_an_idle_flood_neither_locks_out_new_clients_nor_starves_existing_ones(base: Path) -> None:
-    with served(base, "--handshake-timeout", "1", nofile=FD_LIMIT) as daemon:
+def _backlog(path: Path) -> int:
+    """Connections waiting in the listening socket's accept queue (``ss``: Recv-Q of a listener)."""
+    out = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True, check=True, timeout=WAIT).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if str(path) in fields:
+            return int(fields[2])
+    raise AssertionError(f"nobody listens on {path}:\n{out}")
+
+
+def _fresh_channel(path: Path) -> grpc.Channel:
+    """A channel with its own connection (channels of one process otherwise share one)."""
+    return grpc.insecure_channel(f"unix:{path}", options=[("grpc.use_local_subchannel_pool", 1)])
+
+
+def test_an_idle_flood_is_drained_and_existing_clients_keep_their_descriptors(base: Path) -> None:
+    with served(base, "--handshake-timeout", "60", nofile=FD_LIMIT) as daemon:
         assert any("file descriptor limit" in line for line in daemon.stderr_lines)
         job_id = _done_job(daemon, base, 1 << 20)
         with grpc.insecure_channel(f"unix:{daemon.socket}") as channel:
             stub = api_grpc.LinkJobServiceStub(channel)
             expected = _read_all(stub, job_id)
             with idle_flood(daemon.socket, FLOOD):
-                # The existing channel still gets its download (descriptors are kept for files) ...
-                assert _read_all(stub, job_id) == expected
-                # ... and a new client gets answers: an idle connection is dropped after the handshake
-                # timeout and those past the cap are refused at once, so the backlog drains.
-                with grpc.insecure_channel(f"unix:{daemon.socket}") as fresh:
-                    info = api_grpc.DaemonServiceStub(fresh).GetDaemonInfo(
-                        api.GetDaemonInfoRequest(), timeout=30, wait_for_ready=True
-                    )
-                    assert info.version
-                assert len(_fds(daemon.proc.pid)) < FD_LIMIT
+                # Past the connection cap new connections are closed at once: nothing waits in the
+                # backlog of a daemon that ran out of descriptors to accept them.
+                _until(lambda: _backlog(daemon.socket) == 0, "the accept queue to drain", bound=20)
+                assert len(_fds(daemon.proc.pid)) < FD_LIMIT - 32  # the reserve is kept
+                assert _read_all(stub, job_id) == expected  # a blob file can still be opened
+
+
+def test_an_idle_flood_does_not_lock_out_new_clients(base: Path) -> None:
+    with served(base, "--handshake-timeout", "1", nofile=FD_LIMIT) as daemon:
+        with idle_flood(daemon.socket, FLOOD):
+            # The idle connections are dropped after the handshake timeout; a new client gets in.
+            with _fresh_channel(daemon.socket) as fresh:
+                info = api_grpc.DaemonServiceStub(fresh).GetDaemonInfo(
+                    api.GetDaemonInfoRequest(), timeout=20, wait_for_ready=True
+                )
+                assert info.version
 
 
 def test_out_of_file_descriptors_is_resource_exhausted_with_the_limit(base: Path) -> None:
@@ -144,13 +165,17 @@ def test_out_of_file_descriptors_is_resource_exhausted_with_the_limit(base: Path
             soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
             low = len(_fds(pid)) - 8  # below what it holds: every new open fails with EMFILE
             resource.prlimit(pid, resource.RLIMIT_NOFILE, (low, hard))
+            submit = api.SubmitLinkJobRequest(models=[api.ModelInput(path=str(base / "graph.dlc"))], device=DEVICE)
             try:
                 with pytest.raises(grpc.RpcError) as failed:
-                    _read_all(stub, job_id)
+                    _read_all(stub, job_id)  # was INTERNAL: the blob could not be opened
+                with pytest.raises(grpc.RpcError) as refused:
+                    stub.SubmitLinkJob(submit, timeout=WAIT)  # was INVALID_ARGUMENT: "cannot read model file"
             finally:
                 resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
-            assert failed.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, failed.value
-            assert f"out of file descriptors (limit {low}" in (failed.value.details() or "")
+            for error in (failed.value, refused.value):
+                assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
+                assert f"out of file descriptors (limit {low}" in (error.details() or "")
             assert _read_all(stub, job_id) == expected  # fine again once descriptors are back
 
 
@@ -204,12 +229,13 @@ def test_a_never_read_stream_is_ended_and_its_blob_file_closed(base: Path) -> No
         assert blob_fds() == 0
         with grpc.insecure_channel(f"unix:{daemon.socket}") as channel:
             stream = api_grpc.LinkJobServiceStub(channel).ReadTargetModel(
-                api.ReadTargetModelRequest(job_id=job_id), timeout=WAIT
+                api.ReadTargetModelRequest(job_id=job_id),
+                timeout=2 * WAIT,  # the client never gives up first
             )
             first = next(stream)  # the stream is open; then nobody reads
             assert first.total_size >= 8 << 20
             assert blob_fds() == 1
-            _until(lambda: blob_fds() == 0, "the unread stream's blob file to be closed")
+            _until(lambda: blob_fds() == 0, "the unread stream's blob file to be closed", bound=20)
             received = len(first.data)
             with pytest.raises(grpc.RpcError) as ended:
                 for chunk in stream:

@@ -1,19 +1,21 @@
 """Bounds on what clients can hold open: file descriptors, connections, streams.
 
 An idle-connection flood must not lock everyone out, and open streams must not eat the daemon's
-memory and descriptors. At start the soft ``RLIMIT_NOFILE`` is raised to the hard limit; gRPC
-accepts at most the fd limit minus a reserve of connections (the reserve keeps descriptors for
-blobs, the store and the Hub); a connection that never speaks HTTP/2 is dropped after a short
-handshake timeout; each connection may open a bounded number of HTTP/2 streams, and
-``StreamLimit`` ends a server stream past the per-peer cap with RESOURCE_EXHAUSTED. gRPC names no
-connection on a Unix socket (every peer there is ``unix:``), so on the socket the cap counts all of
-its clients together; on the loopback TCP port the peer is one connection.
+memory and descriptors. At start the soft ``RLIMIT_NOFILE`` is raised to the hard limit. gRPC
+accepts at most the fd limit minus what is open at start minus a reserve (descriptors kept for
+blobs, the store and the Hub); past that a new connection is closed at once. A connection that
+never speaks HTTP/2 is dropped after a short handshake timeout, so a flood drains and new clients
+get in. Each connection may open a bounded number of HTTP/2 streams, and ``StreamLimit`` ends a
+server stream past the per-peer cap with RESOURCE_EXHAUSTED. gRPC names no connection on a Unix
+socket (every peer there is ``unix:``), so on the socket the cap counts all of its clients
+together; on the loopback TCP port the peer is one connection.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import os
 import resource
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -54,9 +56,15 @@ def raise_fd_limit() -> int:
     return int(soft) if soft != resource.RLIM_INFINITY else _MAX_RAISE
 
 
-def connection_cap(fd_limit: int) -> int:
-    """Incoming connections gRPC may hold: the fd limit minus a reserve (a quarter, at least 64)."""
-    return max(8, fd_limit - max(FD_RESERVE_MIN, fd_limit // 4))
+def connection_cap(fd_limit: int, in_use: int | None = None) -> int:
+    """Incoming connections gRPC may hold: the fd limit minus what is open now (``in_use``, default
+    counted in /proc/self/fd) minus a reserve (a quarter of the limit, at least 64)."""
+    if in_use is None:
+        try:
+            in_use = len(os.listdir("/proc/self/fd"))
+        except OSError:
+            in_use = 0
+    return max(8, fd_limit - in_use - max(FD_RESERVE_MIN, fd_limit // 4))
 
 
 def server_options(fd_limit: int, *, max_streams: int, handshake_timeout: float) -> list[tuple[str, int]]:
