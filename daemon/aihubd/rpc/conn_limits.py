@@ -6,7 +6,7 @@ accepts at most the fd limit minus what is open at start minus a reserve (descri
 blobs, the store and the Hub); past that a new connection is closed at once. A connection that
 never speaks HTTP/2 is dropped after a short handshake timeout, so a flood drains and new clients
 get in. Each connection may open a bounded number of HTTP/2 streams, and ``StreamLimit`` ends a
-server stream past the per-peer cap with RESOURCE_EXHAUSTED. gRPC names no connection on a Unix
+server stream past the per-peer cap with RESOURCE_EXHAUSTED (wrapping the streaming methods, so unary calls pay nothing). gRPC names no connection on a Unix
 socket (every peer there is ``unix:``), so on the socket the cap counts all of its clients
 together; on the loopback TCP port the peer is one connection.
 """
@@ -18,10 +18,11 @@ import logging
 import os
 import resource
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeAlias, cast
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 
 from ..errors import TooManyStreams
 from .errors import rpc_errors
@@ -77,11 +78,14 @@ def server_options(fd_limit: int, *, max_streams: int, handshake_timeout: float)
 
 
 Behaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Any]
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
-class StreamLimit(grpc.aio.ServerInterceptor):
-    """At most ``cap`` open server-streaming calls per peer; the next one ends RESOURCE_EXHAUSTED."""
+class StreamLimit:
+    """At most ``cap`` open server-streaming calls per peer; the next one ends RESOURCE_EXHAUSTED.
+
+    ``limit_servicer`` wraps a servicer's server-streaming methods before it is registered, so
+    unary calls pay nothing (a server interceptor would run on every call).
+    """
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -91,19 +95,11 @@ class StreamLimit(grpc.aio.ServerInterceptor):
     def open_streams(self) -> int:
         return sum(self._open.values())
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_stream is None:
-            return handler
-        method = handler_call_details.method
-        wrapped = self._wrap(cast(Behaviour, handler.unary_stream), method)
-        return grpc.unary_stream_rpc_method_handler(
-            wrapped, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
-        )
+    def limit_servicer(self, servicer: object, service: ServiceDescriptor) -> None:
+        for method in service.methods:
+            if method.server_streaming and not method.client_streaming:
+                behaviour = getattr(servicer, method.name)
+                setattr(servicer, method.name, self._wrap(behaviour, f"/{service.full_name}/{method.name}"))
 
     async def _enter(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> str:
         peer = context.peer()
@@ -123,8 +119,6 @@ class StreamLimit(grpc.aio.ServerInterceptor):
             del self._open[peer]
 
     def _wrap(self, behaviour: Behaviour, method: str) -> Behaviour:
-        if not (inspect.isasyncgenfunction(behaviour) or inspect.iscoroutinefunction(behaviour)):
-            return behaviour  # a synchronous handler (none in this daemon): not counted
         if inspect.isasyncgenfunction(behaviour):
 
             async def generator(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
@@ -136,6 +130,8 @@ class StreamLimit(grpc.aio.ServerInterceptor):
                     self._leave(peer)
 
             return generator
+        if not inspect.iscoroutinefunction(behaviour):
+            return behaviour  # synchronous (e.g. the generated base's UNIMPLEMENTED): nothing held open
 
         async def writer(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
             peer = await self._enter(context, method)

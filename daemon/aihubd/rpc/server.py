@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 
+from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from .catalog_servicer import CatalogServicer
@@ -74,10 +75,13 @@ async def start_server(
         write_token_file(token_file, token)  # before the port exists: no caller ever waits for it
         interceptors.append(BearerTokenInterceptor(token))
 
-    interceptors.append(StreamLimit(max_streams))
     limits = server_options(fd_limit, max_streams=max_streams, handshake_timeout=handshake_timeout)
     log.info("connection limits: %s", ", ".join(f"{name.removeprefix('grpc.')}={value}" for name, value in limits))
-    server = grpc.aio.server(options=[*SERVER_OPTIONS, *limits], interceptors=interceptors)
+    server = grpc.aio.server(options=[*SERVER_OPTIONS, *limits], interceptors=interceptors or None)
+    streams = StreamLimit(max_streams)
+    for servicer, service in ((linkjobs, "LinkJobService"), (daemon, "DaemonService"), (catalog, "CatalogService")):
+        if servicer is not None:
+            streams.limit_servicer(servicer, api.DESCRIPTOR.services_by_name[service])
     api_grpc.add_LinkJobServiceServicer_to_server(linkjobs, server)
     api_grpc.add_DaemonServiceServicer_to_server(daemon, server)
     if catalog is not None:
