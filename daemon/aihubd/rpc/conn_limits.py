@@ -6,9 +6,10 @@ accepts at most the fd limit minus what is open at start minus a reserve (descri
 blobs, the store and the Hub); past that a new connection is closed at once. A connection that
 never speaks HTTP/2 is dropped after a short handshake timeout, so a flood drains and new clients
 get in. Each connection may open a bounded number of HTTP/2 streams, and ``StreamLimit`` ends a
-server stream past the per-peer cap with RESOURCE_EXHAUSTED (wrapping the streaming methods, so unary calls pay nothing). gRPC names no connection on a Unix
-socket (every peer there is ``unix:``), so on the socket the cap counts all of its clients
-together; on the loopback TCP port the peer is one connection.
+server stream past the per-peer cap with RESOURCE_EXHAUSTED (it wraps the streaming methods, so
+unary calls pay nothing). gRPC names no connection on a Unix socket (every peer there is
+``unix:``), so on the socket the cap counts all of its clients together; on the loopback TCP
+port the peer is one connection.
 """
 
 from __future__ import annotations
