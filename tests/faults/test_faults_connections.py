@@ -33,12 +33,13 @@ FD_LIMIT = 300  # the daemon's soft and hard RLIMIT_NOFILE in the flood tests
 FLOOD = 400  # idle raw connections: more than the daemon has descriptors
 
 
-def _start(base: Path, *extra: str, nofile: int | None = None) -> ServedDaemon:
-    """``aihubd serve`` on the embedded emulator (fast links, plain URL transfers), once ready."""
+def _start(base: Path, *extra: str, nofile: int | tuple[int, int] | None = None) -> ServedDaemon:
+    """``aihubd serve`` on the embedded emulator (fast links, plain URL transfers), once ready;
+    ``nofile``: its RLIMIT_NOFILE (soft = hard, or (soft, hard))."""
 
     def limit() -> None:
         if nofile is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+            resource.setrlimit(resource.RLIMIT_NOFILE, nofile if isinstance(nofile, tuple) else (nofile, nofile))
 
     argv = serve_argv(base / "s.sock", base / "state", *extra)
     argv += ["--hub", "emulator", "--emulator-link-seconds", "0.05", "--emulator-transfer", "url"]
@@ -54,7 +55,7 @@ def _start(base: Path, *extra: str, nofile: int | None = None) -> ServedDaemon:
 
 
 @contextmanager
-def served(base: Path, *extra: str, nofile: int | None = None) -> Iterator[ServedDaemon]:
+def served(base: Path, *extra: str, nofile: int | tuple[int, int] | None = None) -> Iterator[ServedDaemon]:
     daemon = _start(base, *extra, nofile=nofile)
     try:
         yield daemon
@@ -131,7 +132,7 @@ def _fresh_channel(path: Path) -> grpc.Channel:
 
 def test_an_idle_flood_is_drained_and_existing_clients_keep_their_descriptors(base: Path) -> None:
     with served(base, "--handshake-timeout", "60", nofile=FD_LIMIT) as daemon:
-        assert any("file descriptor limit" in line for line in daemon.stderr_lines)
+        daemon.wait_for_log("connection limits: max_allowed_incoming_connections=")
         job_id = _done_job(daemon, base, 1 << 20)
         with grpc.insecure_channel(f"unix:{daemon.socket}") as channel:
             stub = api_grpc.LinkJobServiceStub(channel)
@@ -153,6 +154,12 @@ def test_an_idle_flood_does_not_lock_out_new_clients(base: Path) -> None:
                     api.GetDaemonInfoRequest(), timeout=20, wait_for_ready=True
                 )
                 assert info.version
+
+
+def test_the_soft_fd_limit_is_raised_to_the_hard_limit_at_start(base: Path) -> None:
+    with served(base, nofile=(256, 1024)) as daemon:
+        assert resource.prlimit(daemon.proc.pid, resource.RLIMIT_NOFILE) == (1024, 1024)
+        daemon.wait_for_log("file descriptor limit raised from 256 to the hard limit 1024")
 
 
 def test_out_of_file_descriptors_is_resource_exhausted_with_the_limit(base: Path) -> None:
