@@ -14,6 +14,7 @@ port the peer is one connection.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -125,8 +126,9 @@ class StreamLimit:
             async def generator(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
                 peer = await self._enter(context, method)
                 try:
-                    async for message in behaviour(request, context):
-                        yield message
+                    async with contextlib.aclosing(behaviour(request, context)) as messages:
+                        async for message in messages:
+                            yield message
                 finally:
                     self._leave(peer)
 

@@ -115,7 +115,8 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
                     else:
                         message = api.Chunk(data=data)
                     try:
-                        await asyncio.wait_for(context.write(message), self._write_timeout)
+                        async with asyncio.timeout(self._write_timeout):
+                            await context.write(message)
                     except TimeoutError:
                         raise StreamStalled(
                             f"ReadTargetModel of job {request.job_id}: the reader took nothing for "
