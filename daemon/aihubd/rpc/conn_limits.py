@@ -70,8 +70,12 @@ def connection_cap(fd_limit: int, in_use: int | None = None) -> int:
     return max(8, fd_limit - in_use - max(FD_RESERVE_MIN, fd_limit // 4))
 
 
-def server_options(fd_limit: int, *, max_streams: int, handshake_timeout: float) -> list[tuple[str, int]]:
-    """gRPC server arguments bounding connections (count, handshake time) and streams per connection."""
+def server_options(fd_limit: int | None, *, max_streams: int, handshake_timeout: float) -> list[tuple[str, int]]:
+    """gRPC server arguments bounding connections (count, handshake time) and streams per connection;
+    ``fd_limit`` None: the current soft ``RLIMIT_NOFILE``."""
+    if fd_limit is None:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        fd_limit = _MAX_RAISE if soft == resource.RLIM_INFINITY else int(soft)
     return [
         ("grpc.max_allowed_incoming_connections", connection_cap(fd_limit)),
         ("grpc.server_handshake_timeout_ms", max(1, int(handshake_timeout * 1000))),

@@ -49,7 +49,7 @@ async def start_server(
     tcp_token_file: Path | None = None,
     catalog: CatalogServicer | None = None,
     health: DaemonHealth | None = None,
-    fd_limit: int = 1024,
+    fd_limit: int | None = None,
     max_streams: int = 5000,
     handshake_timeout: float = 10.0,
 ) -> grpc.aio.Server:
@@ -60,8 +60,9 @@ async def start_server(
     socket, which must be in the private directory ``prepare_socket_dir`` checked).
 
     Health (``health``, or a fresh one) answers SERVING once the server runs; server reflection is on.
-    Connections are bounded by ``fd_limit`` (a reserve of descriptors stays free), ``handshake_timeout``
-    (seconds for a new connection to speak HTTP/2) and ``max_streams`` (open streams per peer).
+    Connections are bounded by ``fd_limit`` (default: the current soft limit; a reserve stays free),
+    ``handshake_timeout`` (seconds for a new connection to speak HTTP/2) and ``max_streams`` (open
+    streams per peer).
     """
     if not socket_path.is_absolute():
         raise SocketError(f"socket path {socket_path} must be absolute")
