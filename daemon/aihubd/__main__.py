@@ -186,6 +186,25 @@ def _parser() -> argparse.ArgumentParser:
         help="changes one WatchJobs stream may fall behind before it is ended to resume (default 1000)",
     )
     serve.add_argument(
+        "--max-streams",
+        type=_positive_int,
+        default=5000,
+        help="open streams (waits, watches, reads) per connection; the Unix socket's clients count "
+        "together (default 5000; past it RESOURCE_EXHAUSTED)",
+    )
+    serve.add_argument(
+        "--handshake-timeout",
+        type=_positive,
+        default=10.0,
+        help="seconds a new connection has to speak HTTP/2 before it is closed (default 10)",
+    )
+    serve.add_argument(
+        "--stream-write-timeout",
+        type=_positive,
+        default=60.0,
+        help="seconds a stream (e.g. ReadTargetModel) may wait for its reader before it is ended (default 60)",
+    )
+    serve.add_argument(
         "--emulator-link-seconds",
         type=float,
         default=3.0,
@@ -296,6 +315,9 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         feed_bookmark_interval=args.feed_bookmark_interval,
         feed_stream_buffer=args.feed_stream_buffer,
         emulator_transfer=args.emulator_transfer,
+        max_streams=args.max_streams,
+        handshake_timeout=args.handshake_timeout,
+        stream_write_timeout=args.stream_write_timeout,
     )
 
     def ready(socket: str) -> None:

@@ -20,6 +20,7 @@ from .hub.client import AiohttpHubClient
 from .hub.credentials import HubCredentials, load_credentials
 from .hub.retry import RetryPolicy
 from .rpc.catalog_servicer import CatalogServicer
+from .rpc.conn_limits import raise_fd_limit
 from .rpc.daemon_servicer import DaemonServicer
 from .rpc.linkjob_servicer import LinkJobServicer
 from .rpc.server import start_server
@@ -138,6 +139,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, hangup)
     serving = False
+    fd_limit = raise_fd_limit()
     try:
         async with contextlib.AsyncExitStack() as stack:
             if config.hub != "emulator":  # refuse early, before touching the socket
@@ -248,7 +250,15 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
             health = DaemonHealth()
             server = await start_server(
                 config.socket_path,
-                LinkJobServicer(jobs, submitter, artifacts, sharing, credentials.web_url, feed),
+                LinkJobServicer(
+                    jobs,
+                    submitter,
+                    artifacts,
+                    sharing,
+                    credentials.web_url,
+                    feed,
+                    write_timeout=config.stream_write_timeout,
+                ),
                 DaemonServicer(
                     status,
                     credentials.api_url,
@@ -262,6 +272,9 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                     ModelService(hub, uploads, artifacts, credentials.default_project), devices, credentials.web_url
                 ),
                 health=health,
+                fd_limit=fd_limit,
+                max_streams=config.max_streams,
+                handshake_timeout=config.handshake_timeout,
             )
             stack.push_async_callback(_stop_server, server, health, notifier, config.shutdown_grace)
             stack.callback(feed.close)  # runs first: feed streams end before the server's grace

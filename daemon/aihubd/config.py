@@ -67,6 +67,11 @@ class DaemonConfig:
     feed_bookmark_interval: float = 30.0
     feed_stream_buffer: int = 1000
     emulator_transfer: str = "mixed"  # EmulatorConfig.transfer of the embedded emulator
+    # Connections and streams (rpc/conn_limits.py): open server streams per peer, seconds a new
+    # connection has to speak HTTP/2, seconds a stream's write may wait for its reader.
+    max_streams: int = 5000
+    handshake_timeout: float = 10.0
+    stream_write_timeout: float = 60.0
 
     @property
     def database_path(self) -> Path:

@@ -6,7 +6,10 @@
     ├── PermissionDenied      it exists, but this account may not do that (e.g. rename a job shared with you)
     ├── FailedPrecondition    the request is fine but the state is not (e.g. no target model yet)
     ├── ResourceExhausted     a local limit was hit (disk full, request too large)
-    │   └── ReaderTooSlow     a WatchJobs reader fell too far behind: resume from its revision
+    │   ├── ReaderTooSlow     a WatchJobs reader fell too far behind: resume from its revision
+    │   ├── OutOfDescriptors  the daemon ran out of file descriptors (EMFILE/ENFILE): retry later
+    │   ├── TooManyStreams    too many open streams: close some first
+    │   └── StreamStalled     a stream's reader took nothing for too long: the stream was ended
     ├── OutOfRange            a position the daemon does not hold
     │   └── RevisionCompacted the feed's history no longer reaches that revision: list again
     ├── HubAuthError          the Hub rejected the daemon's credentials: reconfigure them
@@ -28,11 +31,14 @@ __all__ = [
     "HubUnavailable",
     "InvalidArgument",
     "NotFound",
+    "OutOfDescriptors",
     "OutOfRange",
     "PermissionDenied",
     "ReaderTooSlow",
     "ResourceExhausted",
     "RevisionCompacted",
+    "StreamStalled",
+    "TooManyStreams",
 ]
 
 
@@ -58,6 +64,18 @@ class FailedPrecondition(AihubdError):
 
 class ResourceExhausted(AihubdError):
     """A local resource (disk, size limit) ran out."""
+
+
+class OutOfDescriptors(ResourceExhausted):
+    """EMFILE/ENFILE somewhere in a call: the daemon holds too many connections or files."""
+
+
+class TooManyStreams(ResourceExhausted):
+    """A peer holds as many open streams as allowed."""
+
+
+class StreamStalled(ResourceExhausted):
+    """A stream's write did not complete in time (nobody reads it); its resources were released."""
 
 
 class ReaderTooSlow(ResourceExhausted):

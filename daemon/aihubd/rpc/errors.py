@@ -4,7 +4,10 @@ RetryInfo where a retry makes sense), for unary and streaming RPCs."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
+import resource
 from collections.abc import AsyncIterator
 
 import grpc
@@ -17,7 +20,7 @@ from ..hub.credentials import MissingCredentials
 from ..services.jobs import ShuttingDown
 from .context import Context
 
-__all__ = ["STATUS_OF", "rich_status", "rpc_errors", "status_for"]
+__all__ = ["STATUS_OF", "fd_exhaustion", "rich_status", "rpc_errors", "status_for"]
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
@@ -33,6 +36,9 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode, str, bool], ...] = 
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED, "HUB_PERMISSION_DENIED", False),
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION", False),
     (errors.ReaderTooSlow, grpc.StatusCode.RESOURCE_EXHAUSTED, "WATCH_TOO_SLOW", True),
+    (errors.OutOfDescriptors, grpc.StatusCode.RESOURCE_EXHAUSTED, "OUT_OF_FILE_DESCRIPTORS", True),
+    (errors.TooManyStreams, grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS", True),
+    (errors.StreamStalled, grpc.StatusCode.RESOURCE_EXHAUSTED, "STREAM_NOT_READ", False),
     (errors.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED, "LOCAL_RESOURCE_EXHAUSTED", False),
     (errors.RevisionCompacted, grpc.StatusCode.OUT_OF_RANGE, "REVISION_COMPACTED", False),
     (errors.OutOfRange, grpc.StatusCode.OUT_OF_RANGE, "REVISION_UNKNOWN", False),
@@ -76,17 +82,43 @@ def rich_status(exc: BaseException, message: str) -> tuple[grpc.StatusCode, tupl
     return code, ((STATUS_DETAILS_KEY, status.SerializeToString()),)
 
 
+def fd_exhaustion(exc: BaseException) -> errors.OutOfDescriptors | None:
+    """An OutOfDescriptors naming the fd limit when EMFILE/ENFILE is anywhere in ``exc``'s chain
+    (an OSError re-raised as another error ``from None`` keeps it as ``__context__``)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.EMFILE, errno.ENFILE):
+            if current.errno == errno.ENFILE:
+                which = "the system's file table is full"
+            else:
+                which = f"limit {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}"
+            with contextlib.suppress(OSError):
+                which += f", {len(os.listdir('/proc/self/fd'))} open"
+            return errors.OutOfDescriptors(
+                f"the daemon is out of file descriptors ({which}): too many open connections or streams; "
+                "close idle clients and retry, or raise the daemon's `ulimit -n`"
+            )
+        todo += [current.__cause__, current.__context__]
+    return None
+
+
 @contextlib.asynccontextmanager
 async def rpc_errors(context: Context, method: str) -> AsyncIterator[None]:
     """Translate anything raised inside an RPC into a status with a message a person can act on."""
     try:
         yield
-    except (errors.AihubdError, ShuttingDown) as exc:
-        code, trailer = rich_status(exc, str(exc))
-        await context.abort(code, str(exc), trailing_metadata=trailer)
     except grpc.aio.AbortError:
         raise
-    except Exception:
+    except Exception as exc:
+        known = fd_exhaustion(exc) or (exc if isinstance(exc, (errors.AihubdError, ShuttingDown)) else None)
+        if known is not None:
+            code, trailer = rich_status(known, str(known))
+            await context.abort(code, str(known), trailing_metadata=trailer)
         log.exception("%s failed unexpectedly", method)
         message = f"aihubd internal error in {method}; see the daemon log"
         code, trailer = rich_status(RuntimeError(), message)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
+from ..errors import StreamStalled
 from ..model import Job, JobState
 from ..services.artifacts import ArtifactService
 from ..services.feed import FeedService
@@ -30,8 +33,11 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
         sharing: SharingService,
         web_url: str,
         feed: FeedService,
+        *,
+        write_timeout: float = 60.0,
     ) -> None:
         self._feed = feed
+        self._write_timeout = write_timeout
         self._jobs = jobs
         self._submitter = submitter
         self._artifacts = artifacts
@@ -92,16 +98,30 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
             paths, job = await self._artifacts.download_target_model(request.job_id, request.destination)
             return api.DownloadResponse(paths=paths, state=api.JobState.ValueType(job.state))
 
-    async def ReadTargetModel(self, request: api.ReadTargetModelRequest, context: Context) -> AsyncIterator[api.Chunk]:
+    async def ReadTargetModel(  # type: ignore[override]  # writes itself (bounded in time), yields nothing
+        self, request: api.ReadTargetModelRequest, context: Context
+    ) -> None:
+        """Each chunk is written and awaited before the next is read (one chunk in memory); a write
+        the reader does not take within the write timeout ends the stream, its file closed and
+        its blob unpinned."""
         async with rpc_errors(context, "ReadTargetModel"):
             _, file, chunks = await self._artifacts.read_target_model(request.job_id)
-            first = True
-            async for data in chunks:
-                if first and file is not None:
-                    yield api.Chunk(data=data, filename=file.filename, total_size=file.size)
-                    first = False
-                else:
-                    yield api.Chunk(data=data)
+            async with contextlib.aclosing(chunks):
+                first = file is not None
+                async for data in chunks:
+                    if first and file is not None:
+                        message = api.Chunk(data=data, filename=file.filename, total_size=file.size)
+                        first = False
+                    else:
+                        message = api.Chunk(data=data)
+                    try:
+                        async with asyncio.timeout(self._write_timeout):
+                            await context.write(message)
+                    except TimeoutError:
+                        raise StreamStalled(
+                            f"ReadTargetModel of job {request.job_id}: the reader took nothing for "
+                            f"{self._write_timeout:g} s (--stream-write-timeout); the stream was ended"
+                        ) from None
 
     async def DownloadJobLogs(self, request: api.DownloadJobLogsRequest, context: Context) -> api.DownloadResponse:
         async with rpc_errors(context, "DownloadJobLogs"):

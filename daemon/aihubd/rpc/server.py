@@ -13,9 +13,11 @@ from pathlib import Path
 
 import grpc
 
+from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
 
 from .catalog_servicer import CatalogServicer
+from .conn_limits import StreamLimit, server_options
 from .daemon_servicer import DaemonServicer
 from .linkjob_servicer import LinkJobServicer
 from .socket_guard import SocketError, restrict_socket
@@ -47,6 +49,9 @@ async def start_server(
     tcp_token_file: Path | None = None,
     catalog: CatalogServicer | None = None,
     health: DaemonHealth | None = None,
+    fd_limit: int | None = None,
+    max_streams: int = 5000,
+    handshake_timeout: float = 10.0,
 ) -> grpc.aio.Server:
     """Bind ``unix:<socket_path>`` (mode 0600 whatever the umask) and start serving.
 
@@ -55,6 +60,9 @@ async def start_server(
     socket, which must be in the private directory ``prepare_socket_dir`` checked).
 
     Health (``health``, or a fresh one) answers SERVING once the server runs; server reflection is on.
+    Connections are bounded by ``fd_limit`` (default: the current soft limit; a reserve stays free),
+    ``handshake_timeout`` (seconds for a new connection to speak HTTP/2) and ``max_streams`` (open
+    streams per peer).
     """
     if not socket_path.is_absolute():
         raise SocketError(f"socket path {socket_path} must be absolute")
@@ -68,7 +76,13 @@ async def start_server(
         write_token_file(token_file, token)  # before the port exists: no caller ever waits for it
         interceptors.append(BearerTokenInterceptor(token))
 
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors or None)
+    limits = server_options(fd_limit, max_streams=max_streams, handshake_timeout=handshake_timeout)
+    log.info("connection limits: %s", ", ".join(f"{name.removeprefix('grpc.')}={value}" for name, value in limits))
+    server = grpc.aio.server(options=[*SERVER_OPTIONS, *limits], interceptors=interceptors or None)
+    streams = StreamLimit(max_streams)
+    for servicer, service in ((linkjobs, "LinkJobService"), (daemon, "DaemonService"), (catalog, "CatalogService")):
+        if servicer is not None:
+            streams.limit_servicer(servicer, api.DESCRIPTOR.services_by_name[service])
     api_grpc.add_LinkJobServiceServicer_to_server(linkjobs, server)
     api_grpc.add_DaemonServiceServicer_to_server(daemon, server)
     if catalog is not None:
