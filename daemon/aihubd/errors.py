@@ -6,11 +6,13 @@
     ├── PermissionDenied      it exists, but this account may not do that (e.g. rename a job shared with you)
     ├── FailedPrecondition    the request is fine but the state is not (e.g. no target model yet)
     ├── ResourceExhausted     a local limit was hit (disk full, request too large)
+    │   ├── Throttled         this client has too many Hub look-ups going: retry after ``retry_after``
     │   └── ReaderTooSlow     a WatchJobs reader fell too far behind: resume from its revision
     ├── OutOfRange            a position the daemon does not hold
     │   └── RevisionCompacted the feed's history no longer reaches that revision: list again
     ├── HubAuthError          the Hub rejected the daemon's credentials: reconfigure them
     ├── HubUnavailable        the Hub could not be reached or answered 5xx / 429: retry later
+    │   └── HubPaused         the Hub asked (Retry-After) to wait longer than a call may: retry after ``retry_after``
     ├── HubProtocolTooOld     the Hub requires a newer client protocol (426): update aihubd
     └── HubError              the Hub answered with something unexpected
 
@@ -24,6 +26,7 @@ __all__ = [
     "FailedPrecondition",
     "HubAuthError",
     "HubError",
+    "HubPaused",
     "HubProtocolTooOld",
     "HubUnavailable",
     "InvalidArgument",
@@ -33,6 +36,7 @@ __all__ = [
     "ReaderTooSlow",
     "ResourceExhausted",
     "RevisionCompacted",
+    "Throttled",
 ]
 
 
@@ -58,6 +62,14 @@ class FailedPrecondition(AihubdError):
 
 class ResourceExhausted(AihubdError):
     """A local resource (disk, size limit) ran out."""
+
+
+class Throttled(ResourceExhausted):
+    """A per-client limit was hit; the client may try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ReaderTooSlow(ResourceExhausted):
@@ -99,6 +111,10 @@ class HubUnavailable(HubError):
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, status)
         self.retry_after = retry_after
+
+
+class HubPaused(HubUnavailable):
+    """A Retry-After pause is in force for longer than the call may wait: nothing was sent."""
 
 
 class HubProtocolTooOld(HubError):

@@ -135,7 +135,12 @@ class AiohttpHubClient:
 
         async def once() -> M:
             await self._admit()
-            return await self._send(method, segments, reply, body=body, params=params, object_id=object_id)
+            try:
+                return await self._send(method, segments, reply, body=body, params=params, object_id=object_id)
+            except HubUnavailable as exc:
+                if exc.retry_after is not None:  # a long pause: an on-demand call fails now, not after it
+                    self._budget.check_pause()
+                raise
 
         try:
             if retry if retry is not None else method in ("GET", "DELETE"):

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from ..errors import AihubdError, HubAuthError, HubUnavailable, NotFound
 from ..hub.api import HubApi
+from ..hub.budget import polling
 from ..model import Job, JobState, JobSummary
 from ..store.jobs import JobStore
 from .notifier import Notifier
@@ -134,7 +135,8 @@ class Poller:
         nudged = False
         while True:
             try:
-                await self._cycle(everything=nudged, skip_if_satisfied=nudged)
+                with polling():  # the Hub budget's polling lane: on-demand look-ups never delay it
+                    await self._cycle(everything=nudged, skip_if_satisfied=nudged)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the loop must survive anything one cycle does...
@@ -155,7 +157,8 @@ class Poller:
 
     async def poll_now(self) -> CycleResult:
         """Look at every job in flight now; returns how many were polled and how many changed."""
-        return await self._cycle(everything=True, skip_if_satisfied=False)
+        with polling():
+            return await self._cycle(everything=True, skip_if_satisfied=False)
 
     async def _cycle(self, *, everything: bool, skip_if_satisfied: bool) -> CycleResult:
         async with self._cycle_lock:
