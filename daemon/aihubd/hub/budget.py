@@ -30,6 +30,7 @@ from ..errors import HubPaused
 __all__ = ["DEFAULT_MAX_PAUSE", "BudgetConfig", "Lane", "RequestBudget", "current_lane", "polling"]
 
 DEFAULT_MAX_PAUSE = 300.0
+EPSILON = 1e-9  # tokens: what a refill's rounding may leave short of a whole one
 
 
 class Lane(enum.Enum):
@@ -117,13 +118,13 @@ class RequestBudget:
                         await self._sleep(self._paused_until - now)
                         continue
                     self._refill(now)
-                    need = 1.0 if polls else 1.0 + self._reserve
+                    need = (1.0 if polls else 1.0 + self._reserve) - EPSILON  # float sums of refills
                     if self._tokens >= need and (polls or not self._polls_waiting):
                         self._tokens -= 1
                         self.granted += 1
                         return
-                    short = need - self._tokens  # <= 0: a poll waiting goes first
-                    await self._sleep((short if short > 0 else 1.0) / self._config.rate)
+                    short = need + EPSILON - self._tokens  # <= EPSILON: a poll waiting goes first
+                    await self._sleep((short if short > EPSILON else 1.0) / self._config.rate)
             finally:
                 self._polls_waiting -= int(polls)
 
