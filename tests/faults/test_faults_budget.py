@@ -208,12 +208,16 @@ async def test_a_long_retry_after_fails_hub_calls_fast_while_cached_reads_answer
         served = len(_log(emulator))
         await expect_unavailable("GetJob", stub.GetJob(api.GetJobRequest(job_id="jnosuch2"), timeout=30))
         await expect_unavailable("SubmitLinkJob", _submit(stub, make_dlc(base / "n.dlc", b"graph-n" * 100)))
+        await expect_unavailable("RefreshJobs", stub.RefreshJobs(api.RefreshJobsRequest(), timeout=15))
         assert len(_log(emulator)) == served  # nothing reached the Hub during the pause
+        assert [what for what, _e, _t in calls] == ["GetJob", "GetJob", "SubmitLinkJob", "RefreshJobs"]
 
         cached = await stub.GetJob(api.GetJobRequest(job_id=known.job_id), timeout=5)  # cached reads answer
         assert cached.job_id == known.job_id
         listed = await stub.ListJobs(api.ListJobsRequest(), timeout=5)
         assert known.job_id in [j.job_id for j in listed.jobs]
+        info = await api_grpc.DaemonServiceStub(channel).GetDaemonInfo(api.GetDaemonInfoRequest(), timeout=5)
+        assert info.HasField("hub_paused_until")  # status answers, and says until when
 
     for what, error, took in calls:
         assert error.code() is grpc.StatusCode.UNAVAILABLE, (what, error.code(), error.details())

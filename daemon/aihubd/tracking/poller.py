@@ -57,10 +57,12 @@ class Poller:
         nudge_gap: float = 0.5,
         full_refresh: float = 300.0,
         adopt: bool = False,
+        check_pause: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._hub = hub
+        self._check_pause = check_pause  # raises HubPaused while a long Retry-After holds Hub traffic
         self._store = store
         self._notifier = notifier
         self._schedule = schedule
@@ -156,7 +158,9 @@ class Poller:
             self._wake.clear()
 
     async def poll_now(self) -> CycleResult:
-        """Look at every job in flight now; returns how many were polled and how many changed."""
+        """Look at every job in flight now; returns how many were polled and how many changed.
+        During a long Retry-After pause it fails at once (HubPaused) instead of waiting it out."""
+        self._check_pause()
         with polling():
             return await self._cycle(everything=True, skip_if_satisfied=False)
 
