@@ -28,6 +28,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
+from aihubd_client import AsyncClient, HubUnavailableError
 
 DEVICE = "Snapdragon 8 Elite QRD"
 JOB_GET = "/api/v1/jobs/{job_id}/"
@@ -218,6 +219,11 @@ async def test_a_long_retry_after_fails_hub_calls_fast_while_cached_reads_answer
         assert known.job_id in [j.job_id for j in listed.jobs]
         info = await api_grpc.DaemonServiceStub(channel).GetDaemonInfo(api.GetDaemonInfoRequest(), timeout=5)
         assert info.HasField("hub_paused_until")  # status answers, and says until when
+
+    async with AsyncClient(socket=daemon.socket) as client:  # the Python client exposes the delay
+        with pytest.raises(HubUnavailableError) as paused:
+            await client.get_job("jnosuch3")
+        assert paused.value.reason == "HUB_RETRY_AFTER" and 250 < (paused.value.retry_after or 0) <= 300
 
     for what, error, took in calls:
         assert error.code() is grpc.StatusCode.UNAVAILABLE, (what, error.code(), error.details())
