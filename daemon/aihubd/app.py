@@ -15,7 +15,7 @@ import grpc
 
 from .config import DaemonConfig
 from .errors import AihubdError
-from .hub.budget import BudgetConfig, RequestBudget
+from .hub.budget import BudgetConfig, Lane, RequestBudget
 from .hub.client import AiohttpHubClient
 from .hub.credentials import HubCredentials, load_credentials
 from .hub.retry import RetryPolicy
@@ -166,15 +166,16 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 )
             )
             retry = RetryPolicy(attempts=config.hub_retry_attempts, max_retry_after=config.hub_max_retry_after)
+            budget = RequestBudget(
+                BudgetConfig(
+                    rate=config.hub_requests_per_second,
+                    burst=config.hub_request_burst,
+                    max_pause=config.hub_max_retry_after,
+                )
+            )
             hub = AiohttpHubClient(
                 credentials,
-                budget=RequestBudget(
-                    BudgetConfig(
-                        rate=config.hub_requests_per_second,
-                        burst=config.hub_request_burst,
-                        max_pause=config.hub_max_retry_after,
-                    )
-                ),
+                budget=budget,
                 retry=retry,
                 reload_credentials=reload,
             )
@@ -196,6 +197,7 @@ async def serve(config: DaemonConfig, ready: Callable[[str], None] | None = None
                 page_size=config.summaries_page_size,
                 full_refresh=config.unchanged_job_refresh,
                 adopt=config.hub_scope == "mine",
+                check_pause=functools.partial(budget.check_pause, Lane.DEMAND),  # RefreshJobs fails fast
             )
             feed = FeedService(
                 store,

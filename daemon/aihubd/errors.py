@@ -9,11 +9,13 @@
     │   ├── ReaderTooSlow     a WatchJobs reader fell too far behind: resume from its revision
     │   ├── OutOfDescriptors  the daemon ran out of file descriptors (EMFILE/ENFILE): retry later
     │   ├── TooManyStreams    too many open streams: close some first
-    │   └── StreamStalled     a stream's reader took nothing for too long: the stream was ended
+    │   ├── StreamStalled     a stream's reader took nothing for too long: the stream was ended
+    │   └── Throttled         this client has too many Hub look-ups going: retry after ``retry_after``
     ├── OutOfRange            a position the daemon does not hold
     │   └── RevisionCompacted the feed's history no longer reaches that revision: list again
     ├── HubAuthError          the Hub rejected the daemon's credentials: reconfigure them
     ├── HubUnavailable        the Hub could not be reached or answered 5xx / 429: retry later
+    │   └── HubPaused         the Hub asked (Retry-After) to wait longer than a call may: retry after ``retry_after``
     ├── HubProtocolTooOld     the Hub requires a newer client protocol (426): update aihubd
     └── HubError              the Hub answered with something unexpected
 
@@ -27,6 +29,7 @@ __all__ = [
     "FailedPrecondition",
     "HubAuthError",
     "HubError",
+    "HubPaused",
     "HubProtocolTooOld",
     "HubUnavailable",
     "InvalidArgument",
@@ -38,6 +41,7 @@ __all__ = [
     "ResourceExhausted",
     "RevisionCompacted",
     "StreamStalled",
+    "Throttled",
     "TooManyStreams",
 ]
 
@@ -76,6 +80,14 @@ class TooManyStreams(ResourceExhausted):
 
 class StreamStalled(ResourceExhausted):
     """A stream's write did not complete in time (nobody reads it); its resources were released."""
+
+
+class Throttled(ResourceExhausted):
+    """A per-client limit was hit; the client may try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ReaderTooSlow(ResourceExhausted):
@@ -117,6 +129,10 @@ class HubUnavailable(HubError):
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, status)
         self.retry_after = retry_after
+
+
+class HubPaused(HubUnavailable):
+    """A Retry-After pause is in force for longer than the call may wait: nothing was sent."""
 
 
 class HubProtocolTooOld(HubError):

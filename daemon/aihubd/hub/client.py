@@ -33,6 +33,7 @@ from ..errors import (
     AihubdError,
     HubAuthError,
     HubError,
+    HubPaused,
     HubProtocolTooOld,
     HubUnavailable,
     InvalidArgument,
@@ -150,8 +151,12 @@ class AiohttpHubClient:
             try:
                 await self._admit()
                 return await self._send(method, segments, reply, body=body, params=params, object_id=object_id)
+            except HubPaused:  # refused before asking: the Hub's health is what it was
+                raise
             except HubError as exc:  # unreachable, 401, 426, an unusable answer: also when retried
                 self.health = HubHealth(reachable=False, error=str(exc))
+                if isinstance(exc, HubUnavailable) and exc.retry_after is not None:
+                    self._budget.check_pause()  # a long pause: an on-demand call fails now, not after it
                 raise
 
         if retry if retry is not None else method in ("GET", "DELETE"):

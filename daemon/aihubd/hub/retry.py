@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..errors import HubUnavailable
+from ..errors import HubPaused, HubUnavailable
 
 __all__ = ["Backoff", "RetryPolicy", "parse_retry_after", "with_retries"]
 
@@ -92,10 +92,12 @@ async def with_retries(
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
-    """Run ``call``, retrying HubUnavailable up to ``policy.attempts`` times in all."""
+    """Run ``call``, retrying HubUnavailable (not HubPaused) up to ``policy.attempts`` times in all."""
     for attempt in range(policy.attempts):
         try:
             return await call()
+        except HubPaused:  # a pause longer than the caller may wait: retrying would only wait it out
+            raise
         except HubUnavailable as exc:
             if attempt + 1 >= policy.attempts:
                 raise

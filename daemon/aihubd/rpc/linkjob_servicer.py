@@ -59,14 +59,14 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
 
     async def GetJob(self, request: api.GetJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "GetJob"):
-            job = await self._jobs.get(request.job_id)
+            job = await self._jobs.get(request.job_id, peer=context.peer())
             return job_to_proto(job, self._web_url, stale=self._jobs.stale(job))
 
     async def WaitJob(self, request: api.WaitJobRequest, context: Context) -> AsyncIterator[api.Job]:
         async with rpc_errors(context, "WaitJob"):
             last = None
             try:
-                async for last in self._jobs.watch(request.job_id):
+                async for last in self._jobs.watch(request.job_id, peer=context.peer()):
                     yield self._shared_proto(last)
             except ShuttingDown:
                 if last is None:
@@ -138,7 +138,7 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
 
     async def TrackJob(self, request: api.TrackJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "TrackJob"):
-            return job_to_proto(await self._jobs.track(request.job_id), self._web_url)
+            return job_to_proto(await self._jobs.track(request.job_id, peer=context.peer()), self._web_url)
 
     async def UntrackJob(self, request: api.UntrackJobRequest, context: Context) -> api.UntrackJobResponse:
         async with rpc_errors(context, "UntrackJob"):
@@ -175,7 +175,7 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
 
     async def PeekJob(self, request: api.PeekJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "PeekJob"):
-            job, tracked = await self._jobs.peek(request.job_id)
+            job, tracked = await self._jobs.peek(request.job_id, peer=context.peer())
             return job_to_proto(job, self._web_url, stale=tracked and self._jobs.stale(job))
 
     async def WatchJobs(self, request: api.WatchJobsRequest, context: Context) -> AsyncIterator[api.JobEvent]:

@@ -14,6 +14,7 @@ from ..model import Job, JobState
 from ..store.jobs import JobStore
 from ..tracking.notifier import Notifier
 from ..tracking.poller import CycleResult, Poller
+from .lookups import Lookups
 from .validation import check_job_id, check_name
 
 __all__ = ["JobService", "ShuttingDown"]
@@ -38,36 +39,40 @@ class JobService:
         *,
         keepalive: float = 30.0,
         hub_failing: Callable[[], bool] = lambda: False,
+        lookups: Lookups | None = None,
     ) -> None:
         self._hub = hub
         self._hub_failing = hub_failing  # the last Hub exchange failed (a call may still be retrying)
+        self._lookups = lookups or Lookups()
         self._store = store
         self._notifier = notifier
         self._poller = poller
         self._keepalive = keepalive
 
-    async def get(self, job_id: str) -> Job:
-        """The daemon's view; a job it has never seen is read from the Hub once and tracked."""
+    async def get(self, job_id: str, *, peer: str = "") -> Job:
+        """The daemon's view; a job it has never seen is read from the Hub once and tracked
+        (one Hub request however many ask at once; bounded per ``peer``: see ``Lookups``)."""
         check_job_id(job_id)
         job = await self._store.get(job_id)
         if job is None:
-            job = await self._hub.get_job(job_id)
-            await self._store.save([job])
-            self._poller.follow(job, soon=False)
+            job = await self._lookups.run(f"track:{job_id}", peer, lambda: self._adopt(job_id))
         return job
 
-    async def peek(self, job_id: str) -> tuple[Job, bool]:
+    async def peek(self, job_id: str, *, peer: str = "") -> tuple[Job, bool]:
         """The daemon's view, or the Hub's for a job it does not track (not tracked by this);
         and whether the daemon tracks it."""
         check_job_id(job_id)
         job = await self._store.get(job_id)
         if job is not None:
             return job, True
-        return await self._hub.get_job(job_id), False
+        return await self._lookups.run(f"peek:{job_id}", peer, lambda: self._hub.get_job(job_id)), False
 
-    async def track(self, job_id: str) -> Job:
+    async def track(self, job_id: str, *, peer: str = "") -> Job:
         """Adopt a job submitted elsewhere: read it from the Hub now and poll it from then on."""
         check_job_id(job_id)
+        return await self._lookups.run(f"track:{job_id}", peer, lambda: self._adopt(job_id))
+
+    async def _adopt(self, job_id: str) -> Job:
         job = await self._hub.get_job(job_id)
         await self._store.save([job])
         self._poller.follow(job, soon=False)
@@ -99,9 +104,9 @@ class JobService:
         self._notifier.ring([job_id])
         return renamed
 
-    async def watch(self, job_id: str) -> AsyncIterator[Job]:
+    async def watch(self, job_id: str, *, peer: str = "") -> AsyncIterator[Job]:
         """The current view first, then each change, ending after a terminal state."""
-        finished = (await self.get(job_id)).terminal
+        finished = (await self.get(job_id, peer=peer)).terminal
         # A waiter: the job is polled within the wait gap; registering nudges a cycle (debounced).
         waiting = contextlib.nullcontext() if finished else self._poller.waiting([job_id])
         last: Job | None = None

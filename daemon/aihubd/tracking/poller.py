@@ -32,6 +32,7 @@ from functools import partial
 
 from ..errors import AihubdError, HubAuthError, HubError, HubUnavailable, NotFound
 from ..hub.api import HubApi
+from ..hub.budget import polling
 from ..hub.retry import Backoff, RetryPolicy
 from ..model import Job, JobState, JobSummary
 from ..store.jobs import JobStore
@@ -67,12 +68,14 @@ class Poller:
         nudge_gap: float = 0.5,
         full_refresh: float = 300.0,
         adopt: bool = False,
+        check_pause: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         backoff: RetryPolicy = CYCLE_BACKOFF,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._hub = hub
+        self._check_pause = check_pause  # raises HubPaused while a long Retry-After holds Hub traffic
         self._store = store
         self._notifier = notifier
         self._schedule = schedule
@@ -163,7 +166,8 @@ class Poller:
             pause = self._backoff.remaining()
             if pause > 0:  # in trouble: neither due jobs nor nudges start a cycle before the backoff ends
                 await self._sleep(pause)
-            await self._cycle(everything=nudged, skip_if_satisfied=nudged)  # survives what a cycle does
+            with polling():  # the Hub budget's polling lane: on-demand look-ups never delay it
+                await self._cycle(everything=nudged, skip_if_satisfied=nudged)  # survives what a cycle does
             if nudged:
                 await self._sleep(self._nudge_gap)  # debounce bursts of nudges (e.g. many new waiters)
             next_due = self._schedule.next_due()
@@ -177,8 +181,11 @@ class Poller:
 
     async def poll_now(self) -> CycleResult:
         """Look at every job in flight now (even during a backoff: a client asked); returns how many
-        were polled and how many changed (0 and 0 when the cycle failed: the jobs read as stale)."""
-        return await self._cycle(everything=True, skip_if_satisfied=False)
+        were polled and how many changed (0 and 0 when the cycle failed: the jobs read as stale).
+        During a long Retry-After pause it fails at once (HubPaused) instead of waiting it out."""
+        self._check_pause()
+        with polling():
+            return await self._cycle(everything=True, skip_if_satisfied=False)
 
     async def _cycle(self, *, everything: bool, skip_if_satisfied: bool) -> CycleResult:
         async with self._cycle_lock:

@@ -19,8 +19,8 @@ from qai_hub import public_api_pb2 as pb
 from qai_hub import public_rest_api as official
 from qai_hub.public_rest_api import ClientConfig, SharedEntityType
 
-from aihubd.errors import HubAuthError, HubProtocolTooOld, HubUnavailable
-from aihubd.hub.budget import BudgetConfig, RequestBudget
+from aihubd.errors import HubAuthError, HubPaused, HubProtocolTooOld, HubUnavailable
+from aihubd.hub.budget import BudgetConfig, RequestBudget, polling
 from aihubd.hub.client import AiohttpHubClient
 from aihubd.hub.credentials import HubCredentials
 from aihubd.hub.identity import PROTOCOL_VERSION
@@ -272,7 +272,11 @@ async def test_a_retry_after_pause_is_capped_and_shown_in_daemon_status(hub_serv
         paused = await status.status()
         assert paused.hub_paused_until == datetime.fromtimestamp(5300.0, tz=UTC)  # capped: 300 s, not an hour
         started = clock.now
-        assert await daemon.select_devices(QRD.name)  # waits the pause out on the shared budget
+        with pytest.raises(HubPaused) as fast:  # an on-demand call does not hang on the pause...
+            await daemon.select_devices(QRD.name)
+        assert clock.now == started and fast.value.retry_after == pytest.approx(300.0)
+        with polling():  # ...the poller waits it out on the shared budget
+            assert await daemon.select_devices(QRD.name)
         assert clock.now - started == pytest.approx(300.0)
         assert (await status.status()).hub_paused_until is None
     finally:
