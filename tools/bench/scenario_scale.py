@@ -52,7 +52,8 @@ async def _create_and_track(
                 await stub.TrackJob(api.TrackJobRequest(job_id=job_id), timeout=120)
                 return job_id
 
-            return await gather_limited(range(count), one, limit=32)
+            # 16: the daemon's bound on one client's look-ups of untracked jobs (services/lookups.py)
+            return await gather_limited(range(count), one, limit=16)
 
 
 async def _refresh(daemon: procs.Daemon) -> api.RefreshJobsResponse:
