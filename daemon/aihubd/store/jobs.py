@@ -194,7 +194,12 @@ class JobStore:
         return found
 
     async def snapshot(self) -> tuple[list[Job], int]:
-        """Every job as committed, newest first, and the store revision they show, read together."""
+        """Every job as committed, newest first, and the store revision they show, read together.
+
+        Shielded: a WatchJobs stream cancelled mid-read must not leave the transaction open."""
+        return await asyncio.shield(self._snapshot())
+
+    async def _snapshot(self) -> tuple[list[Job], int]:
         async with self._db.transaction() as conn:
             revision, _ = await self.events.revisions_in(conn)
             async with conn.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY creation_time DESC, job_id") as cur:

@@ -310,3 +310,22 @@ async def test_shutdown_ends_streams_with_shutting_down(world: World) -> None:
         await asyncio.wait_for(pending, 10)
     with pytest.raises(ShuttingDown):
         await _next(world.feed.watch(EVERYTHING))
+
+
+@pytest.mark.parametrize("read", ["snapshot", "read_after", "revisions"])
+async def test_a_stream_cancelled_in_its_read_leaves_the_store_writable(world: World, read: str) -> None:
+    """A client that reopens its stream at once (the Python client's shared stream does, when a
+    wait adds a job) cancels the daemon's read inside ``BEGIN``; the transaction must not stay open."""
+    await world.tracked()
+    reads = {
+        "snapshot": world.store.snapshot,
+        "read_after": lambda: world.store.events.read_after(0),
+        "revisions": world.store.events.revisions,
+    }
+    task = asyncio.create_task(reads[read]())
+    await asyncio.sleep(0)  # the read runs up to its first wait: SQLite executing BEGIN
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    job = await asyncio.wait_for(world.tracked(name="after"), 10)  # a write goes through
+    assert (await world.store.get(job.job_id)) is not None
