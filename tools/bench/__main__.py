@@ -23,7 +23,19 @@ import time
 import traceback
 from pathlib import Path
 
-SCENARIOS = ("requests", "notify", "reads", "delivery", "scale", "node", "resume", "upload", "notice", "watchers")
+SCENARIOS = (
+    "requests",
+    "notify",
+    "reads",
+    "delivery",
+    "scale",
+    "node",
+    "resume",
+    "upload",
+    "notice",
+    "watchers",
+    "waits",
+)
 
 
 def _parser() -> argparse.ArgumentParser:

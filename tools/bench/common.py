@@ -48,6 +48,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "upload": {"size": 1 << 30, "repeat": 2},
         "notice": {"link_seconds": 90.0, "jobs": 10, "stagger": 7.3},
         "watchers": {"watchers": 100, "changes": 500, "rate": 100.0, "timeout": 120.0},
+        "waits": {"waiters": 1000, "procs": 20, "per_proc": 50, "rounds": 5, "settle": 1.0, "timeout": 120.0},
     },
     "quick": {
         "requests": {
@@ -69,6 +70,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "upload": {"size": 128 << 20, "repeat": 2},
         "notice": {"link_seconds": 12.0, "jobs": 4, "stagger": 1.3},
         "watchers": {"watchers": 100, "changes": 200, "rate": 100.0, "timeout": 60.0},
+        "waits": {"waiters": 1000, "procs": 20, "per_proc": 50, "rounds": 2, "settle": 1.0, "timeout": 60.0},
     },
     "smoke": {
         "requests": {
@@ -90,6 +92,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "upload": {"size": 4 << 20, "repeat": 1},
         "notice": {"link_seconds": 4.0, "jobs": 1, "stagger": 1.0},
         "watchers": {"watchers": 3, "changes": 5, "rate": 50.0, "timeout": 30.0},
+        "waits": {"waiters": 20, "procs": 2, "per_proc": 5, "rounds": 1, "settle": 0.3, "timeout": 30.0},
     },
 }
 

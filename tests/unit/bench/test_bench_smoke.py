@@ -21,7 +21,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-SCENARIOS = ["requests", "notify", "reads", "delivery", "scale", "node", "resume", "upload", "notice", "watchers"]
+SCENARIOS = [
+    "requests",
+    "notify",
+    "reads",
+    "delivery",
+    "scale",
+    "node",
+    "resume",
+    "upload",
+    "notice",
+    "watchers",
+    "waits",
+]
 
 
 @pytest.fixture
