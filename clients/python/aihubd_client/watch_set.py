@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import grpc
+
 from aihubd_api.v1 import aihubd_pb2 as pb
 
 from .errors import AihubdError, DaemonUnavailableError, NotFoundError, ResourceExhaustedError, UserError
@@ -32,6 +34,10 @@ __all__ = ["MAX_FILTER_IDS", "Delivery", "Item", "Waiter", "WatchSet"]
 
 # The daemon's limit on job ids in one WatchJobs filter (services/feed.py).
 MAX_FILTER_IDS = 1000
+
+# How a stopping daemon's server ends a stream, or refuses a new one, besides "unavailable":
+# the daemon is going away, the wait rides it out like a restart.
+_LOST = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 # What a waiter receives: a newer view of its job, or the error that ends its wait.
 Item = pb.Job | AihubdError
@@ -134,7 +140,7 @@ class WatchSet:
             return 0.0
         if isinstance(error, ResourceExhaustedError) and error.reason == "WATCH_TOO_SLOW":
             return 0.0
-        if not isinstance(error, DaemonUnavailableError):
+        if not isinstance(error, DaemonUnavailableError) and error.code not in _LOST:
             return None
         return self._outage.lost()
 
