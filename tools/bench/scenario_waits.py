@@ -1,14 +1,16 @@
-"""11. Notification to waiters of one process: W ``LinkJob.iter_status`` threads sharing one stream.
+"""11. Notification to waiters of one process: W ``iter_status`` waits sharing one stream.
 
-The Python client carries every wait of a process over one WatchJobs stream (watch_hub). For each
-layout — one waiter in one process (the baseline), ``waiters`` threads in one process, and
-``procs`` processes x ``per_proc`` threads — the daemon adopts a fresh in-flight job (TrackJob),
-the waiter processes (tools/bench/wait_load.py) join it, and twice (CREATED -> LINKING_MODELS,
+The Python client carries every wait of a process over one WatchJobs stream (aio_watch_hub,
+watch_hub). For each layout — one waiter in one process (the baseline), ``waiters`` asyncio tasks
+in one process, ``procs`` processes x ``per_proc`` tasks, and ``waiters`` threads in one process
+(``LinkJob``; CPython wakes one thread at a time under the GIL, which the row shows) — the daemon
+adopts a fresh in-flight job (TrackJob), the waiter processes (tools/bench/wait_load.py) join
+it, and twice (CREATED -> LINKING_MODELS,
 then -> DONE) the bench advances the job on the emulator and asks the daemon for a poll cycle
 now (RefreshJobs), so the poll interval is out of the picture. While they wait, the daemon's open
 server streams are counted (DaemonInfo: WatchJobs + WaitJob streams): one per process.
 
-Latency per waiter = when its thread got the change - when the daemon observed it (the job's
+Latency per waiter = when it got the change - when the daemon observed it (the job's
 ``last_refresh_time``). Reported: p50 and p99 over every waiter and change, the last waiter
 (max), and the ratio of the p99 to the same run's single waiter.
 """
@@ -41,12 +43,13 @@ async def _open_streams(target: str) -> int:
 
 
 def _round(
-    wd: Any, emu: procs.Emulator, daemon: procs.Daemon, processes: int, waiters: int, p: dict[str, Any]
+    wd: Any, emu: procs.Emulator, daemon: procs.Daemon, processes: int, waiters: int, p: dict[str, Any], threads: bool
 ) -> dict[str, Any]:
     """One job, ``processes`` x ``waiters`` waits on it, two changes; every receipt."""
     job_id = asyncio.run(_new_tracked_job(emu, daemon))
     argv = [sys.executable, "-m", "tools.bench.wait_load", "--socket", str(daemon.socket), "--job-id", job_id]
     argv += ["--waiters", str(waiters), "--changes", "2", "--timeout", str(p["timeout"])]
+    argv += ["--threads"] if threads else []
     fleet = [procs.start_argv(f"wait-{processes}x{waiters}-{i}", argv, logdir=wd / "logs") for i in range(processes)]
     try:
         for proc in fleet:
@@ -54,9 +57,13 @@ def _round(
                 raise procs.BenchError(f"{proc.name} did not start waiting: {proc.first_line!r}\n{proc.log_tail()}")
         time.sleep(p["settle"])  # reopens and the cycles nudged by new waiters are over
         streams = asyncio.run(_open_streams(daemon.target))
-        for _ in range(2):
+        for k in (1, 2):
             emu.advance(job_id)
             asyncio.run(_refresh(daemon.target))
+            for proc in fleet:  # every waiter has change k before the next one is made
+                got = proc.receive(p["timeout"] + 30)
+                if got != {"event": "got", "k": k}:
+                    raise procs.BenchError(f"{proc.name}: {got}\n{proc.log_tail()}")
         results = [proc.receive(p["timeout"] + 30) for proc in fleet]
     finally:
         for proc in fleet:
@@ -72,13 +79,20 @@ def _round(
 
 
 def _layout(
-    wd: Any, emu: procs.Emulator, daemon: procs.Daemon, processes: int, waiters: int, p: dict[str, Any]
+    wd: Any,
+    emu: procs.Emulator,
+    daemon: procs.Daemon,
+    processes: int,
+    waiters: int,
+    p: dict[str, Any],
+    threads: bool = False,
 ) -> dict[str, Any]:
-    rounds = [_round(wd, emu, daemon, processes, waiters, p) for _ in range(p["rounds"])]
+    rounds = [_round(wd, emu, daemon, processes, waiters, p, threads) for _ in range(p["rounds"])]
     lat = [x for r in rounds for x in r["latencies"]]
     return {
         "processes": processes,
         "waiters": waiters,
+        "kind": "threads" if threads else "tasks",
         "p50": median(lat),
         "p99": percentile(lat, 99),
         "max": max(lat, default=float("nan")),
@@ -98,7 +112,11 @@ def run(ctx: Ctx) -> None:
     )
     try:
         single = _layout(wd, emu, daemon, 1, 1, p)
-        layouts = [_layout(wd, emu, daemon, 1, p["waiters"], p), _layout(wd, emu, daemon, p["procs"], p["per_proc"], p)]
+        layouts = [
+            _layout(wd, emu, daemon, 1, p["waiters"], p),
+            _layout(wd, emu, daemon, p["procs"], p["per_proc"], p),
+            _layout(wd, emu, daemon, 1, p["waiters"], p, threads=True),
+        ]
     finally:
         daemon.stop()
         emu.stop()
@@ -126,7 +144,7 @@ def run(ctx: Ctx) -> None:
         ctx.report.add(
             Row(
                 TITLE,
-                f"{d['processes']} process(es) x {d['waiters']} waiters: daemon's observation → each waiter",
+                f"{d['processes']} process(es) x {d['waiters']} waiting {d['kind']}: daemon's observation → each",
                 f"p50 {fmt_ms(d['p50'])} · p99 {fmt_ms(d['p99'])}",
                 baseline=f"1 waiter p50 {fmt_ms(single['p50'])} · p99 {fmt_ms(single['p99'])}",
                 ratio=ratio,
@@ -137,8 +155,9 @@ def run(ctx: Ctx) -> None:
             )
         )
     ctx.report.note(
-        "waits: LinkJob.iter_status threads (tools/bench/wait_load.py), all waits of a process over its "
-        "one shared WatchJobs stream; latency from the daemon's observation (last_refresh_time) to each "
-        f"thread holding the change, the poll forced by RefreshJobs; {p['rounds']} job(s) per layout, "
+        "waits: AsyncLinkJob.iter_status tasks, or LinkJob.iter_status threads (tools/bench/wait_load.py), "
+        "all waits of a process over its one shared WatchJobs stream; latency from the daemon's observation "
+        "(last_refresh_time) to each waiter holding the change (the next change once all have it), the poll "
+        f"forced by RefreshJobs; {p['rounds']} job(s) per layout, "
         "2 changes each."
     )

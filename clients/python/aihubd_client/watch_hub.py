@@ -52,9 +52,16 @@ class SyncWaiter(Waiter):
     def get(self, timeout: float | None) -> Item | None:
         """The next item, or None when ``timeout`` seconds pass first (None: no timeout).
 
-        Waits in slices, as grpc does, so that Ctrl-C (a signal the main thread handles only
-        between bytecodes) ends the wait here, outside grpc.
+        The main thread waits in slices, as grpc does, so that Ctrl-C (a signal it handles only
+        between bytecodes) ends the wait here, outside grpc. Other threads never see a signal:
+        they block until an item comes (a thousand threads waking every slice would cost more
+        than the waits themselves).
         """
+        if threading.current_thread() is not threading.main_thread():
+            try:
+                return self._items.get(timeout=timeout)
+            except queue.Empty:
+                return None
         end = None if timeout is None else time.monotonic() + timeout
         while True:
             left = _SLICE if end is None else min(_SLICE, end - time.monotonic())
