@@ -10,7 +10,6 @@ events go to the listeners (the feed), synchronously and in revision order.
 from __future__ import annotations
 
 import asyncio
-
 import enum
 import json
 import logging

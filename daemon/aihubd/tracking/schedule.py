@@ -6,8 +6,9 @@ While a client waits on a job (or watches every job), its gap is ``wait`` — th
 client's own ``wait()`` interval — jittered only downwards (``wait``·[1-jitter, 1]), right after
 a change too, so a waiter never gets news later than polling the Hub itself would have given it
 and the Hub sees at most 1/(1-jitter) times its requests; the ``base`` gap after a change and the
-stretch past ``wait`` apply only while nobody waits (``cap`` below ``wait`` bounds both). One cycle's listing covers every listed job, so a
-waited job being due costs one listing per page, not one request per job.
+stretch past ``wait`` apply only while nobody waits (``cap`` below ``wait`` bounds both). One
+cycle's listing covers every listed job, so a waited job being due costs one listing per page,
+not one request per job.
 Pure logic over an injected clock value and random generator, so tests are exact.
 """
 
