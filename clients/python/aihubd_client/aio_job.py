@@ -59,10 +59,10 @@ class AsyncLinkJob(JobCalls):
             yield status
             return
         shown = (status.code, status.message)
-        with hub.joined(self.job_id, seen, mark) as waiter:
+        with hub.joined(self.job_id, seen, mark, deadline.remaining()) as waiter:
             yield status
             while not status.finished:
-                status = self._take_watched(await waiter.get(deadline.remaining()), deadline)
+                status = self._take_watched(await waiter.get(), deadline)
                 if (status.code, status.message) != shown:
                     shown = (status.code, status.message)
                     yield status

@@ -35,19 +35,22 @@ def aio_watch_hub(connection: AsyncConnection, reconnect: ReconnectPolicy) -> As
 
 
 class AsyncWaiter(Waiter):
-    """A waiter whose items go to an ``asyncio.Queue``."""
+    """A waiter whose items go to an ``asyncio.Queue``; after ``timeout`` seconds (None: never)
+    the queue gets None (one timer per wait, not one per item: a thousand waiters wake faster)."""
 
-    def __init__(self, job_id: str, seen: pb.Job) -> None:
-        self._items: asyncio.Queue[Item] = asyncio.Queue()
+    def __init__(self, job_id: str, seen: pb.Job, timeout: float | None) -> None:
+        self._items: asyncio.Queue[Item | None] = asyncio.Queue()
         super().__init__(job_id, seen, self._items.put_nowait)
+        loop = asyncio.get_running_loop()
+        self._timer = None if timeout is None else loop.call_later(timeout, self._items.put_nowait, None)
 
-    async def get(self, timeout: float | None) -> Item | None:
-        """The next item, or None when ``timeout`` seconds pass first (None: no timeout)."""
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._items.get()
-        except TimeoutError:
-            return None
+    async def get(self) -> Item | None:
+        """The next item, or None once the wait's time is up."""
+        return await self._items.get()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 class AsyncWatchHub:
@@ -64,9 +67,10 @@ class AsyncWatchHub:
         return self._set.mark()
 
     @contextmanager
-    def joined(self, job_id: str, seen: pb.Job, mark: int | None) -> Iterator[AsyncWaiter]:
-        """Wait on ``job_id`` (whose view, read after ``mark`` was taken, is ``seen``) inside."""
-        waiter = AsyncWaiter(job_id, seen)
+    def joined(self, job_id: str, seen: pb.Job, mark: int | None, timeout: float | None) -> Iterator[AsyncWaiter]:
+        """Wait on ``job_id`` (whose view, read after ``mark`` was taken, is ``seen``) inside, for
+        up to ``timeout`` seconds (None: no limit)."""
+        waiter = AsyncWaiter(job_id, seen, timeout)
         reopen = self._set.join(waiter, mark)
         if self._reader is None:
             self._reader = asyncio.get_running_loop().create_task(self._run(), name="aihubd-watch-hub")
@@ -75,6 +79,7 @@ class AsyncWatchHub:
         try:
             yield waiter
         finally:
+            waiter.close()
             if self._set.leave(waiter):
                 self._cancel()  # the reader sees nobody waits and stops
 
