@@ -7,7 +7,7 @@ from client_fakes import SLOW_RECONNECT, make_job
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 from aihubd_client import DaemonUnavailableError, NotFoundError, UserError
-from aihubd_client.watch_set import Item, Waiter, WatchSet
+from aihubd_client.watch_set import MAX_FILTER_IDS, Item, Waiter, WatchSet
 
 
 def _job(job_id: str, state: int, learned_at: int) -> pb.Job:
@@ -93,3 +93,11 @@ def test_losing_the_stream_resumes_relists_or_fails_every_waiter():
     assert watch.lost(refused) is None  # not a lost connection: give up
     failed = watch.fail_all(refused)
     assert failed == [(waiter, refused)] and not watch.waiters
+
+
+def test_past_the_daemons_filter_limit_the_stream_carries_every_job():
+    watch = WatchSet(SLOW_RECONNECT)
+    for i in range(MAX_FILTER_IDS + 1):
+        watch.join(_waiter(f"j{i}", _job(f"j{i}", pb.JOB_STATE_CREATED, 1))[0], None)
+    assert list(watch.request().job_ids) == []  # no filter: every job (the daemon allows 1000 ids)
+    assert not watch.join(_waiter("jlate", _job("jlate", pb.JOB_STATE_CREATED, 1))[0], watch.mark())
