@@ -83,11 +83,6 @@ class AsyncWatchHub:
             if self._set.leave(waiter):
                 self._cancel()  # the reader sees nobody waits and stops
 
-    @property
-    def waiting(self) -> int:
-        """How many waits are joined now."""
-        return sum(len(w) for w in self._set.waiters.values())
-
     def _cancel(self) -> None:
         if self._call is not None:
             self._call.cancel()

@@ -106,12 +106,6 @@ class WatchHub:
                 if self._set.leave(waiter):
                     self._cancel()  # the reader sees nobody waits and stops
 
-    @property
-    def waiting(self) -> int:
-        """How many waits are joined now."""
-        with self._lock:
-            return sum(len(w) for w in self._set.waiters.values())
-
     def _cancel(self) -> None:
         if self._call is not None:
             with deferred_keyboard_interrupt():
