@@ -214,7 +214,9 @@ def test_embedded_emulator_mode_runs_a_job_and_stops_cleanly(
     from e2e_support import start_daemon
 
     daemon = start_daemon(
-        tmp_path, ["--hub", "emulator", "--emulator-link-seconds", "0.2"], extra=["--poll-interval", "0.1"]
+        tmp_path,
+        ["--hub", "emulator", "--emulator-link-seconds", "0.2"],
+        extra=["--poll-interval", "0.1", "--wait-poll-interval", "0.2"],
     )
     with Client(daemon.socket) as client:
         info = client.daemon_info()

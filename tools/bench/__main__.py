@@ -35,6 +35,7 @@ SCENARIOS = (
     "notice",
     "watchers",
     "busy",
+    "waits",
 )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,31 @@ def _wait_idle(daemon: procs.Daemon, limit: float = 30.0, quiet: float = 0.05) -
     return time.monotonic() - t0
 
 
-def _in_flight(ctx: Ctx, wd: Path, emu: procs.Emulator, count: int, cycles: int) -> dict[str, Any]:
+def _watched(wd: Path, daemon: procs.Daemon, watchers: int) -> dict[str, Any]:
+    """RSS with ``watchers`` open WatchJobs streams (each listed every job first, then idle)."""
+    argv = [sys.executable, "-m", "tools.bench.watch_load", "--socket", str(daemon.socket)]
+    argv += ["--watchers", str(watchers), "--changes", "1", "--prefix", "bench-scale-watch #", "--timeout", "900"]
+    t0 = time.monotonic()
+    fleet = procs.start_argv("watch-scale", argv, logdir=wd / "logs")
+    try:
+        if fleet.wait_first_line(900) != "ready":
+            raise procs.BenchError(f"the watchers did not list: {fleet.first_line!r}\n{fleet.log_tail()}")
+        listed = time.monotonic() - t0
+        _wait_idle(daemon)
+        streams = asyncio.run(_info(daemon)).watch_streams
+        rss = daemon.rss_bytes()
+    finally:
+        fleet.stop()
+    return {
+        "watchers": watchers,
+        "watch_streams": streams,
+        "rss_watched": rss,
+        "rss_peak_watched": daemon.peak_rss_bytes(),
+        "listed_s": listed,
+    }
+
+
+def _in_flight(ctx: Ctx, wd: Path, emu: procs.Emulator, count: int, cycles: int, watchers: int) -> dict[str, Any]:
     daemon = procs.start_daemon(
         wd,
         emu,
@@ -117,9 +142,11 @@ def _in_flight(ctx: Ctx, wd: Path, emu: procs.Emulator, count: int, cycles: int)
         info = asyncio.run(_info(daemon))
         rss_after = daemon.rss_bytes()
         peak = daemon.peak_rss_bytes()
+        watching = _watched(wd, daemon, watchers)
     finally:
         daemon.stop()
     return {
+        **watching,
         "jobs": count,
         "setup_s": setup,
         "rss_start": rss_start,
@@ -286,7 +313,7 @@ def run(ctx: Ctx) -> None:
     startup: dict[str, Any] | None = None
     try:
         try:
-            inflight = _in_flight(ctx, wd, emu, p["in_flight"], p["cycles"])
+            inflight = _in_flight(ctx, wd, emu, p["in_flight"], p["cycles"], p["watchers"])
         except procs.BenchError as exc:
             failures.append(exc)
         startup = _startup(ctx, wd, emu, p["db_jobs"], p["db_in_flight"], p["starts"])
@@ -314,6 +341,24 @@ def run(ctx: Ctx) -> None:
                 f"daemon reports {inflight['daemon_in_flight']:,} in flight; "
                 f"created + adopted in {inflight['setup_s']:.0f} s",
                 data=inflight,
+            )
+        )
+        watched = inflight["rss_watched"]
+        report.add(
+            Row(
+                TITLE,
+                f"daemon RSS with {n:,} in-flight jobs and {inflight['watchers']} open WatchJobs streams",
+                f"{watched / 1e6:,.0f} MB",
+                baseline=f"without the streams {rss / 1e6:,.0f} MB",
+                ratio=watched / rss if rss else None,
+                target=f"< {TARGET_RSS / 1e6:.0f} MB",
+                status=PASS if watched < TARGET_RSS and inflight["watch_streams"] == inflight["watchers"] else FAIL,
+                note=f"each stream listed all {n:,} jobs first (all listed in {inflight['listed_s']:.1f} s), then "
+                f"stayed open; the daemon counted {inflight['watch_streams']} streams; "
+                f"peak {inflight['rss_peak_watched'] / 1e6:,.0f} MB",
+                data={
+                    k: inflight[k] for k in ("watchers", "watch_streams", "rss_watched", "rss_peak_watched", "listed_s")
+                },
             )
         )
         report.add(

@@ -1,22 +1,22 @@
 """``AsyncLinkJob``: ``LinkJob`` for asyncio code; the same names, as coroutines.
 
-Cancelling a waiting task stops the waiting (the RPC is cancelled), never the job. The calls are
+Cancelling a waiting task stops the waiting, never the job; all waits of a client share one
+daemon stream (``aio_watch_hub``). The calls are
 built in ``job_calls`` (shared with ``LinkJob``); this class awaits them.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
 from .aio_transport import AsyncConnection
-from .errors import DaemonUnavailableError
+from .aio_watch_hub import aio_watch_hub
 from .inputs import PathArg
 from .job_calls import JobCalls, ModelAssembly, model_chunk
-from .resume import DEFAULT_RECONNECT, Deadline, Outage, ReconnectPolicy
+from .resume import DEFAULT_RECONNECT, Deadline, ReconnectPolicy
 from .status import JobStatus
 from .values import ArtifactType, LinkJobResult, ModelChunk, TargetModel
 
@@ -44,28 +44,28 @@ class AsyncLinkJob(JobCalls):
     async def iter_status(self, timeout: float | None = None) -> AsyncIterator[JobStatus]:
         """The current status, then each change, ending after SUCCESS or FAILED.
 
-        Rides out a daemon restart like ``LinkJob.iter_status``.
+        Like ``LinkJob.iter_status``: the changes come over the one WatchJobs stream every wait
+        on this client shares (``aio_watch_hub``), which rides out a daemon restart.
         """
         if self._status.finished:
             yield self._status
             return
         deadline = Deadline(timeout)
-        outage = Outage(self._reconnect)
-        shown: tuple[str, str] | None = None
-        while True:
-            try:
-                async for status in self._stream_once(deadline, outage):
-                    if (status.code, status.message) != shown:
-                        shown = (status.code, status.message)
-                        yield status
-                return
-            except DaemonUnavailableError:
-                pause = self._reconnect_pause(deadline, outage)
-                if pause is None:
-                    raise
-                await asyncio.sleep(pause.seconds)
-                if pause.times_out:
-                    raise self._wait_timeout(deadline) from None
+        hub = aio_watch_hub(self._connection, self._reconnect)
+        mark = hub.mark()
+        seen = await self._connection.unary(self._wait_start_call(deadline))
+        status = self._applied(seen)
+        if status.finished:
+            yield status
+            return
+        shown = (status.code, status.message)
+        with hub.joined(self.job_id, seen, mark, deadline.remaining()) as waiter:
+            yield status
+            while not status.finished:
+                status = self._take_watched(await waiter.get(), deadline)
+                if (status.code, status.message) != shown:
+                    shown = (status.code, status.message)
+                    yield status
 
     async def wait(self, timeout: float | None = None) -> JobStatus:
         """Wait until the job finishes; its final status (a FAILED job does not raise)."""
@@ -133,17 +133,6 @@ class AsyncLinkJob(JobCalls):
     async def disable_sharing(self) -> None:
         """Stop sharing the job with anyone."""
         await self._connection.unary(self._disable_sharing_call())
-
-    async def _stream_once(self, deadline: Deadline, outage: Outage) -> AsyncIterator[JobStatus]:
-        async with self._connection.stream(self._wait_call(deadline)) as responses:
-            first = True
-            async for message in responses:
-                self._take_wait_message(message, outage, first)
-                first = False
-                yield self._status
-                if self._status.finished:
-                    return
-        raise self._wait_ended_early()
 
     async def _read_target_model(self, timeout: float | None) -> bytes | None:
         model = ModelAssembly(self.job_id)

@@ -91,6 +91,8 @@ class ConnectionBase:
         self._daemon: pb_grpc.DaemonServiceStub | None = None
         self._catalog: pb_grpc.CatalogServiceStub | None = None
         self._closed = False
+        # The shared WatchJobs stream of every wait on this channel (watch_hub, aio_watch_hub).
+        self.watch_hub: Any = None
 
     @property
     def jobs(self) -> pb_grpc.LinkJobServiceStub:

@@ -2,26 +2,26 @@
 
 Every method that waits for the job to finish takes an optional ``timeout`` (seconds; None or 0:
 none) and raises the builtin ``TimeoutError`` when it passes. Ctrl-C stops the waiting, never
-the job. Waits ride out a daemon restart (see ``resume``). The calls are built in ``job_calls``
+the job. All waits of a client share one daemon stream (``watch_hub``), which rides out a
+daemon restart (see ``resume``). The calls are built in ``job_calls``
 (shared with ``AsyncLinkJob``); this class makes them.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
-from .errors import DaemonUnavailableError
 from .inputs import PathArg
 from .job_calls import JobCalls, ModelAssembly, model_chunk
 from .model import Model, model_from_target
-from .resume import DEFAULT_RECONNECT, Deadline, Outage, ReconnectPolicy
+from .resume import DEFAULT_RECONNECT, Deadline, ReconnectPolicy
 from .status import JobStatus
 from .transport import Connection
 from .values import ArtifactType, LinkJobResult, ModelChunk, ModelRef
+from .watch_hub import watch_hub
 
 __all__ = ["LinkJob"]
 
@@ -54,31 +54,31 @@ class LinkJob(JobCalls):
     def iter_status(self, timeout: float | None = None) -> Iterator[JobStatus]:
         """Yield the current status, then each change, ending after SUCCESS or FAILED.
 
-        Consumes the daemon's WaitJob stream (no polling). When the daemon stops or dies
-        mid-wait, reconnects (for up to ``ReconnectPolicy.window`` seconds) and goes on.
-        ``timeout`` raises ``TimeoutError``; closing the generator early, or Ctrl-C, cancels the
-        stream and leaves the job alone.
+        Reads the job, then takes its changes from the one WatchJobs stream every wait on this
+        client shares (``watch_hub``; no polling). When the daemon stops or dies mid-wait, that
+        stream resumes (for up to ``ReconnectPolicy.window`` seconds) and the wait goes on.
+        ``timeout`` raises ``TimeoutError``; closing the generator early, or Ctrl-C, ends the
+        wait and leaves the job alone.
         """
         if self._status.finished:
             yield self._status
             return
         deadline = Deadline(timeout)
-        outage = Outage(self._reconnect)
-        shown: tuple[str, str] | None = None
-        while True:
-            try:
-                for status in self._stream_once(deadline, outage):
-                    if (status.code, status.message) != shown:
-                        shown = (status.code, status.message)
-                        yield status
-                return
-            except DaemonUnavailableError:
-                pause = self._reconnect_pause(deadline, outage)
-                if pause is None:
-                    raise
-                time.sleep(pause.seconds)
-                if pause.times_out:
-                    raise self._wait_timeout(deadline) from None
+        hub = watch_hub(self._connection, self._reconnect)
+        mark = hub.mark()
+        seen = self._connection.unary(self._wait_start_call(deadline))
+        status = self._applied(seen)
+        if status.finished:
+            yield status
+            return
+        shown = (status.code, status.message)
+        with hub.joined(self.job_id, seen, mark) as waiter:
+            yield status
+            while not status.finished:
+                status = self._take_watched(waiter.get(deadline.remaining()), deadline)
+                if (status.code, status.message) != shown:
+                    shown = (status.code, status.message)
+                    yield status
 
     def wait(self, timeout: float | None = None) -> JobStatus:
         """Block until the job finishes; return its final status (a FAILED job does not raise).
@@ -176,18 +176,6 @@ class LinkJob(JobCalls):
 
     def _model(self, ref: ModelRef) -> Model:
         return Model(self._connection, ref.model_id, ref.name, verbose=self.verbose)
-
-    def _stream_once(self, deadline: Deadline, outage: Outage) -> Iterator[JobStatus]:
-        """One WaitJob stream; returns at a terminal state, raises when the daemon goes away."""
-        with self._connection.stream(self._wait_call(deadline)) as responses:
-            first = True
-            for message in responses:
-                self._take_wait_message(message, outage, first)
-                first = False
-                yield self._status
-                if self._status.finished:
-                    return
-        raise self._wait_ended_early()
 
     def _read_target_model(self, timeout: float | None) -> bytes | None:
         model = ModelAssembly(self.job_id)

@@ -3,8 +3,8 @@
 Each method that talks to the daemon is split in two. Here its ``Call`` is built: the arguments
 checked, the request, the timeout and its ``TimeoutError``, and what the answer becomes (the
 job's attributes updated, a path, a value). The twin only makes the call, blocking or awaited.
-Also here: the bookkeeping of a wait (its deadline, the pauses while the daemon restarts, the
-WaitJob messages), the assembly of a streamed target model, and the deadline arithmetic of
+Also here: the bookkeeping of a wait (its deadline, its first read, what the shared stream of
+``watch_hub`` brings it), the assembly of a streamed target model, and the deadline arithmetic of
 ``download_results``.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 
 from .channel import Call, ConnectionBase, R, TimeoutFactory, as_is
 from .destinations import check_download_destination, check_output_directory
-from .errors import InternalError, daemon_unavailable, job_timeout
+from .errors import AihubdError, DaemonUnavailableError, InternalError, daemon_unavailable, job_timeout
 from .inputs import (
     PathArg,
     absolute_path,
@@ -27,21 +27,13 @@ from .inputs import (
     check_sharing_change,
 )
 from .jobview import JobView
-from .resume import Deadline, Outage, ReconnectPolicy
+from .resume import Deadline, ReconnectPolicy
 from .status import JobStatus
 from .values import LinkJobResult, ModelChunk, TargetModel
 
-__all__ = ["JobCalls", "ModelAssembly", "ReconnectPause", "model_chunk"]
+__all__ = ["JobCalls", "ModelAssembly", "model_chunk"]
 
 _RESULTS = "Downloading the results"
-
-
-class ReconnectPause(NamedTuple):
-    """How long a wait pauses before it reconnects to a restarted daemon."""
-
-    seconds: float
-    # The caller's deadline passes during the pause: raise its TimeoutError after the pause.
-    times_out: bool
 
 
 class JobCalls(JobView):
@@ -109,44 +101,36 @@ class JobCalls(JobView):
         request = pb.ReadTargetModelRequest(job_id=self.job_id)
         return self._call("ReadTargetModel", request, timeout, "Reading the target model")
 
-    def _wait_call(self, deadline: Deadline) -> Call[Any]:
-        """One WaitJob stream for the time left; raises the wait's TimeoutError when none is."""
+    # waiting (the shared stream of ``watch_hub`` / ``aio_watch_hub`` brings the changes)
+
+    def _wait_start_call(self, deadline: Deadline) -> Call[pb.Job]:
+        """The read a wait starts with (GetJob, for the time left: the current view, or the error
+        for an unknown job); raises the wait's TimeoutError when no time is left."""
         remaining = deadline.remaining()
         if remaining is not None and remaining <= 0:
             raise self._wait_timeout(deadline)
         return Call(
-            "WaitJob",
-            pb.WaitJobRequest(job_id=self.job_id),
+            "GetJob",
+            pb.GetJobRequest(job_id=self.job_id),
             timeout=remaining,
             on_timeout=lambda: self._wait_timeout(deadline),
         )
 
-    # waiting
-
-    def _take_wait_message(self, message: pb.Job, outage: Outage, first: bool) -> None:
-        """Apply one WaitJob message (``first`` of its stream); raises when the daemon stops."""
-        self._apply(message)
-        if first:
-            outage.connected()
-        if message.daemon_shutting_down:
+    def _take_watched(self, item: pb.Job | AihubdError | None, deadline: Deadline) -> JobStatus:
+        """Apply what the shared stream brought this wait (None: its time ran out); raises the
+        error that ends the wait."""
+        if item is None:
+            raise self._wait_timeout(deadline)
+        if isinstance(item, DaemonUnavailableError):  # the daemon did not come back in time
+            self.stale = True  # this view may be out of date now
             raise daemon_unavailable(
                 self._connection.socket_path,
-                f"aihubd is shutting down; job {self.job_id} is still "
-                f"{self._status.code}, wait again once the daemon is back",
-            )
-
-    def _wait_ended_early(self) -> InternalError:
-        return InternalError(f"the daemon ended the wait for job {self.job_id} before it finished")
-
-    def _reconnect_pause(self, deadline: Deadline, outage: Outage) -> ReconnectPause | None:
-        """After the daemon went away mid-wait: the pause before reconnecting, None to give up."""
-        pause = outage.lost()
-        if pause is None:
-            return None
-        remaining = deadline.remaining()
-        if remaining is not None and remaining <= pause:
-            return ReconnectPause(remaining, times_out=True)
-        return ReconnectPause(pause, times_out=False)
+                f"the daemon went away during the wait; job {self.job_id} is still "
+                f"{self._status.code} as far as it told, wait again once the daemon is back",
+            ) from item
+        if isinstance(item, AihubdError):
+            raise item
+        return self._applied(item)
 
     def _wait_timeout(self, deadline: Deadline) -> TimeoutError:
         return job_timeout(self.job_id, deadline.seconds or 0)

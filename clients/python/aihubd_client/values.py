@@ -103,6 +103,10 @@ class DaemonInfo:
     hub_auth_parked_since: str = ""
     hub_auth_next_probe: str = ""
     hub_paused_until: str = ""
+    # Server streams open now: WatchJobs feeds (one per client process's waits, and each watch),
+    # and WaitJob streams (clients that wait job by job).
+    watch_streams: int = 0
+    wait_streams: int = 0
 
     @classmethod
     def from_pb(cls, message: pb.DaemonInfo) -> DaemonInfo:
@@ -128,6 +132,8 @@ class DaemonInfo:
             hub_auth_parked_since=_iso(message, "hub_auth_parked_since"),
             hub_auth_next_probe=_iso(message, "hub_auth_next_probe"),
             hub_paused_until=_iso(message, "hub_paused_until"),
+            watch_streams=message.watch_streams,
+            wait_streams=message.wait_streams,
         )
 
 

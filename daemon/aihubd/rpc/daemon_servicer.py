@@ -62,6 +62,7 @@ class DaemonServicer(api_grpc.DaemonServiceServicer):
                 hub_auth_next_probe=timestamp(s.hub_auth_next_probe),
                 hub_paused_until=timestamp(s.hub_paused_until),
                 watch_streams=s.watch_streams,
+                wait_streams=s.wait_streams,
             )
 
     async def StopDaemon(self, request: api.StopDaemonRequest, context: Context) -> api.StopDaemonResponse:

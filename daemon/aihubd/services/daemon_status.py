@@ -53,6 +53,7 @@ class DaemonStatus:
     hub_auth_next_probe: datetime | None = None
     hub_paused_until: datetime | None = None
     watch_streams: int = 0
+    wait_streams: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class DaemonStatusService:
             hub_auth_next_probe=_at(now, traffic.auth_next_probe_in),
             hub_paused_until=_at(now, traffic.paused_for),
             watch_streams=self._watch_streams(),
+            wait_streams=self._jobs.wait_streams,
         )
 
     async def start(self, wait: float) -> None:

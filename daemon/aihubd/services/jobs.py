@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from ..errors import InvalidArgument
 from ..hub.api import HubApi
@@ -48,6 +48,7 @@ class JobService:
         self._notifier = notifier
         self._poller = poller
         self._keepalive = keepalive
+        self.wait_streams = 0  # WaitJob streams open now (watch() generators not yet closed)
 
     async def get(self, job_id: str, *, peer: str = "") -> Job:
         """The daemon's view; a job it has never seen is read from the Hub once and tracked
@@ -110,7 +111,7 @@ class JobService:
         # A waiter: the job is polled within the wait gap; registering nudges a cycle (debounced).
         waiting = contextlib.nullcontext() if finished else self._poller.waiting([job_id])
         last: Job | None = None
-        with waiting, self._notifier.subscribe(job_id) as bell:
+        with waiting, self._notifier.subscribe(job_id) as bell, self._counted():
             while True:
                 bell.clear()
                 job = self._store.cached(job_id) or await self.get(job_id)
@@ -126,6 +127,14 @@ class JobService:
                         await bell.wait()
                 except TimeoutError:
                     pass
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        self.wait_streams += 1
+        try:
+            yield
+        finally:
+            self.wait_streams -= 1
 
     async def wait_finished(self, job_id: str) -> Job:
         """Block until the job is terminal; returns it."""

@@ -9,6 +9,7 @@ events go to the listeners (the feed), synchronously and in revision order.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import logging
@@ -207,12 +208,19 @@ class EventLog:
 
     async def revisions(self) -> tuple[int, int]:
         """(the current revision, the newest compacted one), as committed."""
+        return await asyncio.shield(self._revisions())
+
+    async def _revisions(self) -> tuple[int, int]:
         async with self._db.transaction() as conn:
             return await self.revisions_in(conn)
 
     async def read_after(self, revision: int) -> tuple[list[JobChange], int, int]:
         """The changes after ``revision`` in order, with the current and compacted revisions,
-        read in one transaction (so nothing uncommitted is seen)."""
+        read in one transaction (so nothing uncommitted is seen). Shielded, like every read a
+        cancelled stream could otherwise leave inside its transaction."""
+        return await asyncio.shield(self._read_after(revision))
+
+    async def _read_after(self, revision: int) -> tuple[list[JobChange], int, int]:
         async with self._db.transaction() as conn:
             current, compacted = await self.revisions_in(conn)
             async with conn.execute(

@@ -2,11 +2,13 @@
 
 Intervals start at ``base`` after a submission or a state change, grow by ``growth`` each time
 nothing changed, up to ``cap``; each due time gets ±``jitter`` so jobs never poll in lock-step.
-While a client waits on a job (or watches every job), its gap is also at most ``wait`` — the
-official client's own ``wait()`` interval — jittered only downwards (``wait``·[1-jitter, 1]), so
-a waiter never gets news later than polling the Hub itself would have given it; the stretch past
-``wait`` applies only while nobody waits. One cycle's listing covers every listed job, so a
-waited job being due costs one listing per page, not one request per job.
+While a client waits on a job (or watches every job), its gap is ``wait`` — the official
+client's own ``wait()`` interval — jittered only downwards (``wait``·[1-jitter, 1]), right after
+a change too, so a waiter never gets news later than polling the Hub itself would have given it
+and the Hub sees at most 1/(1-jitter) times its requests; the ``base`` gap after a change and the
+stretch past ``wait`` apply only while nobody waits (``cap`` below ``wait`` bounds both). One
+cycle's listing covers every listed job, so a waited job being due costs one listing per page,
+not one request per job.
 Pure logic over an injected clock value and random generator, so tests are exact.
 """
 
@@ -53,12 +55,14 @@ class Schedule:
         return interval * self._rng.uniform(1 - j, 1 + j)
 
     def _wait_gap(self) -> float:
-        """A gap while someone waits: jitter only ever shortens it."""
-        return self.cadence.wait * self._rng.uniform(1 - self.cadence.jitter, 1)
+        """A gap while someone waits: ``wait`` (or ``cap`` when shorter), jitter only shortening it."""
+        return min(self.cadence.wait, self.cadence.cap) * self._rng.uniform(1 - self.cadence.jitter, 1)
 
     def _gap(self, job_id: str, interval: float) -> float:
-        gap = self._jittered(interval)
-        return min(gap, self._wait_gap()) if self.waited_on(job_id) else gap
+        # While waited on, every gap is the wait gap, also right after a change: the official
+        # wait() polls every ``wait`` seconds whatever happened, and a shorter ``base`` gap after
+        # each change would cost more requests than it does.
+        return self._wait_gap() if self.waited_on(job_id) else self._jittered(interval)
 
     def waited_on(self, job_id: str) -> bool:
         """Whether some client waits on this job (or on every job)."""

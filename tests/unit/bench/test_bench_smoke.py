@@ -33,6 +33,7 @@ SCENARIOS = [
     "notice",
     "watchers",
     "busy",
+    "waits",
 ]
 
 

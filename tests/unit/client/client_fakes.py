@@ -37,13 +37,13 @@ class Clock:
 
 @dataclass
 class FakeJob:
-    """A job's current message, the changes WaitJob will stream, and what it can download."""
+    """A job's current message, the changes WaitJob and WatchJobs will stream, and what it can download."""
 
     message: pb.Job
     changes: list[tuple[int, str]] = field(default_factory=list)
     hang: bool = False
     chunks: list[bytes] = field(default_factory=list)
-    # This many WaitJob calls send the current state, then end as a stopping daemon does
+    # This many WaitJob (WatchJobs) calls send the current state, then end as a stopping daemon does
     # (a negative number: every call); the calls after that stream normally.
     shutdowns: int = 0
 
@@ -181,15 +181,23 @@ class FakeDaemon(pb_grpc.LinkJobServiceServicer, pb_grpc.DaemonServiceServicer):
             and (not request.states or job.message.state in request.states)
             and needle in job.message.name.lower()
         ]
-        revision = 1
+        revision = request.since_revision if request.HasField("since_revision") else 1
+        if not request.HasField("since_revision"):  # a resumed stream has no listing
+            for job in watched:
+                yield pb.JobEvent(kind=pb.JOB_EVENT_KIND_SNAPSHOT, revision=revision, job=job.message)
+            yield pb.JobEvent(kind=pb.JOB_EVENT_KIND_SNAPSHOT_END, revision=revision)
         for job in watched:
-            yield pb.JobEvent(kind=pb.JOB_EVENT_KIND_SNAPSHOT, revision=revision, job=job.message)
-        yield pb.JobEvent(kind=pb.JOB_EVENT_KIND_SNAPSHOT_END, revision=revision)
+            if job.shutdowns:  # the daemon stops: the stream ends as UNAVAILABLE, resumable
+                job.shutdowns -= 1 if job.shutdowns > 0 else 0
+                context.abort(grpc.StatusCode.UNAVAILABLE, "aihubd is shutting down; resume the watch once it is back")
         for job in watched:
             for state, reason in job.changes:
                 job.message.state = state
                 job.message.message = reason
+                if state == pb.JOB_STATE_DONE:
+                    job.message.target_model_id = "mtarget01"
                 revision += 1
+                job.message.last_refresh_time.seconds = CREATED_AT + revision  # the daemon learned it later
                 yield pb.JobEvent(kind=pb.JOB_EVENT_KIND_CHANGED, revision=revision, job=job.message, changed=["state"])
             job.changes = []
         if any(job.hang for job in watched):

@@ -46,7 +46,7 @@ def test_link_prints_only_the_job_id_on_stdout(run, fake, workdir):
     (request,) = fake.requests_of("SubmitLinkJob")
     assert [m.path for m in request.models] == [str(workdir / "a.dlc"), str(workdir / "b.dlc")]
     assert (request.name, request.options) == ("n1", "--foo")
-    assert fake.requests_of("WaitJob") == []
+    assert fake.requests_of("WatchJobs") == []
 
 
 def test_link_wait_shows_each_state_with_elapsed_time_on_stderr(run, workdir):
@@ -255,4 +255,4 @@ def test_wait_rides_out_a_daemon_restart(run, fake):
     assert result.exit_code == 0, result.output
     assert result.stdout == "SUCCESS\n"
     assert [line.split()[-1] for line in result.stderr.splitlines()] == ["LINKING_MODELS", "SUCCESS"]
-    assert len(fake.requests_of("WaitJob")) == 2
+    assert len(fake.requests_of("WatchJobs")) == 2

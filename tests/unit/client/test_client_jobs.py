@@ -215,7 +215,7 @@ def test_wait_returns_the_final_status_from_the_stream(client, fake):
     assert isinstance(status, JobStatus)
     assert status == "SUCCESS" and status.success and status.finished
     assert job.target_model_id == "mtarget01"
-    assert fake.requests_of("GetJob") and len(fake.requests_of("WaitJob")) == 1
+    assert fake.requests_of("GetJob") and len(fake.requests_of("WatchJobs")) == 1
 
 
 def test_wait_on_a_failed_job_returns_failed_without_raising(client):
@@ -232,7 +232,7 @@ def test_iter_status_yields_each_state_in_order(client):
 def test_finished_job_is_not_waited_for_again(client, fake):
     job = client.get_job("jdone")
     assert job.wait() == "SUCCESS"
-    assert fake.requests_of("WaitJob") == []
+    assert fake.requests_of("WatchJobs") == []
 
 
 @pytest.mark.timeout(30)
@@ -254,14 +254,15 @@ def test_wait_gives_up_when_a_stopped_daemon_does_not_come_back(client, fake):
         job.wait()
     assert 0.5 <= time.monotonic() - started < 5  # the client's reconnect window
     assert job.stale
-    assert len(fake.requests_of("WaitJob")) > 2  # it did try again
+    assert len(fake.requests_of("WatchJobs")) > 2  # it did try again
 
 
 def test_wait_resumes_when_the_daemon_is_back(client, fake):
     job = client.get_job("jback")
     statuses = list(job.iter_status())
     assert statuses == ["LINKING_MODELS", "SUCCESS"]  # the state seen again is not repeated
-    assert len(fake.requests_of("WaitJob")) == 2
+    assert len(fake.requests_of("WatchJobs")) == 2
+    assert fake.requests_of("WatchJobs")[1].HasField("since_revision")  # resumed, not listed again
     assert job.wait() == "SUCCESS" and not job.stale
 
 
@@ -276,9 +277,12 @@ def test_wait_without_a_daemon_fails_at_once(socket_dir):
 
 @pytest.mark.timeout(30)
 def test_closing_iter_status_early_cancels_the_stream(client, fake):
+    streaming = threading.Event()
+    fake.on_hang = streaming.set  # the shared stream has sent everything and stays open
     statuses = client.get_job("jhang").iter_status()
     assert next(statuses) == "CREATED"
-    statuses.close()
+    assert streaming.wait(20)
+    statuses.close()  # the last wait leaves: the shared stream is cancelled
     assert fake.wait_ended.wait(20)
 
 
@@ -561,7 +565,7 @@ def test_wait_survives_the_daemon_dying_and_coming_back(fake, running, socket_pa
         with Client(socket_path, reconnect=patient) as client:
             statuses = list(client.get_job("jhang").iter_status())
         assert statuses == ["CREATED", "LINKING_MODELS", "SUCCESS"]
-        assert len(fake.requests_of("WaitJob")) >= 2
+        assert len(fake.requests_of("WatchJobs")) >= 2
     finally:
         for server in servers:
             server.stop(grace=None).wait(10)

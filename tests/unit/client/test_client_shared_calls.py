@@ -24,8 +24,8 @@ from aihubd_client import (
 from aihubd_client.channel import Call, ConnectionBase, as_is, raise_call_error
 from aihubd_client.client_calls import ClientCalls
 from aihubd_client.inputs import check_job_id
-from aihubd_client.job_calls import JobCalls, ModelAssembly, ReconnectPause, model_chunk
-from aihubd_client.resume import Deadline, Outage, ReconnectPolicy
+from aihubd_client.job_calls import JobCalls, ModelAssembly, model_chunk
+from aihubd_client.resume import Deadline, ReconnectPolicy
 
 POLICY = SLOW_RECONNECT
 
@@ -176,55 +176,31 @@ def test_bad_arguments_raise_while_the_call_is_built():
     assert (list(call.request.add_emails), list(call.request.delete_emails)) == (["a@b.co"], [])
 
 
-def test_the_wait_stream_gets_the_time_left_and_times_out_when_there_is_none():
+def test_a_wait_starts_with_a_read_for_the_time_left_and_times_out_when_there_is_none():
     clock = Clock()
     job = Job(make_job("j1"))
     deadline = Deadline(30, clock)
     clock.now += 12
-    call = job._wait_call(deadline)
-    assert (call.method, call.request.job_id, call.timeout) == ("WaitJob", "j1", 18)
+    call = job._wait_start_call(deadline)
+    assert (call.method, call.request.job_id, call.timeout) == ("GetJob", "j1", 18)
     assert str(call.on_timeout()) == ("Waiting for link job (j1) completion timed out after 30 seconds.")
-    assert job._wait_call(Deadline(None, clock)).timeout is None
+    assert job._wait_start_call(Deadline(None, clock)).timeout is None
     clock.now += 18
     with pytest.raises(TimeoutError, match=r"\(j1\) completion timed out after 30 seconds"):
-        job._wait_call(deadline)
+        job._wait_start_call(deadline)
 
 
-def test_wait_messages_update_the_job_and_mark_the_stream_connected():
+def test_what_the_shared_stream_brings_updates_the_job_or_ends_the_wait():
     clock = Clock()
-    job = Job(make_job("j1"))
-    outage = Outage(POLICY, clock)
-    job._take_wait_message(make_job("j1", pb.JOB_STATE_LINKING_MODELS), outage, first=False)
-    assert job.last_status == "LINKING_MODELS" and not outage.ever_connected
-    job._take_wait_message(make_job("j1", pb.JOB_STATE_LINKING_MODELS), outage, first=True)
-    assert outage.ever_connected
-
-
-def test_a_stopping_daemon_ends_the_wait_as_unavailable():
     job = Job(make_job("j1"), Path("/run/aihubd.sock"))
-    stopping = make_job("j1", pb.JOB_STATE_LINKING_MODELS)
-    stopping.daemon_shutting_down = True
-    with pytest.raises(DaemonUnavailableError) as caught:
-        job._take_wait_message(stopping, Outage(POLICY, Clock()), first=True)
-    assert caught.value.socket_path == "/run/aihubd.sock"
-    assert "job j1 is still LINKING_MODELS, wait again once the daemon is back" in str(caught.value)
-    assert job.last_status == "LINKING_MODELS"  # applied first
-    assert str(job._wait_ended_early()) == "the daemon ended the wait for job j1 before it finished"
-
-
-def test_reconnect_pauses_give_up_or_stop_at_the_deadline():
-    clock = Clock()
-    job = Job(make_job("j1"))
-    never = Outage(POLICY, clock)
-    assert job._reconnect_pause(Deadline(None, clock), never) is None  # never connected
-    outage = Outage(POLICY, clock)
-    outage.connected()
-    assert job._reconnect_pause(Deadline(None, clock), outage) == ReconnectPause(0.5, False)
-    deadline = Deadline(5, clock)
-    clock.now += 4.5
-    assert job._reconnect_pause(deadline, outage) == ReconnectPause(0.5, True)  # 1.0 > 0.5 left
-    clock.now += 20
-    assert job._reconnect_pause(Deadline(None, clock), outage) is None  # past the window
+    deadline = Deadline(30, clock)
+    assert job._take_watched(make_job("j1", pb.JOB_STATE_LINKING_MODELS), deadline) == "LINKING_MODELS"
+    assert job.last_status == "LINKING_MODELS"
+    gone = DaemonUnavailableError("aihubd is not running", "/run/aihubd.sock")
+    with pytest.raises(DaemonUnavailableError):
+        job._take_watched(gone, deadline)
+    with pytest.raises(TimeoutError, match=r"\(j1\) completion timed out after 30 seconds"):
+        job._take_watched(None, deadline)  # the waiter's queue stayed empty for the time left
 
 
 def test_download_results_share_one_deadline(tmp_path):

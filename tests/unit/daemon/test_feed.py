@@ -310,3 +310,33 @@ async def test_shutdown_ends_streams_with_shutting_down(world: World) -> None:
         await asyncio.wait_for(pending, 10)
     with pytest.raises(ShuttingDown):
         await _next(world.feed.watch(EVERYTHING))
+
+
+@pytest.mark.parametrize("read", ["snapshot", "read_after", "revisions"])
+async def test_a_stream_cancelled_in_its_read_leaves_the_store_writable(world: World, read: str) -> None:
+    """A client that reopens its stream at once (the Python client's shared stream does, when a
+    wait adds a job) cancels the daemon's read inside ``BEGIN``; the transaction must not stay open."""
+    await world.tracked()
+    reads = {
+        "snapshot": world.store.snapshot,
+        "read_after": lambda: world.store.events.read_after(0),
+        "revisions": world.store.events.revisions,
+    }
+    task = asyncio.create_task(reads[read]())
+    await asyncio.sleep(0)  # the read runs up to its first wait: SQLite executing BEGIN
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    job = await asyncio.wait_for(world.tracked(name="after"), 10)  # a write goes through
+    assert (await world.store.get(job.job_id)) is not None
+
+
+async def test_snapshots_share_the_cached_jobs_rather_than_decoding_copies(world: World) -> None:
+    """Each stream's listing holds references to the jobs the store keeps in memory: 100 streams
+    listing 10,000 jobs must not hold a million decoded copies (the bench's memory row)."""
+    tracked = [await world.tracked(name=f"n{i}") for i in range(3)]
+    first, _ = await world.store.snapshot()
+    second, _ = await world.store.snapshot()
+    assert {j.job_id for j in first} == {j.job_id for j in tracked}
+    for a, b in zip(first, second, strict=True):
+        assert a is b and a is world.store.cached(a.job_id)

@@ -105,6 +105,26 @@ async def test_while_a_client_waits_gaps_stay_within_the_wait_interval(db: Datab
     assert max(_gaps(after)) > 10
 
 
+async def test_while_a_client_waits_a_state_change_does_not_shorten_the_next_gaps(db: Database) -> None:
+    """After a change the idle cadence looks again after ``base`` (5 s, then 7.5 s); while someone
+    waits that would exceed the official wait()'s requests, so the gaps stay 8-10 s throughout."""
+    rig = Rig(db, 1)
+    await rig.start()
+    job = rig.ids[0]
+    states = itertools.cycle([JobState.OPTIMIZING_MODEL, JobState.LINKING_MODELS])
+    times: list[float] = []
+    with rig.poller.waiting(rig.ids):
+        for _ in range(8):  # a change every fourth look: each one would restart the 5 s interval
+            rig.hub.set_state(job, next(states))
+            seen, _ = await rig.listing_times(4)
+            times.extend(seen)
+    assert rig.hub.calls.get("get_job", 0) >= 8  # every change was seen (and read in full)
+    gaps = _gaps(times)
+    assert len(gaps) == 31
+    assert all(8.0 - 1e-9 <= g <= 10.0 + 1e-9 for g in gaps), sorted(gaps)[:3]
+    assert 10 / (sum(gaps) / len(gaps)) <= 1.25
+
+
 async def test_a_watch_of_every_job_counts_as_waiting_on_each(db: Database) -> None:
     rig = Rig(db, 3)
     await rig.start()

@@ -756,6 +756,7 @@ class DaemonInfo(google.protobuf.message.Message):
     HUB_AUTH_NEXT_PROBE_FIELD_NUMBER: builtins.int
     HUB_PAUSED_UNTIL_FIELD_NUMBER: builtins.int
     WATCH_STREAMS_FIELD_NUMBER: builtins.int
+    WAIT_STREAMS_FIELD_NUMBER: builtins.int
     version: builtins.str
     hub_url: builtins.str
     web_url: builtins.str
@@ -790,6 +791,10 @@ class DaemonInfo(google.protobuf.message.Message):
     """
     watch_streams: builtins.int
     """How many WatchJobs streams are open now (a cancelled stream is gone from this count)."""
+    wait_streams: builtins.int
+    """How many WaitJob streams are open now (the Python client carries all waits of a process on
+    one WatchJobs stream instead; other clients may still use WaitJob).
+    """
     @property
     def hub_auth_parked_since(self) -> google.protobuf.timestamp_pb2.Timestamp:
         """While parked: since when, and when the next re-probe is due."""
@@ -827,9 +832,10 @@ class DaemonInfo(google.protobuf.message.Message):
         hub_auth_next_probe: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         hub_paused_until: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         watch_streams: builtins.int = ...,
+        wait_streams: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["hub_auth_next_probe", b"hub_auth_next_probe", "hub_auth_parked_since", b"hub_auth_parked_since", "hub_paused_until", b"hub_paused_until"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["account_email", b"account_email", "cache_bytes", b"cache_bytes", "emulator_token", b"emulator_token", "hub_auth_next_probe", b"hub_auth_next_probe", "hub_auth_parked_since", b"hub_auth_parked_since", "hub_auth_state", b"hub_auth_state", "hub_error", b"hub_error", "hub_kind", b"hub_kind", "hub_paused_until", b"hub_paused_until", "hub_protocol_version", b"hub_protocol_version", "hub_reachable", b"hub_reachable", "hub_url", b"hub_url", "in_flight_jobs", b"in_flight_jobs", "pid", b"pid", "socket_path", b"socket_path", "state_dir", b"state_dir", "token_source", b"token_source", "tracked_jobs", b"tracked_jobs", "uptime_seconds", b"uptime_seconds", "version", b"version", "watch_streams", b"watch_streams", "web_url", b"web_url"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["account_email", b"account_email", "cache_bytes", b"cache_bytes", "emulator_token", b"emulator_token", "hub_auth_next_probe", b"hub_auth_next_probe", "hub_auth_parked_since", b"hub_auth_parked_since", "hub_auth_state", b"hub_auth_state", "hub_error", b"hub_error", "hub_kind", b"hub_kind", "hub_paused_until", b"hub_paused_until", "hub_protocol_version", b"hub_protocol_version", "hub_reachable", b"hub_reachable", "hub_url", b"hub_url", "in_flight_jobs", b"in_flight_jobs", "pid", b"pid", "socket_path", b"socket_path", "state_dir", b"state_dir", "token_source", b"token_source", "tracked_jobs", b"tracked_jobs", "uptime_seconds", b"uptime_seconds", "version", b"version", "wait_streams", b"wait_streams", "watch_streams", b"watch_streams", "web_url", b"web_url"]) -> None: ...
 
 global___DaemonInfo = DaemonInfo
 

@@ -492,6 +492,11 @@ export interface DaemonInfo {
     | undefined;
   /** How many WatchJobs streams are open now (a cancelled stream is gone from this count). */
   watchStreams: number;
+  /**
+   * How many WaitJob streams are open now (the Python client carries all waits of a process on
+   * one WatchJobs stream instead; other clients may still use WaitJob).
+   */
+  waitStreams: number;
 }
 
 export interface StopDaemonRequest {
@@ -3509,6 +3514,7 @@ function createBaseDaemonInfo(): DaemonInfo {
     hubAuthNextProbe: undefined,
     hubPausedUntil: undefined,
     watchStreams: 0,
+    waitStreams: 0,
   };
 }
 
@@ -3579,6 +3585,9 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
     }
     if (message.watchStreams !== 0) {
       writer.uint32(480).uint32(message.watchStreams);
+    }
+    if (message.waitStreams !== 0) {
+      writer.uint32(488).uint32(message.waitStreams);
     }
     return writer;
   },
@@ -3772,6 +3781,14 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
             message.watchStreams = reader.uint32();
             continue;
           }
+          case 61: {
+            if (tag !== 488) {
+              break;
+            }
+
+            message.waitStreams = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3888,6 +3905,11 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
         : isSet(object.watch_streams)
         ? globalThis.Number(object.watch_streams)
         : 0,
+      waitStreams: isSet(object.waitStreams)
+        ? globalThis.Number(object.waitStreams)
+        : isSet(object.wait_streams)
+        ? globalThis.Number(object.wait_streams)
+        : 0,
     };
   },
 
@@ -3959,6 +3981,9 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
     if (message.watchStreams !== 0) {
       obj.watchStreams = Math.round(message.watchStreams);
     }
+    if (message.waitStreams !== 0) {
+      obj.waitStreams = Math.round(message.waitStreams);
+    }
     return obj;
   },
 
@@ -3989,6 +4014,7 @@ export const DaemonInfo: MessageFns<DaemonInfo> = {
     message.hubAuthNextProbe = object.hubAuthNextProbe ?? undefined;
     message.hubPausedUntil = object.hubPausedUntil ?? undefined;
     message.watchStreams = object.watchStreams ?? 0;
+    message.waitStreams = object.waitStreams ?? 0;
     return message;
   },
 };
