@@ -88,6 +88,7 @@ class Poller:
         self._trouble: str | None = None  # why the last cycle failed, until one succeeds
         self._trouble_is_hub = False  # ...and whether the Hub (not the store) was the cause
         self._cycle_troubles: list[AihubdError] = []  # the Hub failures of this cycle's reads
+        self._invisible: set[str] = set()  # jobs the Hub answers 404 for: told once, not every cycle
         self._backoff = Backoff(backoff, clock)
         self._listing_trouble: str | None = None  # why the listing is unusable (logged once), if it is
         self._sleep = sleep  # the run loop's pauses (a fake one, on the fake clock, in tests)
@@ -137,6 +138,7 @@ class Poller:
 
     def forget(self, job_id: str) -> None:
         self._schedule.forget(job_id)
+        self._invisible.discard(job_id)
 
     @contextmanager
     def waiting(self, job_ids: Collection[str] | None) -> Iterator[None]:
@@ -401,13 +403,20 @@ class Poller:
     async def _read_id(self, job_id: str) -> Job | None:
         async with self._gate:
             try:
-                return await self._hub.get_job(job_id)
+                job = await self._hub.get_job(job_id)
             except HubError as exc:  # the Hub in trouble (unreachable, 401, an unusable answer)
                 self._cycle_troubles.append(exc)
             except NotFound:
-                log.warning("job %s is no longer visible on the Hub; keeping its last known state", job_id)
+                if job_id not in self._invisible:
+                    self._invisible.add(job_id)
+                    log.warning("job %s is no longer visible on the Hub; keeping its last known state", job_id)
             except AihubdError as exc:
                 log.warning("polling job %s failed: %s", job_id, exc)
+            else:
+                if job_id in self._invisible:
+                    self._invisible.discard(job_id)
+                    log.info("job %s is visible on the Hub again", job_id)
+                return job
         return None
 
     def _announce_finished(self, changed: Iterable[Job]) -> None:

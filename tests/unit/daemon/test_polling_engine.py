@@ -229,3 +229,20 @@ async def test_a_listing_the_daemon_cannot_use_falls_back_to_reading_due_jobs(db
     result = await poller.poll_now()
     assert hub.calls == {"get_job": 2} and result.changed == 1
     assert store.cached(ids[0]).state == JobState.LINKING_MODELS  # type: ignore[union-attr]
+
+
+async def test_a_job_gone_from_the_hub_is_reported_once_not_every_cycle(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub, clock = FakeHub(), FakeClock()
+    poller, store = await _poller(db, hub, clock)
+    (gone,) = await _track(store, poller, hub, 1)
+    del hub.jobs[gone]  # deleted on the Hub, or no longer shared with this account
+
+    with caplog.at_level("WARNING", logger="aihubd.tracking.poller"):
+        for _ in range(3):
+            await poller.poll_now()
+    lines = [r.getMessage() for r in caplog.records if "no longer visible" in r.getMessage()]
+    assert hub.calls["get_job"] == 3  # still looked at each cycle...
+    assert lines == [f"job {gone} is no longer visible on the Hub; keeping its last known state"]  # ...told once
+    assert store.cached(gone).state is JobState.CREATED  # type: ignore[union-attr]
