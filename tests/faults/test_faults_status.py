@@ -33,6 +33,8 @@ class HangingHub:
 
 
 class Jobs:
+    wait_streams = 0  # WaitJob streams open (read by the status)
+
     async def counts(self) -> tuple[int, int]:
         return 3, 1
 

@@ -255,6 +255,7 @@ async def test_a_transient_401_parks_traffic_then_a_re_probe_resumes_it(hub_serv
         assert resumed.hub_auth_state == AUTH_OK and resumed.hub_auth_next_probe is None
         assert resumed.account_email == EMAIL
     finally:
+        await status.close()
         await daemon.close()
 
 
@@ -280,6 +281,7 @@ async def test_a_retry_after_pause_is_capped_and_shown_in_daemon_status(hub_serv
         assert clock.now - started == pytest.approx(300.0)
         assert (await status.status()).hub_paused_until is None
     finally:
+        await status.close()
         await daemon.close()
 
 
@@ -327,6 +329,8 @@ async def test_a_device_name_the_hub_resolves_to_several_devices_comes_back_whol
 
 
 class _Counts:
+    wait_streams = 0  # WaitJob streams open (read by the status)
+
     async def counts(self) -> tuple[int, int]:
         return 0, 0
 
