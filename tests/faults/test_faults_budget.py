@@ -28,7 +28,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
-from aihubd_client import AsyncClient, HubUnavailableError
+from aihubd_client import AsyncClient, HubUnavailableError, ResourceExhaustedError
 
 DEVICE = "Snapdragon 8 Elite QRD"
 JOB_GET = "/api/v1/jobs/{job_id}/"
@@ -231,3 +231,28 @@ async def test_a_long_retry_after_fails_hub_calls_fast_while_cached_reads_answer
         reason, delay = _details(error)
         assert reason == "HUB_RETRY_AFTER" and delay is not None and 250 < delay <= 300, (what, reason, delay)
         assert "asked to wait until" in (error.details() or ""), error.details()
+
+
+async def test_one_clients_lookup_flood_does_not_throttle_another_client_on_the_same_socket(
+    hub: tuple[Emulator, Daemon], base: Path
+) -> None:
+    """gRPC names every Unix-socket peer ``unix:``; the aihubd clients' per-channel id makes each
+    its own client for the look-up bound (was: B refused TOO_MANY_HUB_LOOKUPS with A)."""
+    emulator, daemon = hub
+    async with AsyncClient(daemon.socket) as a, AsyncClient(daemon.socket) as b:
+        untracked = (await b.submit_link_job(str(make_dlc(base / "u.dlc", b"graph-u" * 100)), DEVICE)).job_id
+        assert await b.untrack_job(untracked)
+        # The Hub takes 3 s per look-up: A's 16 stay going while its flood arrives and B asks.
+        emulator.set_faults({"rate": 1.0, "kinds": ["slow"], "slow_seconds": 3, "only": [f"GET {JOB_GET}"]})
+        flood = [asyncio.ensure_future(a.get_job(f"jnosuchclienta{i:04d}")) for i in range(PER_PEER + 8)]
+        try:
+            done, _ = await asyncio.wait(flood, timeout=30, return_when=asyncio.FIRST_EXCEPTION)
+            refused = [f for f in done if isinstance(f.exception(), ResourceExhaustedError)]
+            assert refused, "client A's flood past the bound was not refused"
+            assert refused[0].exception().reason == "TOO_MANY_HUB_LOOKUPS"  # type: ignore[union-attr]
+            job = await asyncio.wait_for(b.get_job(untracked), timeout=60)  # B's own bound: admitted
+            assert job.job_id == untracked
+        finally:
+            for call in flood:
+                call.cancel()
+            await asyncio.gather(*flood, return_exceptions=True)

@@ -26,7 +26,7 @@ from faults_support import WAIT, ServedDaemon, serve_argv
 
 from aihubd_api.v1 import aihubd_pb2 as api
 from aihubd_api.v1 import aihubd_pb2_grpc as api_grpc
-from aihubd_client import Client
+from aihubd_client import Client, ResourceExhaustedError
 
 DEVICE = "Snapdragon 8 Elite QRD"
 FD_LIMIT = 300  # the daemon's soft and hard RLIMIT_NOFILE in the flood tests
@@ -250,3 +250,43 @@ def test_a_never_read_stream_is_ended_and_its_blob_file_closed(base: Path) -> No
             assert ended.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, ended.value
             assert "took nothing for 1 s" in (ended.value.details() or "")
             assert received < first.total_size
+
+
+def test_each_client_channel_on_the_socket_has_its_own_stream_cap(base: Path) -> None:
+    """gRPC names every Unix-socket peer ``unix:``; the aihubd clients' per-channel id makes each
+    its own client for ``--max-streams`` (was: B refused once A held the cap)."""
+    with served(base, "--max-streams", "3", "--emulator-manual") as daemon:
+        model = base / "graph.dlc"
+        model.write_bytes(b"G" * 4096)
+        with Client(daemon.socket) as a, Client(daemon.socket) as b:
+            job_id = a.submit_link_job(str(model), DEVICE, name="watched").job_id
+            watches = [a.watch_jobs([job_id]) for _ in range(4)]
+            try:
+                for watch in watches[:3]:
+                    assert next(watch).kind == "SNAPSHOT"  # open: its listing arrived
+                with pytest.raises(ResourceExhaustedError) as failed:
+                    next(watches[3])
+                assert failed.value.reason == "TOO_MANY_STREAMS"
+                theirs = b.watch_jobs([job_id])
+                watches.append(theirs)
+                assert next(theirs).kind == "SNAPSHOT"  # B's own cap: it gets a stream
+                assert f"client {a._connection.client_id} hold 3" in str(failed.value)
+            finally:
+                for watch in watches:
+                    watch.close()
+
+
+@pytest.mark.parametrize("client_id", ["x" * 65, "not ok!", ""])
+def test_a_malformed_client_id_is_invalid_argument_naming_the_key(base: Path, client_id: str) -> None:
+    with served(base, "--emulator-manual") as daemon:
+        with grpc.insecure_channel(f"unix:{daemon.socket}") as channel:
+            stub = api_grpc.LinkJobServiceStub(channel)
+            metadata = (("aihubd-client-id", client_id),)
+            with pytest.raises(grpc.RpcError) as unary:
+                stub.GetJob(api.GetJobRequest(job_id="jnosuchjob"), timeout=WAIT, metadata=metadata)
+            stream = stub.WaitJob(api.WaitJobRequest(job_id="jnosuchjob"), timeout=WAIT, metadata=metadata)
+            with pytest.raises(grpc.RpcError) as streamed:
+                next(stream)
+            for error in (unary.value, streamed.value):
+                assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+                assert "'aihubd-client-id' must be 1 to 64 characters" in (error.details() or "")

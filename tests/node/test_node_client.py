@@ -14,7 +14,7 @@ import pytest
 from aihubd.rpc.errors import STATUS_OF
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "clients" / "node"
-NODE_TEST_FILES = ["client", "errors", "limits", "watch"]
+NODE_TEST_FILES = ["client", "clientid", "errors", "limits", "watch"]
 
 
 @pytest.mark.timeout(600)

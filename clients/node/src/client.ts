@@ -7,7 +7,14 @@ import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { randomUUID } from "node:crypto";
-import { type ChannelOptions, credentials, type ServiceError, status } from "@grpc/grpc-js";
+import {
+  type ChannelOptions,
+  credentials,
+  type Interceptor,
+  InterceptingCall,
+  type ServiceError,
+  status,
+} from "@grpc/grpc-js";
 
 import { type CallOptions, serverStream, type UnaryMethod, unary } from "./calls.js";
 import {
@@ -97,6 +104,22 @@ export const CHANNEL_OPTIONS: ChannelOptions = {
   "grpc.max_reconnect_backoff_ms": 1000,
 };
 
+/** Every call carries its channel's random id under this key: the daemon counts its per-client
+ * bounds (look-ups of untracked jobs, open streams) by it, since gRPC names every Unix-socket peer
+ * alike. A fairness key among the user's own clients, not a credential. */
+export const CLIENT_ID_METADATA = "aihubd-client-id";
+
+/** A grpc-js interceptor adding `clientId` to every call's metadata. */
+function identifying(clientId: string): Interceptor {
+  return (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set(CLIENT_ID_METADATA, clientId);
+        next(metadata, listener);
+      },
+    });
+}
+
 const TERMINAL = new Set([JobState.JOB_STATE_DONE, JobState.JOB_STATE_FAILED]);
 
 /** Whether a job has ended (DONE or FAILED). */
@@ -106,6 +129,8 @@ export function isFinished(job: Pick<Job, "state">): boolean {
 
 export class AihubdClient {
   readonly socketPath: string;
+  /** This client's random id, sent with every call (CLIENT_ID_METADATA); one per channel. */
+  readonly clientId = randomUUID().replace(/-/g, "");
   private readonly channelOptions: ChannelOptions;
   private readonly reconnect: Partial<ReconnectPolicy>;
   private stubs: { jobs: LinkJobServiceClient; daemon: DaemonServiceClient } | undefined;
@@ -445,14 +470,15 @@ export class AihubdClient {
     if (this.closed) throw new AihubdError("this AihubdClient is closed");
     if (this.stubs === undefined) {
       if (!existsSync(this.socketPath)) throw daemonUnavailable(this.socketPath, "no socket file there");
-      const jobs = new LinkJobServiceClient(
-        `unix:${this.socketPath}`,
-        credentials.createInsecure(),
-        this.channelOptions,
-      );
+      const interceptors = [identifying(this.clientId)];
+      const jobs = new LinkJobServiceClient(`unix:${this.socketPath}`, credentials.createInsecure(), {
+        ...this.channelOptions,
+        interceptors,
+      });
       const daemon = new DaemonServiceClient(`unix:${this.socketPath}`, credentials.createInsecure(), {
         ...this.channelOptions,
         channelOverride: jobs.getChannel(),
+        interceptors,
       });
       this.stubs = { jobs, daemon };
     }

@@ -14,9 +14,9 @@
  * │   └── RevisionOutOfRangeError OUT_OF_RANGE: a watch cannot resume from its revision; list again
  * │       ├── RevisionCompactedError  REVISION_COMPACTED: older than the daemon's feed history
  * │       └── RevisionUnknownError    REVISION_UNKNOWN: never reached, or another store's
- * ├── HubUnavailableError         HUB_UNAVAILABLE: the daemon cannot reach the Hub; retry after retryAfter ms
+ * ├── HubUnavailableError         HUB_UNAVAILABLE, HUB_RETRY_AFTER: the Hub is unreachable or paused us; retry after retryAfter ms
  * ├── PermissionDeniedError       HUB_PERMISSION_DENIED, PERMISSION_DENIED, UNAUTHENTICATED
- * ├── ResourceExhaustedError      LOCAL_RESOURCE_EXHAUSTED, or gRPC's RESOURCE_EXHAUSTED (limits)
+ * ├── ResourceExhaustedError      LOCAL_RESOURCE_EXHAUSTED, TOO_MANY_HUB_LOOKUPS, TOO_MANY_STREAMS, ..., or gRPC's RESOURCE_EXHAUSTED
  * │   └── WatchTooSlowError       WATCH_TOO_SLOW: a watch fell too far behind; resume from its revision
  * ├── DeadlineError               the caller's `timeout` passed (name "TimeoutError")
  * └── InternalError               HUB_PROTOCOL_ERROR, INTERNAL, anything unexpected
@@ -125,6 +125,7 @@ export const REASON_ERRORS: Readonly<Record<string, ErrorClass>> = {
   FAILED_PRECONDITION: FailedPreconditionError,
   LOCAL_RESOURCE_EXHAUSTED: ResourceExhaustedError,
   WATCH_TOO_SLOW: WatchTooSlowError,
+  TOO_MANY_HUB_LOOKUPS: ResourceExhaustedError,
   OUT_OF_FILE_DESCRIPTORS: ResourceExhaustedError,
   TOO_MANY_STREAMS: ResourceExhaustedError,
   STREAM_NOT_READ: ResourceExhaustedError,

@@ -4,6 +4,7 @@ export { type CallOptions } from "./calls.js";
 export {
   AihubdClient,
   CHANNEL_OPTIONS,
+  CLIENT_ID_METADATA,
   type ClientOptions,
   isFinished,
   type ListJobsFilter,

@@ -26,7 +26,7 @@ class AsyncConnection(ConnectionBase):
 
     async def unary(self, call: Call[R]) -> R:
         """One unary call, and what its answer becomes; cancelling the caller cancels it."""
-        pending = self.rpc(call)(call.request, timeout=call.timeout)
+        pending = self.rpc(call)(call.request, timeout=call.timeout, metadata=self.metadata)
         try:
             answer = await pending
         except grpc.RpcError as exc:
@@ -39,7 +39,7 @@ class AsyncConnection(ConnectionBase):
     @asynccontextmanager
     async def stream(self, call: Call[Any]) -> AsyncIterator[Any]:
         """A server stream to iterate (``async for``) inside the block; leaving it cancels it."""
-        responses = self.rpc(call)(call.request, timeout=call.timeout)
+        responses = self.rpc(call)(call.request, timeout=call.timeout, metadata=self.metadata)
         try:
             yield responses
         except grpc.RpcError as exc:

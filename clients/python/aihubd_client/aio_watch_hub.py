@@ -107,7 +107,7 @@ class AsyncWatchHub:
         """Read one stream to its end: the error that ended it, None when this hub cancelled it."""
         socket = self._connection.socket_path
         try:
-            call = self._connection.rpc(Call("WatchJobs", request))(request)
+            call = self._connection.rpc(Call("WatchJobs", request))(request, metadata=self._connection.metadata)
         except AihubdError as exc:
             return exc
         self._call = call

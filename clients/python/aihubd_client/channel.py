@@ -10,6 +10,7 @@ this library's errors.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from .errors import AihubdError, daemon_unavailable, from_rpc_error
 
 __all__ = [
     "CHANNEL_OPTIONS",
+    "CLIENT_ID_METADATA",
     "Call",
     "ConnectionBase",
     "R",
@@ -45,6 +47,11 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     # new clients 100 ms made some connections fail; `make bench` caught it.)
     ("grpc.max_reconnect_backoff_ms", 1000),
 )
+
+# Every call carries this channel's random id under this key: the daemon counts its per-client
+# bounds (look-ups of untracked jobs, open streams) by it, since gRPC names every Unix-socket
+# peer alike. A fairness key among the user's own clients, not a credential.
+CLIENT_ID_METADATA = "aihubd-client-id"
 
 
 def as_is(message: Any) -> Any:
@@ -78,7 +85,7 @@ class ConnectionBase:
     """A lazily opened channel to ``unix:<socket_path>`` with both service stubs.
 
     Subclasses open the channel (``_open``, by way of ``_check_open`` and ``_attach``) and make
-    the calls.
+    the calls, each with ``metadata`` (this channel's client id).
     """
 
     # Named in the error raised after close().
@@ -91,6 +98,9 @@ class ConnectionBase:
         self._daemon: pb_grpc.DaemonServiceStub | None = None
         self._catalog: pb_grpc.CatalogServiceStub | None = None
         self._closed = False
+        # One random id per channel, sent with every call (CLIENT_ID_METADATA).
+        self.client_id = uuid.uuid4().hex
+        self.metadata: tuple[tuple[str, str], ...] = ((CLIENT_ID_METADATA, self.client_id),)
         # The shared WatchJobs stream of every wait on this channel (watch_hub, aio_watch_hub).
         self.watch_hub: Any = None
 

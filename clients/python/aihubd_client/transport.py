@@ -42,7 +42,7 @@ class Connection(ConnectionBase):
         future = None
         try:
             with deferred_keyboard_interrupt():
-                future = self.rpc(call).future(call.request, timeout=call.timeout)
+                future = self.rpc(call).future(call.request, timeout=call.timeout, metadata=self.metadata)
             with cancel_on_keyboard_interrupt(future.cancel):
                 answer = future.result()
         except grpc.RpcError as exc:
@@ -64,7 +64,7 @@ class Connection(ConnectionBase):
         responses = None
         try:
             with deferred_keyboard_interrupt():
-                responses = self.rpc(call)(call.request, timeout=call.timeout)
+                responses = self.rpc(call)(call.request, timeout=call.timeout, metadata=self.metadata)
             yield _Messages(responses)
         except grpc.RpcError as exc:
             with deferred_keyboard_interrupt():  # reading its status takes grpc's locks

@@ -138,7 +138,7 @@ class WatchHub:
         """Read one stream to its end: the error that ended it, None when this hub cancelled it."""
         socket = self._connection.socket_path
         try:
-            call = self._connection.rpc(Call("WatchJobs", request))(request)
+            call = self._connection.rpc(Call("WatchJobs", request))(request, metadata=self._connection.metadata)
         except AihubdError as exc:
             return exc
         with self._lock:

@@ -6,10 +6,10 @@ accepts at most the fd limit minus what is open at start minus a reserve (descri
 blobs, the store and the Hub); past that a new connection is closed at once. A connection that
 never speaks HTTP/2 is dropped after a short handshake timeout, so a flood drains and new clients
 get in. Each connection may open a bounded number of HTTP/2 streams, and ``StreamLimit`` ends a
-server stream past the per-peer cap with RESOURCE_EXHAUSTED (it wraps the streaming methods, so
-unary calls pay nothing). gRPC names no connection on a Unix socket (every peer there is
-``unix:``), so on the socket the cap counts all of its clients together; on the loopback TCP
-port the peer is one connection.
+server stream past the per-client cap with RESOURCE_EXHAUSTED (it wraps the streaming methods, so
+unary calls pay nothing). The client is ``peers.peer_key``: the gRPC peer plus the channel's
+client id, so each aihubd client channel on the Unix socket has its own cap, and callers without
+an id there (gRPC names every Unix-socket peer ``unix:``) share one.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from ..errors import TooManyStreams
 from .errors import rpc_errors
+from .peers import describe_peer, peer_key
 
 __all__ = [
     "StreamLimit",
@@ -87,7 +88,8 @@ Behaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Any]
 
 
 class StreamLimit:
-    """At most ``cap`` open server-streaming calls per peer; the next one ends RESOURCE_EXHAUSTED.
+    """At most ``cap`` open server-streaming calls per client (``peer_key``); the next one ends
+    RESOURCE_EXHAUSTED.
 
     ``limit_servicer`` wraps a servicer's server-streaming methods before it is registered, so
     unary calls pay nothing (a server interceptor would run on every call).
@@ -108,13 +110,13 @@ class StreamLimit:
                 setattr(servicer, method.name, self._wrap(behaviour, f"/{service.full_name}/{method.name}"))
 
     async def _enter(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> str:
-        peer = context.peer()
-        if self._open[peer] >= self.cap:
-            async with rpc_errors(context, method):
-                where = "the Unix socket's clients together" if peer.startswith("unix:") else f"connection {peer}"
+        async with rpc_errors(context, method):
+            peer = peer_key(context)
+            if self._open[peer] >= self.cap:
                 raise TooManyStreams(
-                    f"too many open streams: {where} hold {self._open[peer]}, the limit (--max-streams); "
-                    f"close streams you no longer read (waits, watches, reads) before opening {method}"
+                    f"too many open streams: {describe_peer(peer)} hold {self._open[peer]}, the limit "
+                    f"(--max-streams); close streams you no longer read (waits, watches, reads) before "
+                    f"opening {method}"
                 )
         self._open[peer] += 1
         return peer

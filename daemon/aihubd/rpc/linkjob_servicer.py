@@ -19,6 +19,7 @@ from ..services.submissions import Submitter
 from .context import Context
 from .convert import artifact_type, job_to_proto, model_sources, target_model_to_proto
 from .errors import rpc_errors
+from .peers import peer_key
 from .watch_servicer import watch_jobs
 
 __all__ = ["LinkJobServicer"]
@@ -59,14 +60,14 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
 
     async def GetJob(self, request: api.GetJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "GetJob"):
-            job = await self._jobs.get(request.job_id, peer=context.peer())
+            job = await self._jobs.get(request.job_id, peer=peer_key(context))
             return job_to_proto(job, self._web_url, stale=self._jobs.stale(job))
 
     async def WaitJob(self, request: api.WaitJobRequest, context: Context) -> AsyncIterator[api.Job]:
         async with rpc_errors(context, "WaitJob"):
             last = None
             try:
-                async for last in self._jobs.watch(request.job_id, peer=context.peer()):
+                async for last in self._jobs.watch(request.job_id, peer=peer_key(context)):
                     yield self._shared_proto(last)
             except ShuttingDown:
                 if last is None:
@@ -138,7 +139,7 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
 
     async def TrackJob(self, request: api.TrackJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "TrackJob"):
-            return job_to_proto(await self._jobs.track(request.job_id, peer=context.peer()), self._web_url)
+            return job_to_proto(await self._jobs.track(request.job_id, peer=peer_key(context)), self._web_url)
 
     async def UntrackJob(self, request: api.UntrackJobRequest, context: Context) -> api.UntrackJobResponse:
         async with rpc_errors(context, "UntrackJob"):
@@ -175,7 +176,7 @@ class LinkJobServicer(api_grpc.LinkJobServiceServicer):
 
     async def PeekJob(self, request: api.PeekJobRequest, context: Context) -> api.Job:
         async with rpc_errors(context, "PeekJob"):
-            job, tracked = await self._jobs.peek(request.job_id, peer=context.peer())
+            job, tracked = await self._jobs.peek(request.job_id, peer=peer_key(context))
             return job_to_proto(job, self._web_url, stale=tracked and self._jobs.stale(job))
 
     async def WatchJobs(self, request: api.WatchJobsRequest, context: Context) -> AsyncIterator[api.JobEvent]:

@@ -2,10 +2,12 @@
 
 However many calls ask for the same id at once, one Hub request answers them all (the first
 caller's look-up runs as its own task, so a caller that gives up does not fail the others).
-Each client connection (the gRPC peer; every Unix-socket client is the peer ``unix:``) may have
-at most ``per_peer`` distinct look-ups going, ``concurrent`` of them asking the Hub at a time and
-the rest queued; past that a call fails at once with ``Throttled`` (RESOURCE_EXHAUSTED with a
-retry delay) instead of queueing on the Hub budget ahead of everyone else.
+Each client (the key ``rpc/peers.py`` derives: the gRPC peer plus the channel's client id, so
+each aihubd client channel on the Unix socket counts alone; callers without an id there share the
+peer ``unix:``) may have at most ``per_peer`` distinct look-ups going, ``concurrent`` of them
+asking the Hub at a time and the rest queued; past that a call fails at once with ``Throttled``
+(RESOURCE_EXHAUSTED with a retry delay) instead of queueing on the Hub budget ahead of everyone
+else.
 """
 
 from __future__ import annotations

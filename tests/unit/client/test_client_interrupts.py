@@ -114,10 +114,10 @@ class FakeRpc:
     def __init__(self, call: FakeCall) -> None:
         self.call = call
 
-    def __call__(self, request: object, timeout: float | None = None) -> FakeCall:
+    def __call__(self, request: object, timeout: float | None = None, metadata: object = None) -> FakeCall:
         return self.call
 
-    def future(self, request: object, timeout: float | None = None) -> FakeCall:
+    def future(self, request: object, timeout: float | None = None, metadata: object = None) -> FakeCall:
         return self.call
 
 
