@@ -129,7 +129,6 @@ export const REASON_ERRORS: Readonly<Record<string, ErrorClass>> = {
   OUT_OF_FILE_DESCRIPTORS: ResourceExhaustedError,
   TOO_MANY_STREAMS: ResourceExhaustedError,
   STREAM_NOT_READ: ResourceExhaustedError,
-  TOO_MANY_HUB_LOOKUPS: ResourceExhaustedError,
   REVISION_COMPACTED: RevisionCompactedError,
   REVISION_UNKNOWN: RevisionUnknownError,
   HUB_PROTOCOL_TOO_OLD: FailedPreconditionError,
