@@ -20,6 +20,7 @@ from typing import Any
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 from aihubd_client import AsyncClient, AsyncLinkJob, Client, LinkJob
+from aihubd_client.jobview import JobValues
 
 
 class _Got:
@@ -37,21 +38,22 @@ class _Got:
 
 
 class _StampedJob(LinkJob):
-    """A LinkJob that keeps the daemon's observation time of the view it last applied."""
+    """A LinkJob that keeps the daemon's observation time of the view it last showed (the first
+    read and each view the shared stream brings go through ``_adopt``)."""
 
     observed = 0.0
 
-    def _apply(self, message: pb.Job) -> None:
-        self.observed = message.last_refresh_time.seconds + message.last_refresh_time.nanos / 1e9
-        super()._apply(message)
+    def _adopt(self, values: JobValues) -> None:
+        self.observed = values.refreshed[0] + values.refreshed[1] / 1e9
+        super()._adopt(values)
 
 
 class _StampedAsyncJob(AsyncLinkJob):
     observed = 0.0
 
-    def _apply(self, message: pb.Job) -> None:
-        self.observed = message.last_refresh_time.seconds + message.last_refresh_time.nanos / 1e9
-        super()._apply(message)
+    def _adopt(self, values: JobValues) -> None:
+        self.observed = values.refreshed[0] + values.refreshed[1] / 1e9
+        super()._adopt(values)
 
 
 async def _tasks(args: argparse.Namespace) -> dict[str, Any]:
