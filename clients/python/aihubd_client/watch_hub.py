@@ -9,11 +9,12 @@ bookkeeping is ``watch_set.WatchSet``, shared with the asyncio ``aio_watch_hub``
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -42,25 +43,46 @@ def watch_hub(connection: Connection, reconnect: ReconnectPolicy) -> WatchHub:
 
 
 class _SyncFeed(JobFeed):
-    """A job's feed whose waiters are threads: one ``Condition`` per job, notified once per item
-    (not one queue per waiter)."""
+    """A job's feed whose waiters are threads, woken as a relay.
 
-    __slots__ = ("changed",)
+    Waking a thousand threads at once makes a thousand threads fight for the GIL. So a new item
+    wakes one blocked waiter; each woken waiter wakes the next blocked one before it goes on
+    (``relay``), and only blocked waiters are in the relay, so a thread busy elsewhere holds
+    nobody up: it sees the item at its next ``get``.
+    """
+
+    __slots__ = ("_relay",)
 
     def __init__(self) -> None:
         super().__init__()
-        self.changed = threading.Condition(threading.Lock())
+        self._relay: list[SyncWaiter] = []
 
-    def publish(self, item: Item) -> None:
-        with self.changed:
-            self.items.append(item)
-            self.changed.notify_all()
+    def wake(self) -> None:
+        self._relay = cast("list[SyncWaiter]", list(self.waiters))  # a new item: everyone again
+        self.relay()
+
+    def relay(self) -> None:
+        """Wake the next blocked waiter of the relay, if any (list.pop is atomic)."""
+        relay = self._relay
+        while relay:
+            try:
+                waiter = relay.pop()
+            except IndexError:
+                return
+            if waiter.blocked:
+                waiter.signal.put(None)
+                return
 
 
 class SyncWaiter(Waiter):
-    """A waiter of a thread: a blocking ``get`` on its job's ``Condition``."""
+    """A waiter of a thread: a blocking ``get``, woken through a queue of its own (a token)."""
 
     feed: _SyncFeed
+
+    def __init__(self, job_id: str, seen: pb.Job) -> None:
+        super().__init__(job_id, seen)
+        self.signal: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self.blocked = False  # in ``get`` with nothing to take: the relay wakes it
 
     def get(self, timeout: float | None) -> Item | None:
         """The next item, or None when ``timeout`` seconds pass first (None: no timeout).
@@ -70,23 +92,32 @@ class SyncWaiter(Waiter):
         they block until an item comes (a thousand threads waking every slice would cost more
         than the waits themselves).
         """
-        item = self.next_item()
-        if item is not None:
-            return item
+        try:
+            return self._get(timeout)
+        finally:
+            self.blocked = False
+            self.feed.relay()  # woken or not, pass the relay on
+
+    def _get(self, timeout: float | None) -> Item | None:
         main = threading.current_thread() is threading.main_thread()
         end = None if timeout is None else time.monotonic() + timeout
-        changed = self.feed.changed
-        with changed:
-            while True:
-                item = self.next_item()
-                if item is not None:
-                    return item
-                left = None if end is None else end - time.monotonic()
-                if left is not None and left <= 0:
-                    return None
-                if main:
-                    left = _SLICE if left is None else min(_SLICE, left)
-                changed.wait(left)
+        while True:
+            item = self.next_item()
+            if item is not None:
+                return item
+            self.blocked = True  # then look again: an item published before this is seen now
+            item = self.next_item()
+            if item is not None:
+                return item
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            if main:
+                left = _SLICE if left is None else min(_SLICE, left)
+            try:
+                self.signal.get(timeout=left)
+            except queue.Empty:
+                continue
 
 
 class WatchHub:
