@@ -124,3 +124,15 @@ def test_past_the_daemons_filter_limit_the_stream_carries_every_job():
         watch.join(_waiter(f"j{i}", _job(f"j{i}", pb.JOB_STATE_CREATED, 1))[0], None)
     assert list(watch.request().job_ids) == []  # no filter: every job (the daemon allows 1000 ids)
     assert not watch.join(_waiter("jlate", _job("jlate", pb.JOB_STATE_CREATED, 1))[0], watch.mark())
+
+
+def test_what_is_published_after_a_wait_timed_out_is_not_for_it():
+    watch = WatchSet(SLOW_RECONNECT)
+    waiter = Waiter("ja", _job("ja", pb.JOB_STATE_CREATED, 1))
+    watch.join(waiter, None)
+    watch.take(_event(pb.JOB_EVENT_KIND_CHANGED, 2, _job("ja", pb.JOB_STATE_LINKING_MODELS, 2)))
+    waiter.expire()  # its time is up before it took that item, which came in time: still its
+    watch.take(_event(pb.JOB_EVENT_KIND_CHANGED, 3, _job("ja", pb.JOB_STATE_DONE, 3)))
+    item = waiter.next_item()
+    assert isinstance(item, JobValues) and item.status == "LINKING_MODELS"
+    assert waiter.next_item() is None and waiter.expired  # DONE came after the timeout
