@@ -60,19 +60,20 @@ class AsyncWaiter(Waiter):
         come first)."""
         while True:
             item = self.next_item()
-            if item is not None:
+            if item is not None or self.expired:
                 return item
-            if self.expired:
-                return None
-            self._blocked = blocked = self._loop.create_future()
-            try:
-                await blocked
-            finally:
-                self._blocked = None
+            await self.changed()
+
+    def changed(self) -> asyncio.Future[None]:
+        """Done when something is new for this waiter: await it while ``next_item`` is None and
+        the wait has not ``expired`` (awaited directly, unlike ``get``, it makes no coroutine
+        per change: fewer objects for the garbage collector when a thousand tasks wait)."""
+        self._blocked = blocked = self._loop.create_future()
+        return blocked
 
     def wake(self) -> None:
-        blocked = self._blocked
-        if blocked is not None and not blocked.done():
+        blocked, self._blocked = self._blocked, None
+        if blocked is not None and not blocked.done():  # done: cancelled with its task
             blocked.set_result(None)
 
     def _time_up(self) -> None:

@@ -90,8 +90,8 @@ class JobView:
     last_refresh_time: datetime | None
 
     hub_version = ""
-    _model_refs: tuple[ModelRef, ...] | None = None  # what ``_models`` was made from
-    _models: list[Any]
+    _model_refs: tuple[ModelRef, ...] | None = None  # what ``models`` was made from
+    _artifacts: tuple[ArtifactType, ...] | None = None  # what ``available_artifacts`` was made from
 
     def __init__(self, message: pb.Job, verbose: bool = False) -> None:
         self.verbose = verbose
@@ -121,20 +121,23 @@ class JobView:
         self._adopt(job_values(message))
 
     def _adopt(self, values: JobValues) -> None:
-        """Show ``values`` (the ``models`` are made again only when their references change)."""
+        """Show ``values``. ``models`` and ``available_artifacts`` are new lists only when they
+        change: a thousand waits on a job each given two new lists per change wake the garbage
+        collector."""
         self.job_id = values.job_id
         self.name = values.name
         self.date = values.date
         self.device = values.device
         if values.model_refs != self._model_refs:
             self._model_refs = values.model_refs
-            self._models = [self._model(ref) for ref in values.model_refs]
-        self.models = list(self._models)
+            self.models = [self._model(ref) for ref in values.model_refs]
         self.options = values.options
         self.project_id = values.project_id
         self._url = values.url
         self.target_model_id = values.target_model_id
-        self.available_artifacts = list(values.available_artifacts)
+        if values.available_artifacts != self._artifacts:
+            self._artifacts = values.available_artifacts
+            self.available_artifacts = list(values.available_artifacts)
         self.stale = values.stale
         self.last_refresh_time = values.last_refresh_time
         self._status = values.status

@@ -130,9 +130,12 @@ def test_each_change_is_converted_once_and_every_waiting_task_gets_that_same_vie
 
         tasks = [asyncio.create_task(wait(i)) for i in range(3)]
         await asyncio.wait_for(asyncio.gather(have[0].wait(), connection.opened.wait()), 10)
+        models, artifacts = jobs[0].models, jobs[0].available_artifacts
         connection.events.put_nowait(_changed(pb.JOB_STATE_LINKING_MODELS, 2))
         await asyncio.wait_for(have[1].wait(), 10)
         assert jobs[0].last_status is jobs[1].last_status is jobs[2].last_status  # one view, shared
+        # Unchanged, the lists stay as they were: no new objects per waiter for the collector.
+        assert jobs[0].models is models and jobs[0].available_artifacts is artifacts
         connection.events.put_nowait(_changed(pb.JOB_STATE_DONE, 3))
         await asyncio.wait_for(asyncio.gather(*tasks), 10)
         assert seen == [["CREATED", "LINKING_MODELS", "SUCCESS"]] * 3
