@@ -58,13 +58,17 @@ class AsyncLinkJob(JobCalls):
         if status.finished:
             yield status
             return
-        shown = (status.code, status.message)
+        shown, said = status.code, status.message  # no tuple per change: less for the GC
         with hub.joined(self.job_id, seen, mark, deadline.remaining()) as waiter:
             yield status
             while not status.finished:
-                status = self._take_watched(await waiter.get(), deadline)
-                if (status.code, status.message) != shown:
-                    shown = (status.code, status.message)
+                item = waiter.next_item()
+                while item is None and not waiter.expired:
+                    await waiter.changed()
+                    item = waiter.next_item()
+                status = self._take_watched(item, deadline)
+                if status.code != shown or status.message != said:
+                    shown, said = status.code, status.message
                     yield status
 
     async def wait(self, timeout: float | None = None) -> JobStatus:

@@ -21,7 +21,7 @@ from .aio_transport import AsyncConnection
 from .channel import Call
 from .errors import AihubdError, daemon_unavailable, from_rpc_error
 from .resume import ReconnectPolicy
-from .watch_set import Item, Waiter, WatchSet
+from .watch_set import Item, JobFeed, Waiter, WatchSet
 
 __all__ = ["AsyncWaiter", "AsyncWatchHub", "aio_watch_hub"]
 
@@ -34,19 +34,51 @@ def aio_watch_hub(connection: AsyncConnection, reconnect: ReconnectPolicy) -> As
     return hub
 
 
+class _AsyncFeed(JobFeed):
+    """A job's feed whose waiters are tasks: a new item resolves the future of each one blocked
+    in ``get`` (one ``call_soon`` per waiter, by the future; no queue, no timer per item)."""
+
+    __slots__ = ()
+
+    def wake(self) -> None:
+        for waiter in self.waiters:
+            waiter.wake()
+
+
 class AsyncWaiter(Waiter):
-    """A waiter whose items go to an ``asyncio.Queue``; after ``timeout`` seconds (None: never)
-    the queue gets None (one timer per wait, not one per item: a thousand waiters wake faster)."""
+    """A waiter of a task; after ``timeout`` seconds (None: never) ``get`` returns None (one
+    timer per wait)."""
 
     def __init__(self, job_id: str, seen: pb.Job, timeout: float | None) -> None:
-        self._items: asyncio.Queue[Item | None] = asyncio.Queue()
-        super().__init__(job_id, seen, self._items.put_nowait)
-        loop = asyncio.get_running_loop()
-        self._timer = None if timeout is None else loop.call_later(timeout, self._items.put_nowait, None)
+        super().__init__(job_id, seen)
+        self._loop = asyncio.get_running_loop()
+        self._blocked: asyncio.Future[None] | None = None
+        self._timer = None if timeout is None else self._loop.call_later(timeout, self._time_up)
 
     async def get(self) -> Item | None:
-        """The next item, or None once the wait's time is up."""
-        return await self._items.get()
+        """The next item, or None once the wait's time is up (the items published before that
+        come first)."""
+        while True:
+            item = self.next_item()
+            if item is not None or self.expired:
+                return item
+            await self.changed()
+
+    def changed(self) -> asyncio.Future[None]:
+        """Done when something is new for this waiter: await it while ``next_item`` is None and
+        the wait has not ``expired`` (awaited directly, unlike ``get``, it makes no coroutine
+        per change: fewer objects for the garbage collector when a thousand tasks wait)."""
+        self._blocked = blocked = self._loop.create_future()
+        return blocked
+
+    def wake(self) -> None:
+        blocked, self._blocked = self._blocked, None
+        if blocked is not None and not blocked.done():  # done: cancelled with its task
+            blocked.set_result(None)
+
+    def _time_up(self) -> None:
+        self.expire()
+        self.wake()
 
     def close(self) -> None:
         if self._timer is not None:
@@ -58,7 +90,7 @@ class AsyncWatchHub:
 
     def __init__(self, connection: AsyncConnection, reconnect: ReconnectPolicy) -> None:
         self._connection = connection
-        self._set = WatchSet(reconnect)
+        self._set = WatchSet(reconnect, _AsyncFeed)
         self._call: Any = None  # the stream now open (a grpc.aio call)
         self._reader: asyncio.Task[None] | None = None
 
@@ -90,14 +122,13 @@ class AsyncWatchHub:
     async def _run(self) -> None:
         """The reader task: one stream after another while anyone waits."""
         try:
-            while self._set.waiters:
+            while self._set.waiting():
                 error = await self._stream(self._set.request())
                 if error is None:
                     continue  # cancelled to be reopened (or closed: nobody waits)
                 pause = self._set.lost(error)
                 if pause is None:
-                    for waiter, item in self._set.fail_all(error):
-                        waiter.put(item)
+                    self._set.fail_all(error)
                     return
                 await asyncio.sleep(pause)
         finally:
@@ -116,8 +147,7 @@ class AsyncWatchHub:
                 message = await call.read()
                 if message is grpc.aio.EOF:  # type: ignore[attr-defined]
                     return daemon_unavailable(socket, "the watch stream ended")  # a stopping daemon's end
-                for waiter, item in self._set.take(message):
-                    waiter.put(item)
+                self._set.take(message)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -131,4 +161,4 @@ class AsyncWatchHub:
             call.cancel()
 
     def _reopening(self) -> bool:
-        return self._set.dirty or not self._set.waiters
+        return self._set.dirty or not self._set.waiting()

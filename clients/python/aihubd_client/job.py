@@ -71,13 +71,13 @@ class LinkJob(JobCalls):
         if status.finished:
             yield status
             return
-        shown = (status.code, status.message)
+        shown, said = status.code, status.message  # no tuple per change: less for the GC
         with hub.joined(self.job_id, seen, mark) as waiter:
             yield status
             while not status.finished:
                 status = self._take_watched(waiter.get(deadline.remaining()), deadline)
-                if (status.code, status.message) != shown:
-                    shown = (status.code, status.message)
+                if status.code != shown or status.message != said:
+                    shown, said = status.code, status.message
                     yield status
 
     def wait(self, timeout: float | None = None) -> JobStatus:

@@ -26,7 +26,7 @@ from .inputs import (
     caller_style_path,
     check_sharing_change,
 )
-from .jobview import JobView
+from .jobview import JobValues, JobView
 from .resume import Deadline, ReconnectPolicy
 from .status import JobStatus
 from .values import LinkJobResult, ModelChunk, TargetModel
@@ -116,9 +116,9 @@ class JobCalls(JobView):
             on_timeout=lambda: self._wait_timeout(deadline),
         )
 
-    def _take_watched(self, item: pb.Job | AihubdError | None, deadline: Deadline) -> JobStatus:
-        """Apply what the shared stream brought this wait (None: its time ran out); raises the
-        error that ends the wait."""
+    def _take_watched(self, item: JobValues | AihubdError | None, deadline: Deadline) -> JobStatus:
+        """Show what the shared stream brought this wait (one ``JobValues`` shared by every wait
+        on the job; None: its time ran out); raises the error that ends the wait."""
         if item is None:
             raise self._wait_timeout(deadline)
         if isinstance(item, DaemonUnavailableError):  # the daemon did not come back in time
@@ -130,7 +130,8 @@ class JobCalls(JobView):
             ) from item
         if isinstance(item, AihubdError):
             raise item
-        return self._applied(item)
+        self._adopt(item)
+        return self._status
 
     def _wait_timeout(self, deadline: Deadline) -> TimeoutError:
         return job_timeout(self.job_id, deadline.seconds or 0)

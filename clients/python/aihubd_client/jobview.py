@@ -1,11 +1,13 @@
 """``JobView``: a link job's attributes as the daemon last reported them (no calls).
 
 Shared by ``LinkJob`` (blocking) and ``AsyncLinkJob`` (asyncio), which add the methods (by way
-of ``job_calls.JobCalls``, where the calls are built).
+of ``job_calls.JobCalls``, where the calls are built). ``JobValues`` is a Job message turned into
+the client's values once; the shared watch stream hands the same one to every wait on the job.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +17,53 @@ from .kinds import JobType
 from .status import JobStatus
 from .values import ArtifactType, Device, ModelRef
 
-__all__ = ["JobView"]
+__all__ = ["JobValues", "JobView", "job_values"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobValues:
+    """A Job message as the values ``JobView`` shows (immutable: one is shared by many views).
+
+    ``refreshed`` is ``last_refresh_time`` as (seconds, nanos), which orders two views of a job.
+    """
+
+    job_id: str
+    name: str
+    date: datetime
+    device: Device
+    model_refs: tuple[ModelRef, ...]
+    options: str
+    project_id: str | None
+    url: str
+    target_model_id: str | None
+    available_artifacts: tuple[ArtifactType, ...]
+    stale: bool
+    last_refresh_time: datetime | None
+    status: JobStatus
+    refreshed: tuple[int, int]
+
+
+def job_values(message: pb.Job) -> JobValues:
+    """The values of ``message``, converted once."""
+    refreshed = message.last_refresh_time
+    return JobValues(
+        job_id=message.job_id,
+        name=message.name,
+        date=datetime.fromtimestamp(message.creation_time.seconds),
+        device=Device.from_pb(message.device),
+        model_refs=tuple(ModelRef.from_pb(model) for model in message.models),
+        options=message.options,
+        project_id=message.project_id or None,
+        url=message.url,
+        target_model_id=message.target_model_id or None,
+        available_artifacts=tuple(
+            ArtifactType(value) for value in message.available_artifacts if value in ArtifactType._value2member_map_
+        ),
+        stale=message.stale,
+        last_refresh_time=datetime.fromtimestamp(refreshed.seconds) if message.HasField("last_refresh_time") else None,
+        status=JobStatus(message.state, message.message),
+        refreshed=(refreshed.seconds, refreshed.nanos),
+    )
 
 
 class JobView:
@@ -42,6 +90,8 @@ class JobView:
     last_refresh_time: datetime | None
 
     hub_version = ""
+    _model_refs: tuple[ModelRef, ...] | None = None  # what ``models`` was made from
+    _artifacts: tuple[ArtifactType, ...] | None = None  # what ``available_artifacts`` was made from
 
     def __init__(self, message: pb.Job, verbose: bool = False) -> None:
         self.verbose = verbose
@@ -68,23 +118,29 @@ class JobView:
         return self._status
 
     def _apply(self, message: pb.Job) -> None:
-        self.job_id = message.job_id
-        self.name = message.name
-        self.date = datetime.fromtimestamp(message.creation_time.seconds)
-        self.device = Device.from_pb(message.device)
-        self.models = [self._model(ModelRef.from_pb(model)) for model in message.models]
-        self.options = message.options
-        self.project_id = message.project_id or None
-        self._url = message.url
-        self.target_model_id = message.target_model_id or None
-        self.available_artifacts = [
-            ArtifactType(value) for value in message.available_artifacts if value in ArtifactType._value2member_map_
-        ]
-        self.stale = message.stale
-        self.last_refresh_time = (
-            datetime.fromtimestamp(message.last_refresh_time.seconds) if message.HasField("last_refresh_time") else None
-        )
-        self._status = JobStatus(message.state, message.message)
+        self._adopt(job_values(message))
+
+    def _adopt(self, values: JobValues) -> None:
+        """Show ``values``. ``models`` and ``available_artifacts`` are new lists only when they
+        change: a thousand waits on a job each given two new lists per change wake the garbage
+        collector."""
+        self.job_id = values.job_id
+        self.name = values.name
+        self.date = values.date
+        self.device = values.device
+        if values.model_refs != self._model_refs:
+            self._model_refs = values.model_refs
+            self.models = [self._model(ref) for ref in values.model_refs]
+        self.options = values.options
+        self.project_id = values.project_id
+        self._url = values.url
+        self.target_model_id = values.target_model_id
+        if values.available_artifacts != self._artifacts:
+            self._artifacts = values.available_artifacts
+            self.available_artifacts = list(values.available_artifacts)
+        self.stale = values.stale
+        self.last_refresh_time = values.last_refresh_time
+        self._status = values.status
 
     def _model(self, ref: ModelRef) -> Any:
         """What ``models`` holds for each input (``LinkJob``: a ``Model``; here the reference)."""

@@ -44,6 +44,8 @@ class JobStatus(str):
 
     _state: _State
     _message: str
+    _code: str  # ``_state.name`` and ``finished``, worked out once: a wait reads them per change
+    _finished: bool
 
     def __new__(cls, state: int | str, message: str = "") -> JobStatus:
         """Build from a wire value (``10``) or a code (``"SUCCESS"``)."""
@@ -57,6 +59,8 @@ class JobStatus(str):
         self = super().__new__(cls, resolved.name)
         self._state = resolved
         self._message = message or ""
+        self._code = resolved.name
+        self._finished = resolved in (State.SUCCESS, State.FAILED)
         return self
 
     def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]
@@ -68,7 +72,7 @@ class JobStatus(str):
     @property
     def code(self) -> str:
         """The status code, e.g. ``"LINKING_MODELS"``."""
-        return self._state.name
+        return self._code
 
     @property
     def state(self) -> _State:
@@ -93,7 +97,7 @@ class JobStatus(str):
     @property
     def finished(self) -> bool:
         """The job reached a terminal state (SUCCESS or FAILED)."""
-        return self._state in (State.SUCCESS, State.FAILED)
+        return self._finished
 
     @property
     def pending(self) -> bool:

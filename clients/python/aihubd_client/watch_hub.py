@@ -1,7 +1,7 @@
 """``WatchHub``: one WatchJobs stream per blocking connection for every wait of the process.
 
 ``LinkJob.wait()`` and ``iter_status()`` (any number of threads) read the job (GetJob), then join
-the hub of their connection (``watch_hub``) and take their job's events from a queue. One reader
+the hub of their connection (``watch_hub``) and read their job's events from its feed. One reader
 thread holds the stream: it opens it when the first wait joins, reopens it (cancel, resume from
 the joining wait's mark) when a wait adds a job, and lets it go when the last wait leaves. The
 bookkeeping is ``watch_set.WatchSet``, shared with the asyncio ``aio_watch_hub``.
@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -25,7 +25,7 @@ from .errors import AihubdError, daemon_unavailable, from_rpc_error
 from .interrupts import deferred_keyboard_interrupt
 from .resume import ReconnectPolicy
 from .transport import Connection
-from .watch_set import Delivery, Item, Waiter, WatchSet
+from .watch_set import Item, JobFeed, Waiter, WatchSet
 
 __all__ = ["SyncWaiter", "WatchHub", "watch_hub"]
 
@@ -42,12 +42,47 @@ def watch_hub(connection: Connection, reconnect: ReconnectPolicy) -> WatchHub:
         return hub
 
 
+class _SyncFeed(JobFeed):
+    """A job's feed whose waiters are threads, woken as a relay.
+
+    Waking a thousand threads at once makes a thousand threads fight for the GIL. So a new item
+    wakes one blocked waiter; each woken waiter wakes the next blocked one before it goes on
+    (``relay``), and only blocked waiters are in the relay, so a thread busy elsewhere holds
+    nobody up: it sees the item at its next ``get``.
+    """
+
+    __slots__ = ("_relay",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._relay: list[SyncWaiter] = []
+
+    def wake(self) -> None:
+        self._relay = cast("list[SyncWaiter]", list(self.waiters))  # a new item: everyone again
+        self.relay()
+
+    def relay(self) -> None:
+        """Wake the next blocked waiter of the relay, if any (list.pop is atomic)."""
+        relay = self._relay
+        while relay:
+            try:
+                waiter = relay.pop()
+            except IndexError:
+                return
+            if waiter.blocked:
+                waiter.signal.put(None)
+                return
+
+
 class SyncWaiter(Waiter):
-    """A waiter whose items go to a queue a blocking ``get`` reads."""
+    """A waiter of a thread: a blocking ``get``, woken through a queue of its own (a token)."""
+
+    feed: _SyncFeed
 
     def __init__(self, job_id: str, seen: pb.Job) -> None:
-        self._items: queue.SimpleQueue[Item] = queue.SimpleQueue()
-        super().__init__(job_id, seen, self._items.put)
+        super().__init__(job_id, seen)
+        self.signal: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self.blocked = False  # in ``get`` with nothing to take: the relay wakes it
 
     def get(self, timeout: float | None) -> Item | None:
         """The next item, or None when ``timeout`` seconds pass first (None: no timeout).
@@ -57,18 +92,30 @@ class SyncWaiter(Waiter):
         they block until an item comes (a thousand threads waking every slice would cost more
         than the waits themselves).
         """
-        if threading.current_thread() is not threading.main_thread():
-            try:
-                return self._items.get(timeout=timeout)
-            except queue.Empty:
-                return None
+        try:
+            return self._get(timeout)
+        finally:
+            self.blocked = False
+            self.feed.relay()  # woken or not, pass the relay on
+
+    def _get(self, timeout: float | None) -> Item | None:
+        main = threading.current_thread() is threading.main_thread()
         end = None if timeout is None else time.monotonic() + timeout
         while True:
-            left = _SLICE if end is None else min(_SLICE, end - time.monotonic())
-            if left <= 0:
+            item = self.next_item()
+            if item is not None:
+                return item
+            self.blocked = True  # then look again: an item published before this is seen now
+            item = self.next_item()
+            if item is not None:
+                return item
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
                 return None
+            if main:
+                left = _SLICE if left is None else min(_SLICE, left)
             try:
-                return self._items.get(timeout=left)
+                self.signal.get(timeout=left)
             except queue.Empty:
                 continue
 
@@ -79,7 +126,7 @@ class WatchHub:
     def __init__(self, connection: Connection, reconnect: ReconnectPolicy) -> None:
         self._connection = connection
         self._lock = threading.Lock()
-        self._set = WatchSet(reconnect)
+        self._set = WatchSet(reconnect, _SyncFeed)
         self._call: Any = None  # the stream now open (a grpc call: cancel() from any thread)
         self._reader: threading.Thread | None = None
 
@@ -115,7 +162,7 @@ class WatchHub:
         """The reader thread: one stream after another while anyone waits."""
         while True:
             with self._lock:
-                if not self._set.waiters:
+                if not self._set.waiting():
                     self._reader = self._call = None
                     return
                 request = self._set.request()
@@ -124,12 +171,9 @@ class WatchHub:
                 continue  # cancelled to be reopened (or closed: nobody waits)
             with self._lock:
                 pause = self._set.lost(error)
-                failed: list[Delivery] = []
                 if pause is None:
-                    failed = self._set.fail_all(error)
+                    self._set.fail_all(error)
                     self._reader = self._call = None
-            for waiter, item in failed:
-                waiter.put(item)
             if pause is None:
                 return
             time.sleep(pause)
@@ -143,17 +187,15 @@ class WatchHub:
             return exc
         with self._lock:
             self._call = call
-            if self._set.dirty or not self._set.waiters:
+            if self._set.dirty or not self._set.waiting():
                 call.cancel()
         try:
             for message in call:
                 with self._lock:
-                    deliveries = self._set.take(message)
-                for waiter, item in deliveries:
-                    waiter.put(item)
+                    self._set.take(message)
         except grpc.RpcError as exc:
             with self._lock:
-                ours = self._set.dirty or not self._set.waiters
+                ours = self._set.dirty or not self._set.waiting()
             if ours and call.code() is grpc.StatusCode.CANCELLED:
                 return None
             return from_rpc_error(exc, socket)

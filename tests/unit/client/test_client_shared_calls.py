@@ -25,6 +25,7 @@ from aihubd_client.channel import Call, ConnectionBase, as_is, raise_call_error
 from aihubd_client.client_calls import ClientCalls
 from aihubd_client.inputs import check_job_id
 from aihubd_client.job_calls import JobCalls, ModelAssembly, model_chunk
+from aihubd_client.jobview import job_values
 from aihubd_client.resume import Deadline, ReconnectPolicy
 
 POLICY = SLOW_RECONNECT
@@ -194,7 +195,7 @@ def test_what_the_shared_stream_brings_updates_the_job_or_ends_the_wait():
     clock = Clock()
     job = Job(make_job("j1"), Path("/run/aihubd.sock"))
     deadline = Deadline(30, clock)
-    assert job._take_watched(make_job("j1", pb.JOB_STATE_LINKING_MODELS), deadline) == "LINKING_MODELS"
+    assert job._take_watched(job_values(make_job("j1", pb.JOB_STATE_LINKING_MODELS)), deadline) == "LINKING_MODELS"
     assert job.last_status == "LINKING_MODELS"
     gone = DaemonUnavailableError("aihubd is not running", "/run/aihubd.sock")
     with pytest.raises(DaemonUnavailableError):

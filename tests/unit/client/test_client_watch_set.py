@@ -7,7 +7,8 @@ from client_fakes import SLOW_RECONNECT, make_job
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 from aihubd_client import DaemonUnavailableError, NotFoundError, UserError
-from aihubd_client.watch_set import MAX_FILTER_IDS, Item, Waiter, WatchSet
+from aihubd_client.jobview import JobValues
+from aihubd_client.watch_set import MAX_FILTER_IDS, Item, JobFeed, Waiter, WatchSet
 
 
 def _job(job_id: str, state: int, learned_at: int) -> pb.Job:
@@ -23,18 +24,37 @@ def _event(kind: int, revision: int, job: pb.Job | None = None) -> pb.JobEvent:
     return event
 
 
+class _Waiter(Waiter):
+    """A waiter that takes every item of its job's feed as soon as it is woken."""
+
+    def __init__(self, job_id: str, seen: pb.Job) -> None:
+        super().__init__(job_id, seen)
+        self.got: list[Item] = []
+
+    def wake(self) -> None:
+        while (item := self.next_item()) is not None:
+            self.got.append(item)
+
+
+class _Feed(JobFeed):
+    __slots__ = ()
+
+    def wake(self) -> None:
+        for waiter in self.waiters:
+            waiter.wake()
+
+
 def _waiter(job_id: str, seen: pb.Job) -> tuple[Waiter, list[Item]]:
-    got: list[Item] = []
-    return Waiter(job_id, seen, got.append), got
+    waiter = _Waiter(job_id, seen)
+    return waiter, waiter.got
 
 
 def _deliver(watch: WatchSet, event: pb.JobEvent) -> None:
-    for waiter, item in watch.take(event):
-        waiter.put(item)
+    watch.take(event)
 
 
 def test_a_wait_on_a_new_job_reopens_from_its_mark_so_no_change_after_its_read_is_missed():
-    watch = WatchSet(SLOW_RECONNECT)
+    watch = WatchSet(SLOW_RECONNECT, _Feed)
     first, got_a = _waiter("ja", _job("ja", pb.JOB_STATE_CREATED, 100))
     assert watch.join(first, watch.mark())  # nothing open yet: open, with a listing
     opened = watch.request()
@@ -57,14 +77,17 @@ def test_a_wait_on_a_new_job_reopens_from_its_mark_so_no_change_after_its_read_i
     _deliver(watch, _event(pb.JOB_EVENT_KIND_CHANGED, 7, _job("ja", pb.JOB_STATE_LINKING_MODELS, 107)))
     _deliver(watch, _event(pb.JOB_EVENT_KIND_CHANGED, 8, _job("jb", pb.JOB_STATE_DONE, 108)))
     created, linking = pb.JOB_STATE_CREATED, pb.JOB_STATE_LINKING_MODELS
-    assert [j.state for j in got_a if isinstance(j, pb.Job)] == [created, linking, linking]
-    assert [j.state for j in got_b if isinstance(j, pb.Job)] == [pb.JOB_STATE_LINKING_MODELS, pb.JOB_STATE_DONE]
+    assert [j.status.state for j in got_a if isinstance(j, JobValues)] == [created, linking, linking]
+    assert [j.status.state for j in got_b if isinstance(j, JobValues)] == [
+        pb.JOB_STATE_LINKING_MODELS,
+        pb.JOB_STATE_DONE,
+    ]
     _deliver(watch, _event(pb.JOB_EVENT_KIND_CHANGED, 9, _job("ja", pb.JOB_STATE_CREATED, 103)))
     assert len(got_a) == 3  # a view older than the one ja's waiter holds is dropped
 
 
 def test_a_wait_on_a_job_the_stream_carries_does_not_reopen_and_the_last_to_leave_closes():
-    watch = WatchSet(SLOW_RECONNECT)
+    watch = WatchSet(SLOW_RECONNECT, _Feed)
     one, _ = _waiter("ja", _job("ja", pb.JOB_STATE_CREATED, 1))
     two, _ = _waiter("ja", _job("ja", pb.JOB_STATE_CREATED, 1))
     watch.join(one, None)
@@ -75,7 +98,7 @@ def test_a_wait_on_a_job_the_stream_carries_does_not_reopen_and_the_last_to_leav
 
 
 def test_losing_the_stream_resumes_relists_or_fails_every_waiter():
-    watch = WatchSet(SLOW_RECONNECT)
+    watch = WatchSet(SLOW_RECONNECT, _Feed)
     waiter, got = _waiter("ja", _job("ja", pb.JOB_STATE_CREATED, 1))
     watch.join(waiter, None)
     watch.request()
@@ -91,13 +114,25 @@ def test_losing_the_stream_resumes_relists_or_fails_every_waiter():
     assert isinstance(got[-1], NotFoundError) and "untracked" in str(got[-1])
     refused = UserError("bad filter")
     assert watch.lost(refused) is None  # not a lost connection: give up
-    failed = watch.fail_all(refused)
-    assert failed == [(waiter, refused)] and not watch.waiters
+    watch.fail_all(refused)
+    assert got[-1] is refused and not watch.waiting()
 
 
 def test_past_the_daemons_filter_limit_the_stream_carries_every_job():
-    watch = WatchSet(SLOW_RECONNECT)
+    watch = WatchSet(SLOW_RECONNECT, _Feed)
     for i in range(MAX_FILTER_IDS + 1):
         watch.join(_waiter(f"j{i}", _job(f"j{i}", pb.JOB_STATE_CREATED, 1))[0], None)
     assert list(watch.request().job_ids) == []  # no filter: every job (the daemon allows 1000 ids)
     assert not watch.join(_waiter("jlate", _job("jlate", pb.JOB_STATE_CREATED, 1))[0], watch.mark())
+
+
+def test_what_is_published_after_a_wait_timed_out_is_not_for_it():
+    watch = WatchSet(SLOW_RECONNECT)
+    waiter = Waiter("ja", _job("ja", pb.JOB_STATE_CREATED, 1))
+    watch.join(waiter, None)
+    watch.take(_event(pb.JOB_EVENT_KIND_CHANGED, 2, _job("ja", pb.JOB_STATE_LINKING_MODELS, 2)))
+    waiter.expire()  # its time is up before it took that item, which came in time: still its
+    watch.take(_event(pb.JOB_EVENT_KIND_CHANGED, 3, _job("ja", pb.JOB_STATE_DONE, 3)))
+    item = waiter.next_item()
+    assert isinstance(item, JobValues) and item.status == "LINKING_MODELS"
+    assert waiter.next_item() is None and waiter.expired  # DONE came after the timeout
