@@ -19,7 +19,7 @@ from aihubd_api.v1 import aihubd_pb2 as pb
 
 from .aio_transport import AsyncConnection
 from .channel import Call
-from .errors import AihubdError, daemon_unavailable, from_rpc_error
+from .errors import AihubdError, InternalError, daemon_unavailable, from_rpc_error
 from .resume import ReconnectPolicy
 from .watch_set import Item, JobFeed, Waiter, WatchSet
 
@@ -120,7 +120,8 @@ class AsyncWatchHub:
             self._call.cancel()
 
     async def _run(self) -> None:
-        """The reader task: one stream after another while anyone waits."""
+        """The reader task: one stream after another while anyone waits. Whatever ends it
+        unexpectedly ends every wait with that error; none is left waiting on a dead reader."""
         try:
             while self._set.waiting():
                 error = await self._stream(self._set.request())
@@ -131,6 +132,8 @@ class AsyncWatchHub:
                     self._set.fail_all(error)
                     return
                 await asyncio.sleep(pause)
+        except Exception as exc:
+            self._set.fail_all(InternalError(f"the client's shared watch stream failed: {exc!r}"))
         finally:
             self._reader = self._call = None
 

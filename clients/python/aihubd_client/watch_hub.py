@@ -21,7 +21,7 @@ import grpc
 from aihubd_api.v1 import aihubd_pb2 as pb
 
 from .channel import Call
-from .errors import AihubdError, daemon_unavailable, from_rpc_error
+from .errors import AihubdError, InternalError, daemon_unavailable, from_rpc_error
 from .interrupts import deferred_keyboard_interrupt
 from .resume import ReconnectPolicy
 from .transport import Connection
@@ -159,7 +159,16 @@ class WatchHub:
                 self._call.cancel()
 
     def _run(self) -> None:
-        """The reader thread: one stream after another while anyone waits."""
+        """The reader thread: one stream after another while anyone waits. Whatever ends it
+        unexpectedly ends every wait with that error; none is left waiting on a dead reader."""
+        try:
+            self._read_while_waited()
+        except Exception as exc:
+            with self._lock:
+                self._set.fail_all(InternalError(f"the client's shared watch stream failed: {exc!r}"))
+                self._reader = self._call = None
+
+    def _read_while_waited(self) -> None:
         while True:
             with self._lock:
                 if not self._set.waiting():

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from client_fakes import make_job
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 from aihubd_client import AsyncLinkJob, LinkJob, watch_set
 from aihubd_client.channel import Call
+from aihubd_client.errors import InternalError
 
 SOCKET = Path("/nonexistent/aihubd.sock")
 
@@ -54,6 +56,8 @@ class _AioConnection:
 
     socket_path = SOCKET
 
+    metadata = (("aihubd-client-id", "fanout-test"),)
+
     def __init__(self) -> None:
         self.watch_hub: Any = None
         self.current = _job(pb.JOB_STATE_CREATED, 1)
@@ -62,7 +66,7 @@ class _AioConnection:
 
     def rpc(self, call: Call[Any]) -> Any:
         self.opened.set()
-        return lambda request, timeout=None: _AioStream(self.events)
+        return lambda request, timeout=None, metadata=None: _AioStream(self.events)
 
     async def unary(self, call: Call[Any]) -> Any:
         return call.reply(self.current)
@@ -92,6 +96,7 @@ class _Cancelled(grpc.RpcError):
 
 class _SyncConnection:
     socket_path = SOCKET
+    metadata = (("aihubd-client-id", "fanout-test"),)
 
     def __init__(self) -> None:
         self.watch_hub: Any = None
@@ -99,7 +104,7 @@ class _SyncConnection:
         self.events: queue.SimpleQueue[pb.JobEvent | None] = queue.SimpleQueue()
 
     def rpc(self, call: Call[Any]) -> Any:
-        return lambda request, timeout=None: _SyncStream(self.events)
+        return lambda request, timeout=None, metadata=None: _SyncStream(self.events)
 
     def unary(self, call: Call[Any]) -> Any:
         return call.reply(self.current)
@@ -178,3 +183,50 @@ def test_a_thread_busy_between_two_statuses_holds_up_none_of_the_other_waiting_t
     for thread in threads:
         thread.join(10)
     assert seen[0] == ["CREATED", "LINKING_MODELS", "SUCCESS"]
+
+
+class _BrokenRead:
+    """A stream whose read fails in a way no gRPC error describes (a bug, a decoding failure)."""
+
+    def __iter__(self) -> Any:
+        raise ValueError("a bug in the stream")
+
+    async def read(self) -> pb.JobEvent:
+        raise ValueError("a bug in the stream")
+
+    def cancel(self) -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return False
+
+
+def test_a_reader_thread_that_fails_unexpectedly_fails_the_waits_instead_of_leaving_them_hanging():
+    connection = _SyncConnection()
+    connection.rpc = lambda call: lambda request, timeout=None, metadata=None: _BrokenRead()  # type: ignore[method-assign]
+    job = LinkJob(_job(pb.JOB_STATE_CREATED, 1), connection)  # type: ignore[arg-type]
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            job.wait(timeout=30)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the wait hung after its reader thread died"
+    assert len(outcome) == 1 and isinstance(outcome[0], InternalError), outcome
+    assert "a bug in the stream" in str(outcome[0])
+
+
+def test_a_reader_task_that_fails_unexpectedly_fails_the_waits_instead_of_leaving_them_hanging():
+    async def scenario() -> None:
+        connection = _AioConnection()
+        connection.rpc = lambda call: lambda request, timeout=None, metadata=None: _BrokenRead()  # type: ignore[method-assign]
+        job = AsyncLinkJob(_job(pb.JOB_STATE_CREATED, 1), connection)  # type: ignore[arg-type]
+        with pytest.raises(InternalError, match="a bug in the stream"):
+            await asyncio.wait_for(job.wait(timeout=30), 10)  # a hang is a TimeoutError after 10 s
+
+    asyncio.run(scenario())
