@@ -43,7 +43,7 @@ def _event(job: pb.Job, revision: int) -> pb.JobEvent:
     return event
 
 
-class _AioStream:
+class MemoryStream:
     def __init__(self, events: asyncio.Queue[pb.JobEvent | None]) -> None:
         self._events = events
         self._cancelled = False
@@ -62,10 +62,12 @@ class _AioStream:
         return self._cancelled
 
 
-class _AioConnection:
-    """What AsyncLinkJob and AsyncWatchHub use of an AsyncConnection, over in-memory queues."""
+class MemoryConnection:
+    """What AsyncLinkJob and AsyncWatchHub use of an AsyncConnection, over in-memory queues
+    (also the fake of tests/unit/client/test_client_fanout.py)."""
 
     socket_path = Path("/nonexistent/aihubd.sock")
+    metadata = (("aihubd-client-id", "fanout-micro"),)
 
     def __init__(self, current: pb.Job) -> None:
         self.watch_hub: Any = None
@@ -75,13 +77,13 @@ class _AioConnection:
 
     def rpc(self, call: Call[Any]) -> Any:
         self.opened.set()
-        return lambda request, timeout=None: _AioStream(self.events)
+        return lambda request, timeout=None, metadata=None: MemoryStream(self.events)
 
     async def unary(self, call: Call[Any]) -> Any:
         return call.reply(self.current)
 
 
-class _SyncStream:
+class MemorySyncStream:
     def __init__(self, events: queue.SimpleQueue[pb.JobEvent | None]) -> None:
         self._events = events
         self._cancelled = False
@@ -90,7 +92,7 @@ class _SyncStream:
         while True:
             item = self._events.get()
             if item is None or self._cancelled:
-                raise _Cancelled()
+                raise MemoryCancelled()
             yield item
 
     def cancel(self) -> None:
@@ -101,12 +103,15 @@ class _SyncStream:
         return grpc.StatusCode.CANCELLED
 
 
-class _Cancelled(grpc.RpcError):
+class MemoryCancelled(grpc.RpcError):
     pass
 
 
-class _SyncConnection:
+class MemorySyncConnection:
+    """What LinkJob and WatchHub use of a Connection, over in-memory queues."""
+
     socket_path = Path("/nonexistent/aihubd.sock")
+    metadata = (("aihubd-client-id", "fanout-micro"),)
 
     def __init__(self, current: pb.Job) -> None:
         self.watch_hub: Any = None
@@ -114,14 +119,14 @@ class _SyncConnection:
         self.events: queue.SimpleQueue[pb.JobEvent | None] = queue.SimpleQueue()
 
     def rpc(self, call: Call[Any]) -> Any:
-        return lambda request, timeout=None: _SyncStream(self.events)
+        return lambda request, timeout=None, metadata=None: MemorySyncStream(self.events)
 
     def unary(self, call: Call[Any]) -> Any:
         return call.reply(self.current)
 
 
 async def _tasks_round(waiters: int, changes: int, timeout: float) -> list[float]:
-    connection = _AioConnection(_job("j1", _STATES[0], 1))
+    connection = MemoryConnection(_job("j1", _STATES[0], 1))
     stamps: list[float] = []
     fed: list[float] = []
     ready = asyncio.Event()
@@ -159,7 +164,7 @@ async def _tasks_round(waiters: int, changes: int, timeout: float) -> list[float
 
 
 def _threads_round(waiters: int, changes: int, timeout: float) -> list[float]:
-    connection = _SyncConnection(_job("j1", _STATES[0], 1))
+    connection = MemorySyncConnection(_job("j1", _STATES[0], 1))
     stamps: list[float] = []
     fed: list[float] = []
     lock = threading.Lock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import sqlite3
@@ -136,3 +137,16 @@ def test_report_writes_json_with_every_row(tmp_path: Path) -> None:
     assert data["notes"] == ["a note"]
     assert data["errors"][0]["scenario"] == "5 scale"
     assert data["rows"][1]["data"] == {"n": 2}
+
+
+@pytest.mark.parametrize("threads", [False, True], ids=["tasks", "threads"])
+def test_the_fan_out_micro_bench_runs_against_the_client_of_today(threads: bool) -> None:
+    """tools/bench/fanout_micro.py drives the real client over in-memory fakes; when the client's
+    connection interface changes, the fakes must follow (they once hung on a new argument)."""
+    from tools.bench import fanout_micro
+
+    if threads:
+        latencies = fanout_micro._threads_round(20, 2, 20.0)
+    else:
+        latencies = asyncio.run(fanout_micro._tasks_round(20, 2, 20.0))
+    assert len(latencies) == 20 * 2 and all(0 <= ms < 20_000 for ms in latencies)

@@ -5,21 +5,23 @@ another without a busy thread holding the others up."""
 from __future__ import annotations
 
 import asyncio
-import queue
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from client_fakes import make_job
 
 from aihubd_api.v1 import aihubd_pb2 as pb
 from aihubd_client import AsyncLinkJob, LinkJob, watch_set
-from aihubd_client.channel import Call
 from aihubd_client.errors import InternalError
 
-SOCKET = Path("/nonexistent/aihubd.sock")
+REPO = Path(__file__).resolve().parents[3]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tools.bench.fanout_micro import MemoryConnection, MemorySyncConnection  # noqa: E402  (the fakes the bench uses)
 
 
 def _job(state: int, learned_at: int) -> pb.Job:
@@ -30,84 +32,6 @@ def _job(state: int, learned_at: int) -> pb.Job:
 
 def _changed(state: int, revision: int) -> pb.JobEvent:
     return pb.JobEvent(kind=pb.JOB_EVENT_KIND_CHANGED, revision=revision, store_id="s", job=_job(state, revision))
-
-
-class _AioStream:
-    def __init__(self, events: asyncio.Queue[pb.JobEvent | None]) -> None:
-        self._events = events
-        self._cancelled = False
-
-    async def read(self) -> pb.JobEvent:
-        event = await self._events.get()
-        if event is None or self._cancelled:
-            raise asyncio.CancelledError
-        return event
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self._events.put_nowait(None)
-
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-
-class _AioConnection:
-    """The part of an AsyncConnection a wait uses: GetJob answers ``current``, WatchJobs reads ``events``."""
-
-    socket_path = SOCKET
-
-    metadata = (("aihubd-client-id", "fanout-test"),)
-
-    def __init__(self) -> None:
-        self.watch_hub: Any = None
-        self.current = _job(pb.JOB_STATE_CREATED, 1)
-        self.events: asyncio.Queue[pb.JobEvent | None] = asyncio.Queue()
-        self.opened = asyncio.Event()
-
-    def rpc(self, call: Call[Any]) -> Any:
-        self.opened.set()
-        return lambda request, timeout=None, metadata=None: _AioStream(self.events)
-
-    async def unary(self, call: Call[Any]) -> Any:
-        return call.reply(self.current)
-
-
-class _SyncStream:
-    def __init__(self, events: queue.SimpleQueue[pb.JobEvent | None]) -> None:
-        self._events = events
-        self._cancelled = False
-
-    def __iter__(self) -> Any:
-        while (event := self._events.get()) is not None and not self._cancelled:
-            yield event
-        raise _Cancelled()
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self._events.put(None)
-
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.CANCELLED
-
-
-class _Cancelled(grpc.RpcError):
-    pass
-
-
-class _SyncConnection:
-    socket_path = SOCKET
-    metadata = (("aihubd-client-id", "fanout-test"),)
-
-    def __init__(self) -> None:
-        self.watch_hub: Any = None
-        self.current = _job(pb.JOB_STATE_CREATED, 1)
-        self.events: queue.SimpleQueue[pb.JobEvent | None] = queue.SimpleQueue()
-
-    def rpc(self, call: Call[Any]) -> Any:
-        return lambda request, timeout=None, metadata=None: _SyncStream(self.events)
-
-    def unary(self, call: Call[Any]) -> Any:
-        return call.reply(self.current)
 
 
 def test_each_change_is_converted_once_and_every_waiting_task_gets_that_same_view(monkeypatch):
@@ -121,7 +45,7 @@ def test_each_change_is_converted_once_and_every_waiting_task_gets_that_same_vie
     monkeypatch.setattr(watch_set, "job_values", counted, raising=False)
 
     async def scenario() -> None:
-        connection = _AioConnection()
+        connection = MemoryConnection(_job(pb.JOB_STATE_CREATED, 1))
         jobs = [AsyncLinkJob(_job(pb.JOB_STATE_CREATED, 1), connection) for _ in range(3)]  # type: ignore[arg-type]
         seen: list[list[str]] = [[] for _ in jobs]
         have = [asyncio.Event() for _ in range(3)]  # every waiter has its k-th status
@@ -151,7 +75,7 @@ def test_each_change_is_converted_once_and_every_waiting_task_gets_that_same_vie
 
 
 def test_a_thread_busy_between_two_statuses_holds_up_none_of_the_other_waiting_threads():
-    connection = _SyncConnection()
+    connection = MemorySyncConnection(_job(pb.JOB_STATE_CREATED, 1))
     waiters = 12
     jobs = [LinkJob(_job(pb.JOB_STATE_CREATED, 1), connection) for _ in range(waiters)]  # type: ignore[arg-type]
     seen: list[list[str]] = [[] for _ in jobs]
@@ -202,7 +126,7 @@ class _BrokenRead:
 
 
 def test_a_reader_thread_that_fails_unexpectedly_fails_the_waits_instead_of_leaving_them_hanging():
-    connection = _SyncConnection()
+    connection = MemorySyncConnection(_job(pb.JOB_STATE_CREATED, 1))
     connection.rpc = lambda call: lambda request, timeout=None, metadata=None: _BrokenRead()  # type: ignore[method-assign]
     job = LinkJob(_job(pb.JOB_STATE_CREATED, 1), connection)  # type: ignore[arg-type]
     outcome: list[BaseException] = []
@@ -223,7 +147,7 @@ def test_a_reader_thread_that_fails_unexpectedly_fails_the_waits_instead_of_leav
 
 def test_a_reader_task_that_fails_unexpectedly_fails_the_waits_instead_of_leaving_them_hanging():
     async def scenario() -> None:
-        connection = _AioConnection()
+        connection = MemoryConnection(_job(pb.JOB_STATE_CREATED, 1))
         connection.rpc = lambda call: lambda request, timeout=None, metadata=None: _BrokenRead()  # type: ignore[method-assign]
         job = AsyncLinkJob(_job(pb.JOB_STATE_CREATED, 1), connection)  # type: ignore[arg-type]
         with pytest.raises(InternalError, match="a bug in the stream"):
